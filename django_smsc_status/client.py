@@ -1,0 +1,353 @@
+"""The SOAP client: SMSC calls in, typed immutable results (or typed exceptions) out.
+
+zeep reads the WSDL (shipped in the package, namespace rewritten for the configured site) and
+builds each request envelope, so requests follow the WSDL exactly. The HTTP round trip and the
+reading of the answer are ours, for three reasons:
+
+* credentials: zeep's transport logs whole envelopes, ``<psw>`` included, at DEBUG; ours never
+  logs a body;
+* tolerance: SMSC's answers drift from its WSDL (``sms_cnt`` appears, children may or may not be
+  namespace-qualified), so answers are read by local name instead of validated;
+* failover and timeouts: connect and read timeouts on every call, and a clear rule for when a
+  backup endpoint may be tried (never after SMSC answered; never after a non-idempotent request
+  may have arrived).
+
+Nothing here knows Django models; :func:`get_client` builds one client per configuration.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from decimal import Decimal, InvalidOperation
+from functools import lru_cache
+from types import MappingProxyType
+from typing import TypeVar
+from zoneinfo import ZoneInfo
+
+import requests
+import zeep
+from lxml import etree
+from requests.adapters import HTTPAdapter
+
+from . import wsdl
+from .conf import SmscSettings, get_settings
+from .exceptions import (
+    SmscConnectionError,
+    SmscError,
+    SmscHttpError,
+    SmscMalformedResponse,
+    SmscSoapFault,
+    SmscTimeout,
+    SmscTransportError,
+    request_error,
+)
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
+MOSCOW = ZoneInfo("Europe/Moscow")
+SHIPPED_LOCATION = str(wsdl.SHIPPED_WSDL)  # the transport serves it rendered for the site
+_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, remove_blank_text=True)
+
+
+@dataclass(frozen=True)
+class StatusResult:
+    """One ``get_status`` answer. Dates are aware UTC; absent fields are ``None`` or ``""``."""
+
+    status: int
+    err: int | None
+    changed_at: datetime | None
+    sent_at: datetime | None = None
+    phone: str = ""
+    cost: Decimal | None = None
+    sender: str = ""
+    status_name: str = ""
+    text: str = ""
+    sms_count: int | None = None
+    operator: str = ""
+    region: str = ""
+    raw: Mapping[str, str] = field(default_factory=dict, compare=False)
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """One ``send_sms`` answer: SMSC's message id and what the sending cost."""
+
+    smsc_id: str
+    sms_count: int | None
+    cost: Decimal | None
+    balance: Decimal | None
+    raw: Mapping[str, str] = field(default_factory=dict, compare=False)
+
+
+def _int(fields: Mapping[str, str], name: str, *, required: bool = False) -> int | None:
+    value = fields.get(name, "")
+    if value == "":
+        if required:
+            raise SmscMalformedResponse(f"response has no {name!r}")
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise SmscMalformedResponse(f"{name!r} is not an integer: {value[:40]!r}") from None
+
+
+def _decimal(value: str | None) -> Decimal | None:
+    if not value:
+        return None
+    try:
+        return Decimal(value)
+    except InvalidOperation:
+        return None
+
+
+def parse_smsc_time(timestamp: str | None, text: str | None) -> datetime | None:
+    """An aware UTC datetime from a unix ``*_timestamp``, else from Moscow-time ``DD.MM.YYYY hh:mm:ss``."""
+    if timestamp:
+        try:
+            return datetime.fromtimestamp(int(timestamp), tz=timezone.utc)
+        except (ValueError, OverflowError, OSError):
+            pass
+    if text:
+        try:
+            local = datetime.strptime(text, "%d.%m.%Y %H:%M:%S").replace(tzinfo=MOSCOW)
+        except ValueError:
+            return None
+        return local.astimezone(timezone.utc)
+    return None
+
+
+def _status_result(fields: Mapping[str, str]) -> StatusResult:
+    return StatusResult(
+        status=_int(fields, "status", required=True),
+        err=_int(fields, "err"),
+        changed_at=parse_smsc_time(fields.get("last_timestamp"), fields.get("last_date")),
+        sent_at=parse_smsc_time(fields.get("send_timestamp"), fields.get("send_date")),
+        phone=fields.get("phone", ""),
+        cost=_decimal(fields.get("cost")),
+        sender=fields.get("sender_id", ""),
+        status_name=fields.get("status_name", ""),
+        text=fields.get("message", ""),
+        sms_count=_int(fields, "sms_cnt"),
+        operator=fields.get("operator", ""),
+        region=fields.get("region", ""),
+        raw=MappingProxyType(dict(fields)),
+    )
+
+
+def _send_result(fields: Mapping[str, str]) -> SendResult:
+    if not fields.get("id"):
+        raise SmscMalformedResponse("send_sms response has no message id")
+    return SendResult(
+        smsc_id=fields["id"],
+        sms_count=_int(fields, "cnt"),
+        cost=_decimal(fields.get("cost")),
+        balance=_decimal(fields.get("balance")),
+        raw=MappingProxyType(dict(fields)),
+    )
+
+
+def _balance(fields: Mapping[str, str]) -> Decimal:
+    balance = _decimal(fields.get("balance"))
+    if balance is None:
+        raise SmscMalformedResponse("balance is missing or not a number")
+    return balance
+
+
+class _Transport(zeep.Transport):
+    """Serves the shipped WSDL from memory; other locations load as usual."""
+
+    def __init__(self, documents: Mapping[str, bytes], **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._documents = documents
+
+    def load(self, url: str) -> bytes:
+        if url in self._documents:
+            return self._documents[url]
+        return super().load(url)
+
+
+class SmscClient:
+    """SMSC's SOAP operations for one configuration. Thread-safe; build once, reuse."""
+
+    def __init__(self, config: SmscSettings) -> None:
+        self.config = config
+        self._session = requests.Session()
+        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=16, max_retries=0)
+        self._session.mount("http://", adapter)
+        self._session.mount("https://", adapter)
+        self._session.headers["User-Agent"] = "django-smsc-status"
+        self._timeout = (config.connect_timeout, config.timeout)
+
+        location = config.wsdl or SHIPPED_LOCATION
+        documents = {SHIPPED_LOCATION: wsdl.render(config.namespace, config.endpoint)}
+        transport = _Transport(
+            documents,
+            session=self._session,
+            timeout=config.connect_timeout + config.timeout,
+            operation_timeout=config.timeout,
+        )
+        try:
+            self._zeep = zeep.Client(location, transport=transport)
+        except (OSError, requests.RequestException, etree.XMLSyntaxError) as exc:
+            raise SmscError(f"cannot load the WSDL from {location}: {type(exc).__name__}") from None
+        binding = self._zeep.wsdl.services["Service"].ports["ServiceSoap"].binding
+        self.namespace = binding.name.namespace
+        self._binding = binding
+        self._service = self._zeep.create_service(binding.name, config.endpoint)
+        request_fields = self._zeep.get_element(f"{{{self.namespace}}}status").type.elements
+        self.supports_apikey = any(name == "apikey" for name, _ in request_fields)
+        if config.api_key and not self.supports_apikey and not (config.login and config.password):
+            raise SmscError("API_KEY is set but the loaded WSDL has no 'apikey' element: "
+                            "set LOGIN and PASSWORD, or a WSDL that accepts apikey")
+
+    def __repr__(self) -> str:
+        return f"<SmscClient account={self.config.account!r} endpoint={self.config.endpoint!r}>"
+
+    # -- operations -------------------------------------------------------------------------
+
+    def get_status(self, smsc_id: str, phone: str, all: int | None = None) -> StatusResult:
+        """Status of one message (``get_status``). ``all`` defaults to the ``ALL`` setting."""
+        level = self.config.all if all is None else all
+        return self._call("get_status", "StatusResponse", "statusresult", _status_result,
+                          phone=phone, id=smsc_id, all=str(level))
+
+    def get_status2(
+        self, smsc_id: str, phone: str, all: int | None = None, query: str = ""
+    ) -> StatusResult:
+        """``get_status2``: as :meth:`get_status` with SMSC's extra ``query`` string."""
+        level = self.config.all if all is None else all
+        return self._call("get_status2", "Status2Response", "statusresult", _status_result,
+                          phone=phone, id=smsc_id, all=str(level), query=query)
+
+    def send_sms(
+        self, phones: str, text: str, *, sender: str | None = None, smsc_id: str | None = None,
+        time: str | None = None,
+    ) -> SendResult:
+        """Send ``text`` to ``phones`` (comma-separated). Never retried on another endpoint
+        once the request may have reached SMSC, so a message is not sent twice."""
+        optional = {"id": smsc_id, "sender": sender, "time": time}
+        return self._call("send_sms", "SendResponse", "sendresult", _send_result,
+                          idempotent=False, phones=phones, mes=text,
+                          **{k: v for k, v in optional.items() if v is not None})
+
+    def get_balance(self) -> Decimal:
+        """The account balance."""
+        return self._call("get_balance", "BalanceResponse", "balanceresult", _balance)
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def _credentials(self) -> dict[str, str]:
+        if self.config.api_key and self.supports_apikey:
+            return {"apikey": self.config.api_key}
+        return {"login": self.config.login, "psw": self.config.password}
+
+    def _call(self, operation: str, output: str, result: str, parse: Callable[[dict], T], *,
+              idempotent: bool = True, **params: str) -> T:
+        envelope = etree.tostring(
+            self._zeep.create_message(self._service, operation, **self._credentials(), **params),
+            encoding="utf-8", xml_declaration=True,
+        )
+        action = self._binding.get(operation).soapaction
+        headers = {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": f'"{action}"'}
+        last_error: SmscTransportError | None = None
+        for endpoint in self.config.endpoints:
+            context = {"operation": operation, "endpoint": endpoint}
+            try:
+                response = self._post(endpoint, envelope, headers, context)
+            except SmscTransportError as exc:
+                last_error = exc
+                if idempotent or exc.before_sending:
+                    logger.warning("SMSC %s failed at %s: %s", operation, endpoint, exc.detail)
+                    continue
+                raise
+            fields = self._read(response, output, result, context)
+            try:
+                return parse(fields)
+            except SmscMalformedResponse as exc:
+                exc.operation, exc.endpoint = operation, endpoint
+                raise
+        assert last_error is not None
+        raise last_error
+
+    def _post(self, endpoint: str, envelope: bytes, headers: dict, context: dict) -> requests.Response:
+        try:
+            response = self._session.post(endpoint, data=envelope, headers=headers,
+                                          timeout=self._timeout)
+        except requests.ConnectTimeout:
+            raise SmscTimeout("SMSC did not accept the connection in time", before_sending=True,
+                              **context) from None
+        except requests.Timeout:
+            raise SmscTimeout(**context) from None
+        except requests.ConnectionError as error:
+            before = _connection_refused(error)
+            detail = "connection to SMSC refused" if before else "connection to SMSC broke"
+            raise SmscConnectionError(detail, before_sending=before, **context) from None
+        except requests.RequestException:  # e.g. the body stopped half-way
+            raise SmscConnectionError("connection to SMSC broke", **context) from None
+        if response.status_code != 200 and not _is_fault(response):
+            raise SmscHttpError(status_code=response.status_code, **context)
+        return response
+
+    def _read(self, response: requests.Response, output: str, result: str,
+              context: dict) -> dict[str, str]:
+        try:
+            root = etree.fromstring(response.content, parser=_PARSER)
+        except etree.XMLSyntaxError:
+            raise SmscMalformedResponse("response is not well-formed XML", **context) from None
+        body = root.find(f"{{{SOAP_ENV}}}Body")
+        if root.tag != f"{{{SOAP_ENV}}}Envelope" or body is None or len(body) == 0:
+            raise SmscMalformedResponse("response is not a SOAP envelope with a body", **context)
+        payload = body[0]
+        if payload.tag == f"{{{SOAP_ENV}}}Fault":
+            reason = self._redact(payload.findtext("faultstring") or "")[:200]
+            raise SmscSoapFault(f"SOAP fault: {reason}" if reason else None, **context)
+        name = etree.QName(payload)
+        if name.localname != output:
+            raise SmscMalformedResponse(f"expected <{output}>, got <{name.localname}>", **context)
+        if name.namespace not in (self.namespace, context["endpoint"]):
+            raise SmscMalformedResponse(
+                f"<{output}> is in namespace {name.namespace!r}, expected {self.namespace!r}", **context
+            )
+        node = next((c for c in payload if etree.QName(c).localname == result), None)
+        if node is None:
+            raise SmscMalformedResponse(f"<{output}> has no <{result}>", **context)
+        fields = {etree.QName(c).localname: (c.text or "").strip() for c in node
+                  if isinstance(c.tag, str)}
+        code = _int(fields, "error")
+        if code:
+            raise request_error(code, **context)
+        return fields
+
+    def _redact(self, text: str) -> str:
+        for secret in (self.config.password, self.config.api_key):
+            if secret:
+                text = text.replace(secret, "***")
+        return text
+
+
+def _connection_refused(error: requests.ConnectionError) -> bool:
+    """True when the connection was never made, so the request cannot have reached SMSC."""
+    cause = error.args[0] if error.args else None
+    reason = getattr(cause, "reason", cause)
+    return type(reason).__name__ in {"NewConnectionError", "NameResolutionError"} or isinstance(
+        reason, ConnectionRefusedError
+    )
+
+
+def _is_fault(response: requests.Response) -> bool:
+    return response.status_code == 500 and b"Fault>" in response.content[:4096]
+
+
+@lru_cache(maxsize=8)
+def _client_for(config: SmscSettings) -> SmscClient:
+    return SmscClient(config)
+
+
+def get_client(config: SmscSettings | None = None) -> SmscClient:
+    """The shared client for ``config`` (default: the current settings), built on first use."""
+    return _client_for(config or get_settings())

@@ -1,0 +1,198 @@
+"""The ``SMSC_STATUS`` settings dict, read at call time so ``override_settings`` works.
+
+Every key, its default and its meaning is listed in ``DEFAULTS`` below and in the README
+(a test keeps the two in step). :func:`get_settings` validates the dict and returns an
+immutable, hashable :class:`SmscSettings`; a missing or malformed key raises
+``ImproperlyConfigured`` that names it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field, fields
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.conf import settings as django_settings
+from django.core.exceptions import ImproperlyConfigured
+
+SETTINGS_NAME = "SMSC_STATUS"
+
+#: Known SMSC sites; any other ``https``/``http`` URL is accepted too (e.g. the simulator).
+KNOWN_ENDPOINTS = (
+    "https://smsc.ru/sys/soap.php",
+    "https://smsc.kz/sys/soap.php",
+    "https://smsc.ua/sys/soap.php",
+    "https://smscentre.com/sys/soap.php",
+)
+
+DEFAULTS: dict[str, Any] = {
+    # Credentials: LOGIN + PASSWORD, or API_KEY where the loaded WSDL has an ``apikey`` element.
+    "LOGIN": "",
+    "PASSWORD": "",
+    "API_KEY": "",
+    # Where to send SOAP requests; the WSDL namespace follows it (SMSC uses the endpoint URL).
+    "ENDPOINT": KNOWN_ENDPOINTS[0],
+    # None: the copy shipped in the package. Or a file path / URL of another WSDL.
+    "WSDL": None,
+    # None: the endpoint URL, as SMSC does. Set it if a proxy or mirror keeps another namespace.
+    "NAMESPACE": None,
+    # Tried in order after ENDPOINT when a request gets no answer (never on SMSC errors).
+    "FAILOVER_ENDPOINTS": (),
+    # Seconds: read timeout of one SOAP call, and the connect timeout.
+    "TIMEOUT": 10.0,
+    "CONNECT_TIMEOUT": 5.0,
+    # get_status detail level: 0 status only, 1 + cost/text/sender, 2 + operator/region.
+    "ALL": 2,
+    # SMSC allows fewer than 5 concurrent requests per login, across every process.
+    "MAX_CONCURRENT_REQUESTS": 4,
+    # A message checked less than this many seconds ago is answered from the database
+    # (SMSC allows at most 5 checks of one message a minute).
+    "MIN_CHECK_INTERVAL": 15,
+    # Polling of pending messages: first delay, doubling up to the cap, +/- jitter fraction.
+    "BACKOFF_INITIAL": 60,
+    "BACKOFF_MAX": 3600,
+    "BACKOFF_JITTER": 0.1,
+    # Stop polling a message this many seconds after it was sent (SMSC holds -1 up to ~11 h).
+    "GIVE_UP_AFTER": 2 * 24 * 3600,
+    # After SMSC error 9 (too many requests) wait this long before asking about that message.
+    "RATE_LIMIT_BACKOFF": 60,
+    # After error 4 (IP blocked) every call for the login pauses this long.
+    "IP_BLOCK_BACKOFF": 600,
+    # After error 2 (bad credentials) the circuit breaker stops all calls this long, or
+    # until reset (SMSC blocks the IP for 30 min after 5 authorisation errors).
+    "BREAKER_TIMEOUT": 1800,
+    # How long a caller waits for a free request slot before giving up (seconds).
+    "SLOT_WAIT": 10.0,
+    # The admin's synchronous "Refresh status now" refuses larger selections.
+    "SYNC_REFRESH_LIMIT": 50,
+    # Messages handled per database batch by refresh_many / refresh_due.
+    "CHUNK_SIZE": 200,
+    # Periodic sweep (django-q2 schedule): interval in minutes and messages per run.
+    "SWEEP_INTERVAL_MINUTES": 1,
+    "SWEEP_LIMIT": 1000,
+}
+
+
+@dataclass(frozen=True)
+class SmscSettings:
+    """Validated settings. Hashable, so a zeep client can be cached per configuration."""
+
+    login: str
+    password: str = field(repr=False)
+    api_key: str = field(repr=False)
+    endpoint: str
+    wsdl: str | None
+    namespace: str
+    failover_endpoints: tuple[str, ...]
+    timeout: float
+    connect_timeout: float
+    all: int
+    max_concurrent_requests: int
+    min_check_interval: float
+    backoff_initial: float
+    backoff_max: float
+    backoff_jitter: float
+    give_up_after: float
+    rate_limit_backoff: float
+    ip_block_backoff: float
+    breaker_timeout: float
+    slot_wait: float
+    sync_refresh_limit: int
+    chunk_size: int
+    sweep_interval_minutes: int
+    sweep_limit: int
+
+    @property
+    def account(self) -> str:
+        """Key for per-login limits: the login, or a digest of the API key (never the key)."""
+        if self.login:
+            return self.login
+        return "apikey:" + hashlib.sha256(self.api_key.encode()).hexdigest()[:12]
+
+    @property
+    def endpoints(self) -> tuple[str, ...]:
+        return (self.endpoint, *self.failover_endpoints)
+
+
+def _error(key: str, problem: str) -> ImproperlyConfigured:
+    return ImproperlyConfigured(f"{SETTINGS_NAME}[{key!r}] {problem}")
+
+
+def _url(key: str, value: Any) -> str:
+    if not isinstance(value, str) or urlsplit(value).scheme not in ("http", "https"):
+        raise _error(key, f"must be an http(s) URL, got {value!r}")
+    if not urlsplit(value).netloc:
+        raise _error(key, f"has no host: {value!r}")
+    return value
+
+
+def _number(key: str, value: Any, *, minimum: float, integer: bool = False) -> Any:
+    kind = int if integer else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kind) or value < minimum:
+        what = "an integer" if integer else "a number"
+        raise _error(key, f"must be {what} >= {minimum}, got {value!r}")
+    return value
+
+
+def _str(key: str, value: Any) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise _error(key, f"must be a string, got {type(value).__name__}")
+    return value
+
+
+def get_settings() -> SmscSettings:
+    """Read and validate ``settings.SMSC_STATUS`` now."""
+    user = getattr(django_settings, SETTINGS_NAME, None)
+    if user is None:
+        raise ImproperlyConfigured(f"settings.{SETTINGS_NAME} is missing: set at least LOGIN and PASSWORD")
+    if not isinstance(user, dict):
+        raise ImproperlyConfigured(f"settings.{SETTINGS_NAME} must be a dict")
+    unknown = sorted(set(user) - set(DEFAULTS))
+    if unknown:
+        raise _error(unknown[0], f"is not a known key (known: {', '.join(sorted(DEFAULTS))})")
+    raw = {**DEFAULTS, **user}
+
+    login, password, api_key = (_str(k, raw[k]) for k in ("LOGIN", "PASSWORD", "API_KEY"))
+    if not api_key and not (login and password):
+        missing = "LOGIN" if not login else "PASSWORD"
+        raise _error(missing, "is required (or set API_KEY instead of LOGIN and PASSWORD)")
+
+    endpoint = _url("ENDPOINT", raw["ENDPOINT"])
+    failover = raw["FAILOVER_ENDPOINTS"] or ()
+    if isinstance(failover, str) or not isinstance(failover, (list, tuple)):
+        raise _error("FAILOVER_ENDPOINTS", "must be a list of URLs")
+    wsdl = raw["WSDL"]
+    if wsdl is not None and (not isinstance(wsdl, str) or not wsdl):
+        raise _error("WSDL", "must be None (the shipped copy), a file path or a URL")
+    if raw["ALL"] not in (0, 1, 2) or isinstance(raw["ALL"], bool):
+        raise _error("ALL", f"must be 0, 1 or 2, got {raw['ALL']!r}")
+    namespace = raw["NAMESPACE"]
+    namespace = endpoint if namespace is None else _str("NAMESPACE", namespace)
+
+    values = {
+        "login": login,
+        "password": password,
+        "api_key": api_key,
+        "endpoint": endpoint,
+        "wsdl": wsdl,
+        "namespace": namespace,
+        "failover_endpoints": tuple(_url("FAILOVER_ENDPOINTS", u) for u in failover),
+        "all": raw["ALL"],
+    }
+    integers = {"MAX_CONCURRENT_REQUESTS", "SYNC_REFRESH_LIMIT", "CHUNK_SIZE",
+                "SWEEP_INTERVAL_MINUTES", "SWEEP_LIMIT"}
+    minimum_one = integers | {"TIMEOUT", "CONNECT_TIMEOUT"}
+    for f in fields(SmscSettings):
+        key = f.name.upper()
+        if f.name in values:
+            continue
+        minimum = 1 if key in integers else (0.001 if key in minimum_one else 0)
+        values[f.name] = _number(key, raw[key], minimum=minimum, integer=key in integers)
+    if values["max_concurrent_requests"] > 4:
+        raise _error("MAX_CONCURRENT_REQUESTS", "must be at most 4 (SMSC allows fewer than 5)")
+    if values["backoff_jitter"] >= 1:
+        raise _error("BACKOFF_JITTER", "must be a fraction below 1")
+    return SmscSettings(**values)

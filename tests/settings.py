@@ -1,0 +1,91 @@
+"""Test settings: SQLite by default; ``SMSC_TEST_DB=postgres`` for PostgreSQL 127.0.0.1/test."""
+
+import os
+
+SECRET_KEY = "tests-only"
+DEBUG = False
+USE_TZ = True
+TIME_ZONE = "UTC"
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("ru", "Russian")]
+ROOT_URLCONF = "tests.urls"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "django_q",
+    "django_smsc_status",
+]
+MIDDLEWARE = [
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+]
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+STATIC_URL = "/static/"
+
+if os.environ.get("SMSC_TEST_DB") == "postgres":
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.postgresql",
+            "HOST": os.environ.get("PGHOST", "127.0.0.1"),
+            "PORT": os.environ.get("PGPORT", "5432"),
+            "NAME": os.environ.get("PGDATABASE", "test"),
+            "USER": os.environ.get("PGUSER", "postgres"),
+            "PASSWORD": os.environ.get("PGPASSWORD", ""),
+        }
+    }
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": os.environ.get("SMSC_TEST_SQLITE", "smsc-test.sqlite3"),
+            # BEGIN IMMEDIATE: a transaction takes the write lock up front and waits for it,
+            # instead of failing with "database is locked" when it upgrades a read lock.
+            "OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 20},
+            "TEST": {"NAME": os.environ.get("SMSC_TEST_SQLITE", "smsc-test.sqlite3")},
+        }
+    }
+
+SMSC_STATUS = {"LOGIN": "alex", "PASSWORD": "s3cret-Pa55", "ENDPOINT": "http://127.0.0.1:9/sys/soap.php"}
+
+Q_CLUSTER = {
+    "name": "smsc-tests",
+    "orm": "default",
+    "sync": True,
+    "workers": 2,
+    "timeout": 30,
+    "retry": 60,
+    "ack_failures": True,
+    "max_attempts": 1,
+    "catch_up": False,
+}
+
+REST_FRAMEWORK = {
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_THROTTLE_RATES": {"smsc_refresh": "1000/min", "smsc_send": "1000/min"},
+}
+SPECTACULAR_SETTINGS = {"TITLE": "django-smsc-status test API", "VERSION": "0"}

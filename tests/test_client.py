@@ -1,0 +1,292 @@
+"""SmscClient against the simulator over real HTTP: every operation, error and fault."""
+
+import threading
+from datetime import datetime, timezone
+from decimal import Decimal
+
+import pytest
+
+from django_smsc_status.client import SmscClient, get_client, parse_smsc_time
+from django_smsc_status.conf import get_settings
+from django_smsc_status.exceptions import (
+    SmscAuthError,
+    SmscBadParameters,
+    SmscConnectionError,
+    SmscError,
+    SmscHttpError,
+    SmscIpBlocked,
+    SmscMalformedResponse,
+    SmscNotFound,
+    SmscRequestError,
+    SmscSoapFault,
+    SmscTimeout,
+    SmscTooManyRequests,
+    SmscTransportError,
+)
+from django_smsc_status.simulator import SimulatorServer, Smsc, timeline
+
+
+@pytest.fixture
+def client(client_config):
+    return SmscClient(client_config)
+
+
+@pytest.fixture
+def message(smsc_simulator):
+    return smsc_simulator.smsc.add_message(
+        "+7 (999) 123-45-67", smsc_id="501", text="Привет, мир! 👋", sender="Shop",
+        steps=timeline((-1,), (1, 0, 0)), operator="Билайн", region="Санкт-Петербург",
+    )
+
+
+@pytest.mark.parametrize("level", [0, 1, 2])
+def test_get_status_detail_levels(client, message, level):
+    result = client.get_status("501", "79991234567", all=level)
+    assert result.status == 1 and result.err == 0
+    assert result.changed_at.tzinfo is timezone.utc
+    assert int(result.changed_at.timestamp()) == int(message.sent_at)
+    if level == 0:
+        assert result.text == "" and result.cost is None and result.operator == ""
+        assert set(result.raw) == {"status", "last_date", "last_timestamp", "err"}
+    if level >= 1:
+        assert result.text == "Привет, мир! 👋"
+        assert result.cost == Decimal("1.80") and isinstance(result.cost, Decimal)
+        assert result.sms_count == 1
+        assert result.sender == "Shop"
+        assert result.status_name == "Доставлено"
+        assert result.sent_at is not None
+    if level == 2:
+        assert (result.operator, result.region) == ("Билайн", "Санкт-Петербург")
+    else:
+        assert result.operator == ""
+
+
+def test_get_status_uses_all_setting(smsc_settings, message):
+    smsc_settings["ALL"] = 0
+    result = SmscClient(get_settings()).get_status("501", "79991234567")
+    assert "message" not in result.raw
+
+
+def test_get_status2_passes_query(client, message):
+    result = client.get_status2("501", "79991234567", all=1, query="fmt=0&charset=utf-8")
+    assert result.status == 1 and result.text.startswith("Привет")
+    assert client.get_status2("501", "79991234567").operator == "Билайн"
+
+
+def test_result_is_immutable(client, message):
+    result = client.get_status("501", "79991234567")
+    with pytest.raises(AttributeError):
+        result.status = 2
+    with pytest.raises(TypeError):
+        result.raw["status"] = "2"
+
+
+def test_unknown_status_and_err_codes_are_returned_raw(client, smsc_simulator):
+    smsc_simulator.smsc.add_message("79990000001", smsc_id="7", steps=timeline((77, 999)))
+    result = client.get_status("7", "79990000001")
+    assert (result.status, result.err) == (77, 999)
+
+
+def test_send_sms_then_status(client, smsc_simulator):
+    sent = client.send_sms("79991112233,79991112244", "Ваш код 1234", sender="Shop")
+    assert sent.smsc_id and sent.sms_count == 2
+    assert sent.cost == Decimal("3.60") and sent.balance == Decimal("996.40")
+    status = client.get_status(sent.smsc_id, "79991112244", all=1)
+    assert status.status == -1 and status.text == "Ваш код 1234"
+
+
+def test_get_balance(client):
+    assert client.get_balance() == Decimal("1000.00")
+
+
+# -- SMSC request errors (HTTP 200 with <error>) ------------------------------------------------
+
+
+def test_error_1_bad_parameters(client):
+    with pytest.raises(SmscBadParameters) as info:
+        client.get_status("501", "")
+    assert info.value.code == 1 and info.value.operation == "get_status"
+
+
+def test_error_2_bad_credentials(smsc_settings, message):
+    smsc_settings["PASSWORD"] = "wrong-password"
+    with pytest.raises(SmscAuthError) as info:
+        SmscClient(get_settings()).get_status("501", "79991234567")
+    assert info.value.code == 2
+    assert "wrong-password" not in str(info.value)
+
+
+def test_error_3_unknown_message(client):
+    with pytest.raises(SmscNotFound) as info:
+        client.get_status("404", "79990000000")
+    assert isinstance(info.value, SmscRequestError) and info.value.code == 3
+
+
+def test_error_4_after_five_auth_failures(smsc_settings, message):
+    smsc_settings["PASSWORD"] = "wrong"
+    bad = SmscClient(get_settings())
+    for _ in range(5):
+        with pytest.raises(SmscAuthError):
+            bad.get_balance()
+    with pytest.raises(SmscIpBlocked):
+        bad.get_balance()
+    smsc_settings["PASSWORD"] = "s3cret-Pa55"
+    with pytest.raises(SmscIpBlocked):  # the block is per IP, whatever the credentials
+        SmscClient(get_settings()).get_status("501", "79991234567")
+
+
+def test_error_9_sixth_check_within_a_minute(client, smsc_simulator, message):
+    for _ in range(5):
+        client.get_status("501", "79991234567")
+    with pytest.raises(SmscTooManyRequests) as info:
+        client.get_status("501", "79991234567")
+    assert info.value.code == 9
+    smsc_simulator.smsc.advance(61)
+    assert client.get_status("501", "79991234567").status == 1
+
+
+def test_error_9_five_requests_in_flight(client, smsc_simulator):
+    smsc_simulator.smsc.latency = 0.3
+    for n in range(5):
+        smsc_simulator.smsc.add_message(f"7999000000{n}", smsc_id=str(n))
+    outcomes = []
+
+    def ask(n):
+        try:
+            client.get_status(str(n), f"7999000000{n}")
+            outcomes.append("ok")
+        except SmscTooManyRequests:
+            outcomes.append(9)
+
+    threads = [threading.Thread(target=ask, args=(n,)) for n in range(5)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert smsc_simulator.smsc.max_in_flight["alex"] == 5
+    assert 9 in outcomes
+
+
+def test_unknown_request_error_code(client, smsc_simulator, message):
+    smsc_simulator.inject("error", code=42)
+    with pytest.raises(SmscRequestError) as info:
+        client.get_status("501", "79991234567")
+    assert type(info.value) is SmscRequestError and info.value.code == 42
+
+
+# -- transport and protocol faults --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fault", "options", "exception"),
+    [
+        ("timeout", {"delay": 1.5}, SmscTimeout),
+        ("reset", {}, SmscConnectionError),
+        ("http500", {}, SmscHttpError),
+        ("malformed", {}, SmscMalformedResponse),
+        ("wrong_namespace", {}, SmscMalformedResponse),
+        ("soap_fault", {}, SmscSoapFault),
+        ("empty", {}, SmscMalformedResponse),
+    ],
+)
+def test_faults_map_to_typed_errors(client, smsc_simulator, message, fault, options, exception):
+    smsc_simulator.inject(fault, **options)
+    with pytest.raises(exception) as info:
+        client.get_status("501", "79991234567")
+    assert info.value.endpoint == smsc_simulator.endpoint
+    assert client.get_status("501", "79991234567").status == 1  # the next call is fine
+
+
+def test_http_error_carries_status(client, smsc_simulator):
+    smsc_simulator.inject("http500")
+    with pytest.raises(SmscHttpError) as info:
+        client.get_balance()
+    assert info.value.status_code == 500 and isinstance(info.value, SmscTransportError)
+
+
+def test_connection_refused(settings):
+    settings.SMSC_STATUS = {"LOGIN": "a", "PASSWORD": "b", "ENDPOINT": "http://127.0.0.1:9/sys/soap.php"}
+    with pytest.raises(SmscConnectionError) as info:
+        SmscClient(get_settings()).get_balance()
+    assert info.value.before_sending
+
+
+def test_failover_on_transport_failure(smsc_settings, smsc_simulator, message):
+    smsc_settings["ENDPOINT"] = "http://127.0.0.1:9/sys/soap.php"
+    smsc_settings["FAILOVER_ENDPOINTS"] = [smsc_simulator.endpoint]
+    smsc_settings["NAMESPACE"] = smsc_simulator.namespace
+    assert SmscClient(get_settings()).get_status("501", "79991234567").status == 1
+
+
+def test_no_failover_on_smsc_error(smsc_settings, smsc_simulator):
+    with SimulatorServer(Smsc({"alex": "s3cret-Pa55"})) as backup:
+        smsc_settings["FAILOVER_ENDPOINTS"] = [backup.endpoint]
+        with pytest.raises(SmscNotFound):
+            SmscClient(get_settings()).get_status("404", "79990000000")
+        assert backup.requests == 0
+
+
+def test_send_is_not_repeated_after_a_read_timeout(smsc_settings, smsc_simulator):
+    with SimulatorServer(Smsc({"alex": "s3cret-Pa55"})) as backup:
+        smsc_settings["FAILOVER_ENDPOINTS"] = [backup.endpoint]
+        smsc_simulator.inject("timeout", delay=1.5)
+        with pytest.raises(SmscTimeout):
+            SmscClient(get_settings()).send_sms("79991112233", "hi")
+        assert backup.requests == 0
+
+
+# -- WSDL sources, API key, caching --------------------------------------------------------------
+
+
+def test_wsdl_from_url_and_file(smsc_settings, smsc_simulator, message, tmp_path):
+    smsc_settings["WSDL"] = smsc_simulator.wsdl_url
+    assert SmscClient(get_settings()).get_status("501", "79991234567").status == 1
+    path = tmp_path / "smsc.wsdl"
+    path.write_bytes(smsc_simulator.wsdl_document())
+    smsc_settings["WSDL"] = str(path)
+    assert SmscClient(get_settings()).get_status("501", "79991234567").status == 1
+
+
+def test_unreachable_wsdl(smsc_settings, tmp_path):
+    smsc_settings["WSDL"] = str(tmp_path / "missing.wsdl")
+    with pytest.raises(SmscError, match="cannot load the WSDL"):
+        SmscClient(get_settings())
+
+
+def test_api_key_sent_where_wsdl_has_it(settings):
+    with SimulatorServer(Smsc({"alex": "pw"}, {"the-key": "alex"}), apikey_wsdl=True) as sim:
+        sim.smsc.add_message("79991234567", smsc_id="1", steps=timeline((1,)))
+        settings.SMSC_STATUS = {"API_KEY": "the-key", "ENDPOINT": sim.endpoint, "WSDL": sim.wsdl_url}
+        client = SmscClient(get_settings())
+        assert client.supports_apikey
+        assert client.get_status("1", "79991234567").status == 1
+
+
+def test_api_key_without_wsdl_support_is_refused(smsc_settings):
+    smsc_settings.update(LOGIN="", PASSWORD="", API_KEY="the-key")
+    with pytest.raises(SmscError, match="no 'apikey' element"):
+        SmscClient(get_settings())
+
+
+def test_one_client_per_configuration(smsc_settings):
+    assert get_client() is get_client()
+    smsc_settings["TIMEOUT"] = 2.0
+    assert get_client().config.timeout == 2.0
+
+
+def test_moscow_text_dates_fall_back_to_utc():
+    assert parse_smsc_time(None, "26.11.2026 12:00:00") == datetime(2026, 11, 26, 9, tzinfo=timezone.utc)
+    assert parse_smsc_time("1764147600", "garbage") == datetime.fromtimestamp(1764147600, timezone.utc)
+    assert parse_smsc_time("", "not a date") is None
+    assert parse_smsc_time(None, None) is None
+
+
+def test_non_integer_status_is_malformed(client, smsc_simulator):
+    smsc_simulator.smsc.add_message("79990000002", smsc_id="8", steps=timeline((1,)))
+    original = smsc_simulator.smsc._op_get_status
+    smsc_simulator.smsc._op_get_status = lambda *a: {**original(*a), "status": "delivered"}
+    try:
+        with pytest.raises(SmscMalformedResponse, match="not an integer"):
+            client.get_status("8", "79990000002")
+    finally:
+        del smsc_simulator.smsc._op_get_status

@@ -1,0 +1,76 @@
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from django_smsc_status.conf import DEFAULTS, get_settings
+
+
+def test_defaults_apply(settings):
+    settings.SMSC_STATUS = {"LOGIN": "alex", "PASSWORD": "pw"}
+    config = get_settings()
+    assert config.endpoint == "https://smsc.ru/sys/soap.php"
+    assert config.namespace == config.endpoint
+    assert config.wsdl is None
+    assert config.max_concurrent_requests == 4
+    assert config.all == 2
+
+
+def test_read_lazily(settings):
+    settings.SMSC_STATUS = {"LOGIN": "a", "PASSWORD": "b", "ENDPOINT": "https://smsc.kz/sys/soap.php"}
+    assert get_settings().namespace == "https://smsc.kz/sys/soap.php"
+    settings.SMSC_STATUS = {"LOGIN": "a", "PASSWORD": "b", "ENDPOINT": "https://smsc.ua/sys/soap.php"}
+    assert get_settings().endpoint == "https://smsc.ua/sys/soap.php"
+
+
+def test_missing_dict(settings):
+    del settings.SMSC_STATUS
+    with pytest.raises(ImproperlyConfigured, match="SMSC_STATUS is missing"):
+        get_settings()
+
+
+@pytest.mark.parametrize(
+    ("override", "key"),
+    [
+        ({"LOGIN": "", "PASSWORD": "x"}, "LOGIN"),
+        ({"LOGIN": "x", "PASSWORD": ""}, "PASSWORD"),
+        ({"ENDPOINT": "smsc.ru/sys/soap.php"}, "ENDPOINT"),
+        ({"ENDPOINT": "ftp://smsc.ru/x"}, "ENDPOINT"),
+        ({"FAILOVER_ENDPOINTS": "https://www2.smsc.ru/sys/soap.php"}, "FAILOVER_ENDPOINTS"),
+        ({"FAILOVER_ENDPOINTS": ["nope"]}, "FAILOVER_ENDPOINTS"),
+        ({"TIMEOUT": 0}, "TIMEOUT"),
+        ({"TIMEOUT": "10"}, "TIMEOUT"),
+        ({"ALL": 3}, "ALL"),
+        ({"ALL": True}, "ALL"),
+        ({"MAX_CONCURRENT_REQUESTS": 5}, "MAX_CONCURRENT_REQUESTS"),
+        ({"MAX_CONCURRENT_REQUESTS": 0}, "MAX_CONCURRENT_REQUESTS"),
+        ({"BACKOFF_JITTER": 1.5}, "BACKOFF_JITTER"),
+        ({"WSDL": ""}, "WSDL"),
+        ({"PASWORD": "typo"}, "PASWORD"),
+    ],
+)
+def test_bad_values_name_the_key(settings, override, key):
+    settings.SMSC_STATUS = {"LOGIN": "alex", "PASSWORD": "pw", **override}
+    with pytest.raises(ImproperlyConfigured) as info:
+        get_settings()
+    assert f"SMSC_STATUS[{key!r}]" in str(info.value)
+
+
+def test_api_key_alone_is_enough(settings):
+    settings.SMSC_STATUS = {"API_KEY": "k3y"}
+    config = get_settings()
+    assert config.account.startswith("apikey:")
+    assert "k3y" not in config.account
+
+
+def test_repr_hides_secrets(settings):
+    settings.SMSC_STATUS = {"LOGIN": "alex", "PASSWORD": "hunter2-pw", "API_KEY": "the-api-key"}
+    text = repr(get_settings())
+    assert "alex" in text
+    assert "hunter2-pw" not in text and "the-api-key" not in text
+
+
+def test_every_default_is_a_settings_field():
+    from dataclasses import fields
+
+    from django_smsc_status.conf import SmscSettings
+
+    assert {f.name.upper() for f in fields(SmscSettings)} == set(DEFAULTS)
