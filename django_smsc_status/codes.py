@@ -114,6 +114,23 @@ def describe(vocabulary: type[models.IntegerChoices], code: int | None) -> CodeI
     return CodeInfo(code, str(member.label), is_known=True, is_final=final, is_success=success)
 
 
+_LIFECYCLE = {MessageStatus.NOT_FOUND: 0, MessageStatus.STOPPED: 1, MessageStatus.WAITING: 1,
+              MessageStatus.TRANSFERRED: 2}
+
+
+def lifecycle_rank(code: int | None) -> int:
+    """How far along a message is: not found < waiting/stopped < at operator < final.
+
+    SMSC's change times have one-second resolution; two statuses within one second are
+    ordered by this rank instead (unknown codes rank with "at operator").
+    """
+    if code is None:
+        return -1
+    if code in FINAL_STATUSES:
+        return 3
+    return _LIFECYCLE.get(code, 2)
+
+
 def is_final_status(code: int | None) -> bool:
     """True when polling a message with this status is pointless."""
     return code in FINAL_STATUSES

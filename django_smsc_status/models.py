@@ -1,0 +1,173 @@
+"""Messages (current state), their status history, and the per-login state of SMSC's limits."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from .codes import CodeInfo, DeliveryError, MessageStatus, RequestError, describe
+
+
+class SentMessageQuerySet(models.QuerySet):
+    def pending(self) -> SentMessageQuerySet:
+        """Not in a final status (given-up messages included)."""
+        return self.filter(is_final=False)
+
+    def final(self) -> SentMessageQuerySet:
+        return self.filter(is_final=True)
+
+    def due(self, now: datetime | None = None) -> SentMessageQuerySet:
+        """Pending messages whose next check has come: what the periodic sweep refreshes."""
+        return self.filter(is_final=False, next_check_at__lte=now or timezone.now())
+
+    def given_up(self) -> SentMessageQuerySet:
+        """Pending, but no longer polled (older than ``GIVE_UP_AFTER``)."""
+        return self.filter(is_final=False, next_check_at__isnull=True)
+
+
+class SentMessage(models.Model):
+    """One SMS to one phone, as SMSC knows it: ``(smsc_id, phone)`` is SMSC's key."""
+
+    smsc_id = models.CharField(_("SMSC id"), max_length=40)
+    phone = models.CharField(_("phone"), max_length=20, db_index=True)
+    # What was sent (filled at registration, or from SMSC's answers with ALL >= 1).
+    text = models.TextField(_("text"), blank=True)
+    sender = models.CharField(_("sender"), max_length=20, blank=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    cost = models.DecimalField(_("cost"), max_digits=12, decimal_places=4, null=True, blank=True)
+    sms_count = models.PositiveIntegerField(_("SMS parts"), null=True, blank=True)
+    # Current state: raw SMSC codes; labels come from codes.py. None = not checked yet.
+    status = models.IntegerField(_("status"), null=True, blank=True)
+    err = models.IntegerField(_("delivery error"), null=True, blank=True)
+    status_changed_at = models.DateTimeField(_("status changed at"), null=True, blank=True)
+    operator = models.CharField(_("operator"), max_length=100, blank=True)
+    region = models.CharField(_("region"), max_length=200, blank=True)
+    is_final = models.BooleanField(_("final"), default=False)
+    # Polling bookkeeping.
+    last_checked_at = models.DateTimeField(_("last checked at"), null=True, blank=True)
+    next_check_at = models.DateTimeField(_("next check at"), null=True, blank=True)
+    check_attempts = models.PositiveIntegerField(_("checks without change"), default=0)
+    last_request_error = models.CharField(_("last request error"), max_length=200, blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, db_index=True)
+
+    objects = SentMessageQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("sent message")
+        verbose_name_plural = _("sent messages")
+        ordering = ("-created_at", "-pk")
+        constraints = [
+            models.UniqueConstraint(fields=("smsc_id", "phone"), name="smsc_status_unique_message"),
+        ]
+        indexes = [
+            # The sweep's query: pending messages by next check time.
+            models.Index(fields=("next_check_at",), condition=Q(is_final=False),
+                         name="smsc_status_due_idx"),
+            models.Index(fields=("status", "-created_at"), name="smsc_status_status_idx"),
+            models.Index(fields=("smsc_id",), name="smsc_status_smsc_id_idx"),
+        ]
+        permissions = [
+            ("refresh_status", _("Can refresh message status from SMSC")),
+            ("send_message", _("Can send messages through SMSC")),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.smsc_id} → {self.phone}"
+
+    @property
+    def status_info(self) -> CodeInfo:
+        return describe(MessageStatus, self.status)
+
+    @property
+    def err_info(self) -> CodeInfo:
+        return describe(DeliveryError, self.err)
+
+    @property
+    def is_given_up(self) -> bool:
+        return not self.is_final and self.next_check_at is None
+
+
+class StatusSnapshotQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise TypeError("status snapshots are append-only")
+
+
+class StatusSnapshot(models.Model):
+    """One observed change of a message's status. Append-only: never updated."""
+
+    message = models.ForeignKey(SentMessage, on_delete=models.CASCADE, related_name="snapshots",
+                                verbose_name=_("message"))
+    status = models.IntegerField(_("status"))
+    err = models.IntegerField(_("delivery error"), null=True, blank=True)
+    changed_at = models.DateTimeField(_("changed at (SMSC)"), null=True, blank=True)
+    observed_at = models.DateTimeField(_("observed at"), default=timezone.now)
+    raw = models.JSONField(_("raw response"), default=dict, blank=True)
+
+    objects = StatusSnapshotQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("status snapshot")
+        verbose_name_plural = _("status snapshots")
+        ordering = ("-observed_at", "-pk")
+        indexes = [models.Index(fields=("message", "-observed_at"), name="smsc_status_history_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.message_id}: {self.status}"
+
+    def save(self, *args, **kwargs) -> None:
+        if not self._state.adding:
+            raise TypeError("status snapshots are append-only")
+        super().save(*args, **kwargs)
+
+    @property
+    def status_info(self) -> CodeInfo:
+        return describe(MessageStatus, self.status)
+
+    @property
+    def err_info(self) -> CodeInfo:
+        return describe(DeliveryError, self.err)
+
+
+class AccountState(models.Model):
+    """Per-login pause shared by every process: the circuit breaker (error 2) and IP blocks (4)."""
+
+    account = models.CharField(_("account"), max_length=100, unique=True)
+    paused_until = models.DateTimeField(_("paused until"), null=True, blank=True)
+    pause_code = models.IntegerField(_("SMSC error"), null=True, blank=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("SMSC account state")
+        verbose_name_plural = _("SMSC account states")
+
+    def __str__(self) -> str:
+        return self.account
+
+    @property
+    def pause_reason(self) -> str:
+        return describe(RequestError, self.pause_code).label if self.pause_code else ""
+
+    @property
+    def is_paused(self) -> bool:
+        return self.paused_until is not None and self.paused_until > timezone.now()
+
+
+class RequestSlot(models.Model):
+    """One of the ``MAX_CONCURRENT_REQUESTS`` slots of a login: a lease held while calling SMSC."""
+
+    account = models.CharField(max_length=100)
+    number = models.PositiveSmallIntegerField()
+    holder = models.CharField(max_length=32, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=("account", "number"), name="smsc_status_unique_slot"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account}#{self.number}"

@@ -9,3 +9,30 @@ def client_config(smsc_settings):
     from django_smsc_status.conf import get_settings
 
     return get_settings()
+
+
+@pytest.fixture
+def tracked(smsc_simulator, db):
+    """Make a message known to both the simulator and the database."""
+    from django_smsc_status import service
+    from django_smsc_status.simulator import timeline
+
+    counter = iter(range(1, 100000))
+
+    def make(*steps, phone=None, by_checks=False, **known):
+        n = next(counter)
+        phone = phone or f"7999{n:07d}"
+        smsc_id = str(1000 + n)
+        smsc_simulator.smsc.add_message(phone, smsc_id=smsc_id, by_checks=by_checks,
+                                        steps=timeline(*(steps or ((1,),))))
+        message, _ = service.register(smsc_id, phone, **known)
+        return message
+
+    return make
+
+
+@pytest.fixture
+def fast_polling(smsc_settings):
+    """No minimum interval between checks and no backoff: every sweep asks again."""
+    smsc_settings.update(MIN_CHECK_INTERVAL=0, BACKOFF_INITIAL=0, BACKOFF_JITTER=0)
+    return smsc_settings

@@ -1,0 +1,459 @@
+"""The one module that decides: what to ask SMSC, how an answer is applied, when to back off.
+
+The admin, the API, the django-q2 tasks and the management command are thin shells over the
+functions here, and never call the SOAP client directly.
+
+How a refresh runs (:func:`iter_refresh`):
+
+1. Messages are taken in chunks. Each chunk is **claimed** with one conditional UPDATE that
+   stamps ``last_checked_at`` only on messages not checked within ``MIN_CHECK_INTERVAL``; the
+   rest are answered from the database ("too soon"). So however many processes refresh the same
+   message at once, one of them asks SMSC, and no message is asked more than 5 times a minute.
+2. Claimed messages go to a thread pool as wide as the request slots leased for the login
+   (``limits``): the threads only talk to SMSC, never to the database.
+3. The calling thread applies each chunk's answers in one transaction (rows locked with
+   SELECT ... FOR UPDATE where the database has it), while the threads work on the next chunk.
+   Status never moves backwards, an unchanged answer writes no snapshot, and ``status_changed``
+   is sent after commit.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import random
+import threading
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from functools import partial
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, models, transaction
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from . import limits
+from .client import StatusResult, get_client
+from .codes import is_final_status, lifecycle_rank
+from .conf import SmscSettings, get_settings
+from .exceptions import (
+    SmscAuthError,
+    SmscCallRefused,
+    SmscCircuitOpen,
+    SmscError,
+    SmscIpBlocked,
+    SmscRequestError,
+    SmscTooManyRequests,
+)
+from .models import SentMessage, StatusSnapshot
+from .signals import status_changed
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "Outcome",
+    "RefreshReport",
+    "RefreshResult",
+    "balance",
+    "iter_refresh",
+    "normalize_phone",
+    "refresh",
+    "refresh_due",
+    "refresh_many",
+    "register",
+    "reset_breaker",
+    "send",
+]
+
+
+class Outcome(models.TextChoices):
+    CHANGED = "changed", _("status changed")
+    UNCHANGED = "unchanged", _("no change")
+    TOO_SOON = "too_soon", _("checked moments ago; stored status shown")
+    REQUEST_ERROR = "request_error", _("SMSC refused the request")
+    TRANSPORT_ERROR = "transport_error", _("SMSC could not be reached")
+    REFUSED = "refused", _("not asked: calls to SMSC are paused or busy")
+
+
+@dataclass(frozen=True)
+class RefreshResult:
+    """What happened to one message. ``message`` is the row as stored after the refresh."""
+
+    message: SentMessage
+    outcome: Outcome
+    error: SmscError | None = None
+    snapshot: StatusSnapshot | None = None
+    retry_after: float | None = None  # seconds until asking again makes sense
+
+    @property
+    def detail(self) -> str:
+        return f"{self.outcome.label}: {self.error}" if self.error else str(self.outcome.label)
+
+
+@dataclass
+class RefreshReport:
+    """Counts per outcome of a large refresh (the sweep keeps no per-message list)."""
+
+    counts: Counter = field(default_factory=Counter)
+    errors: Counter = field(default_factory=Counter)
+    paused: SmscCircuitOpen | None = None  # set when the sweep did not run at all
+
+    def add(self, result: RefreshResult) -> None:
+        self.counts[result.outcome] += 1
+        if result.error is not None:
+            self.errors[result.error.detail] += 1
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    def __str__(self) -> str:
+        if self.paused:
+            return f"not run: {self.paused}"
+        parts = [f"{n} {Outcome(o).label}" for o, n in self.counts.most_common()]
+        return f"{self.total} messages" + (": " + ", ".join(parts) if parts else "")
+
+
+# -- registering and sending -------------------------------------------------------------------
+
+REGISTER_FIELDS = {"text", "sender", "sent_at", "cost", "sms_count"}
+
+
+def normalize_phone(phone: str) -> str:
+    """Digits only, as SMSC stores them: ``+7 (999) 123-45-67`` -> ``79991234567``."""
+    text = str(phone).strip()
+    digits = "".join(c for c in text if c.isdigit())
+    if not 7 <= len(digits) <= 15 or any(not (c.isdigit() or c in "+ ()-.") for c in text):
+        raise ValidationError(_("Enter a phone number of 7 to 15 digits."), code="phone")
+    return digits
+
+
+def _clean_smsc_id(smsc_id: str | int) -> str:
+    value = str(smsc_id).strip()
+    if not value or len(value) > 40 or any(c.isspace() for c in value):
+        raise ValidationError(_("An SMSC id is 1 to 40 characters without spaces."), code="smsc_id")
+    return value
+
+
+def register(smsc_id: str | int, phone: str, **known) -> tuple[SentMessage, bool]:
+    """Start tracking a message sent elsewhere; idempotent: returns ``(message, created)``.
+
+    ``known`` may give ``text``, ``sender``, ``sent_at``, ``cost``, ``sms_count``. The message
+    is due for its first check at once.
+    """
+    unknown = set(known) - REGISTER_FIELDS
+    if unknown:
+        raise TypeError(f"register() got unknown fields: {', '.join(sorted(unknown))}")
+    smsc_id, phone = _clean_smsc_id(smsc_id), normalize_phone(phone)
+    defaults = {k: v for k, v in known.items() if v is not None} | {"next_check_at": timezone.now()}
+    try:
+        with transaction.atomic():
+            return SentMessage.objects.get_or_create(smsc_id=smsc_id, phone=phone, defaults=defaults)
+    except IntegrityError:  # registered by someone else a moment ago
+        return SentMessage.objects.get(smsc_id=smsc_id, phone=phone), False
+
+
+def send(phones: str | Iterable[str], text: str, sender: str | None = None,
+         **options) -> list[SentMessage]:
+    """Send ``text`` through SMSC and track the result: one :class:`SentMessage` per phone.
+
+    ``options`` go to ``send_sms`` (``smsc_id`` for your own id, ``time`` to schedule). On an
+    SMSC or transport error nothing is recorded and the :class:`SmscError` propagates.
+    """
+    if isinstance(phones, str):
+        phones = phones.replace(";", ",").split(",")
+    numbers = list(dict.fromkeys(normalize_phone(p) for p in phones if p.strip()))
+    if not numbers:
+        raise ValidationError(_("Give at least one phone number."), code="phones")
+    if not text:
+        raise ValidationError(_("The message text is empty."), code="text")
+    unknown = set(options) - {"smsc_id", "time"}
+    if unknown:
+        raise TypeError(f"send() got unknown options: {', '.join(sorted(unknown))}")
+    config = get_settings()
+    limits.ensure_open(config.account)
+    with limits.acquire_slots(config, 1):
+        result = get_client(config).send_sms(",".join(numbers), text, sender=sender, **options)
+    now = timezone.now()
+    per_phone = result.sms_count // len(numbers) if result.sms_count else None
+    rows = [
+        SentMessage(
+            smsc_id=result.smsc_id, phone=phone, text=text, sender=sender or "", sent_at=now,
+            cost=result.cost if len(numbers) == 1 else None, sms_count=per_phone,
+            next_check_at=now + timedelta(seconds=config.backoff_initial),
+        )
+        for phone in numbers
+    ]
+    try:
+        with transaction.atomic():
+            return SentMessage.objects.bulk_create(rows)
+    except Exception:
+        logger.exception("SMSC sent message %s but recording it failed; register it by hand",
+                         result.smsc_id)
+        raise
+
+
+def balance() -> Decimal:
+    """The SMSC account balance."""
+    config = get_settings()
+    limits.ensure_open(config.account)
+    with limits.acquire_slots(config, 1):
+        return get_client(config).get_balance()
+
+
+def reset_breaker() -> bool:
+    """Let calls through again after error 2 or 4 (fix the credentials first)."""
+    return limits.reset(get_settings().account)
+
+
+# -- refreshing --------------------------------------------------------------------------------
+
+
+def refresh(message: SentMessage | int) -> RefreshResult:
+    """Ask SMSC for one message's status now (unless it was checked moments ago)."""
+    return refresh_many([message])[0]
+
+
+def refresh_many(messages: Iterable[SentMessage | int]) -> list[RefreshResult]:
+    """Refresh a modest selection; one result per message, in input order."""
+    return list(iter_refresh(messages))
+
+
+def refresh_due(limit: int | None = None, *, progress=None) -> RefreshReport:
+    """Refresh pending messages whose ``next_check_at`` has come (the periodic sweep).
+
+    Streams the due set in chunks (memory stays flat), returns counts per outcome.
+    ``progress(report)`` is called after each message, for progress bars.
+    """
+    report = RefreshReport()
+    try:
+        limits.ensure_open(get_settings().account)
+    except SmscCircuitOpen as exc:
+        report.paused = exc
+        logger.warning("sweep skipped: %s", exc)
+        return report
+    due = SentMessage.objects.due()
+    for result in iter_refresh(due, due_only=True, limit=limit):
+        report.add(result)
+        if progress:
+            progress(report)
+    return report
+
+
+UPDATED_FIELDS = ["text", "sender", "sent_at", "cost", "sms_count", "status", "err",
+                  "status_changed_at", "operator", "region", "is_final", "next_check_at",
+                  "check_attempts", "last_request_error"]
+
+
+def iter_refresh(messages: Iterable[SentMessage | int] | models.QuerySet, *, due_only: bool = False,
+                 limit: int | None = None) -> Iterator[RefreshResult]:
+    """Refresh ``messages`` (rows, primary keys or a queryset), yielding results as they land."""
+    config = get_settings()
+    chunks = _pk_chunks(messages, config.chunk_size, limit)
+    first = next(chunks, None)
+    if not first:
+        return
+    chunks = itertools.chain([first], chunks)
+    try:
+        limits.ensure_open(config.account)
+        lease = limits.acquire_slots(config, config.max_concurrent_requests if len(first) > 1 else 1)
+    except SmscCallRefused as exc:
+        for chunk in chunks:
+            yield from _refused(chunk, exc)
+        return
+    client = get_client(config)
+    stop = threading.Event()  # set on error 2 or 4: no further calls in this run
+    with lease, ThreadPoolExecutor(len(lease), thread_name_prefix="smsc") as pool:
+        in_flight: list[tuple[SentMessage, Future]] = []
+        for chunk in chunks:
+            if stop.is_set():
+                yield from _refused(chunk, SmscCircuitOpen("calls paused after an SMSC error"))
+                continue
+            claimed, skipped = _claim(chunk, config, due_only)
+            yield from skipped
+            submitted = [(m, pool.submit(_fetch, client, m.smsc_id, m.phone, stop)) for m in claimed]
+            yield from _apply(in_flight, config, lease)  # the previous chunk, while this one runs
+            in_flight = submitted
+        yield from _apply(in_flight, config, lease)
+
+
+def _pk_chunks(messages, size: int, limit: int | None) -> Iterator[list[int]]:
+    """Primary keys in chunks; a queryset is paged by primary key, never loaded whole."""
+    remaining = limit if limit is not None else float("inf")
+    if isinstance(messages, models.QuerySet):
+        last = None
+        while remaining > 0:
+            page = messages.order_by("pk")
+            if last is not None:
+                page = page.filter(pk__gt=last)
+            pks = list(page.values_list("pk", flat=True)[: int(min(size, remaining))])
+            if not pks:
+                return
+            remaining -= len(pks)
+            last = pks[-1]
+            yield pks
+        return
+    pks = (m.pk if isinstance(m, SentMessage) else int(m) for m in messages)
+    pks = itertools.islice(pks, limit) if limit is not None else pks
+    while chunk := list(itertools.islice(pks, size)):
+        yield chunk
+
+
+def _claim(pks: list[int], config: SmscSettings, due_only: bool):
+    """Stamp ``last_checked_at`` on the messages we may ask about now; the rest are too soon."""
+    now = timezone.now()
+    cutoff = now - timedelta(seconds=config.min_check_interval)
+    free = models.Q(last_checked_at__isnull=True) | models.Q(last_checked_at__lt=cutoff)
+    claim = SentMessage.objects.filter(free, pk__in=pks)
+    if due_only:
+        claim = claim.filter(is_final=False, next_check_at__lte=now)
+    claim.update(last_checked_at=now)
+    rows = SentMessage.objects.in_bulk(pks)
+    claimed, skipped = [], []
+    for pk in pks:
+        row = rows.get(pk)
+        if row is None:
+            continue  # deleted meanwhile
+        if row.last_checked_at == now:
+            claimed.append(row)
+        else:
+            wait = config.min_check_interval
+            if row.last_checked_at:
+                wait -= (now - row.last_checked_at).total_seconds()
+            skipped.append(RefreshResult(row, Outcome.TOO_SOON, retry_after=max(wait, 1)))
+    return claimed, skipped
+
+
+def _refused(pks: list[int], error: SmscCallRefused) -> Iterator[RefreshResult]:
+    rows = SentMessage.objects.in_bulk(pks)
+    retry = None
+    if isinstance(error, SmscCircuitOpen) and error.until:
+        retry = max((error.until - timezone.now()).total_seconds(), 1)
+    for pk in pks:
+        if pk in rows:
+            yield RefreshResult(rows[pk], Outcome.REFUSED, error=error, retry_after=retry)
+
+
+def _fetch(client, smsc_id: str, phone: str, stop: threading.Event) -> StatusResult | SmscError:
+    """Runs in a pool thread: SMSC only, no database."""
+    if stop.is_set():
+        return SmscCircuitOpen("calls paused after an SMSC error earlier in this run")
+    try:
+        return client.get_status(smsc_id, phone)
+    except (SmscAuthError, SmscIpBlocked) as exc:
+        stop.set()
+        return exc
+    except SmscError as exc:
+        return exc
+
+
+def _apply(fetched: list[tuple[SentMessage, Future]], config: SmscSettings,
+           lease: limits.SlotLease) -> Iterator[RefreshResult]:
+    """Write one chunk's answers in one transaction; yield results in order."""
+    if not fetched:
+        return
+    answers = {}
+    for message, future in fetched:
+        answers[message.pk] = future.result()
+        lease.renew_if_needed()
+    results, snapshots, events = [], [], []
+    now = timezone.now()
+    with transaction.atomic():
+        rows = SentMessage.objects.select_for_update().in_bulk(list(answers))
+        for message, _future in fetched:
+            row = rows.get(message.pk)
+            if row is None:
+                continue
+            answer = answers[message.pk]
+            if isinstance(answer, StatusResult):
+                old_status = row.status
+                snapshot = _observe(row, answer, now, config)
+                if snapshot is not None:
+                    snapshots.append(snapshot)
+                    events.append((row, old_status, snapshot))
+                results.append(RefreshResult(row, Outcome.CHANGED if snapshot else Outcome.UNCHANGED,
+                                             snapshot=snapshot))
+            else:
+                results.append(_record_error(row, answer, now, config))
+        SentMessage.objects.bulk_update(list(rows.values()), UPDATED_FIELDS)
+        StatusSnapshot.objects.bulk_create(snapshots)
+        for row, old_status, snapshot in events:
+            transaction.on_commit(partial(
+                status_changed.send, sender=SentMessage, message=row, old_status=old_status,
+                new_status=row.status, snapshot=snapshot,
+            ))
+    _pause_if_needed(results, config)
+    yield from results
+
+
+def _observe(row: SentMessage, answer: StatusResult, now: datetime,
+             config: SmscSettings) -> StatusSnapshot | None:
+    """Apply an answer to ``row`` in memory; the snapshot to write if the status changed."""
+    for name, value in (("text", answer.text), ("sender", answer.sender), ("sent_at", answer.sent_at),
+                        ("cost", answer.cost), ("sms_count", answer.sms_count),
+                        ("operator", answer.operator), ("region", answer.region)):
+        if value not in (None, ""):
+            setattr(row, name, value)
+    row.last_request_error = ""
+    same = (row.status, row.err) == (answer.status, answer.err)
+    stored_at, seen_at = row.status_changed_at, answer.changed_at
+    older = bool(stored_at and seen_at and (
+        seen_at < stored_at
+        or (seen_at == stored_at and lifecycle_rank(answer.status) < lifecycle_rank(row.status))
+    ))
+    backwards = row.is_final and not is_final_status(answer.status)
+    if same or older or backwards:
+        if not same:
+            logger.info("ignored stale status %s for message %s (stored %s)", answer.status,
+                        row.pk, row.status)
+        row.check_attempts += 1
+        row.next_check_at = _next_check(row, now, config)
+        return None
+    row.status, row.err = answer.status, answer.err
+    row.status_changed_at = answer.changed_at or now
+    row.is_final = is_final_status(answer.status)
+    row.check_attempts = 0
+    row.next_check_at = _next_check(row, now, config)
+    return StatusSnapshot(message=row, status=answer.status, err=answer.err,
+                          changed_at=answer.changed_at, observed_at=now, raw=dict(answer.raw))
+
+
+def _record_error(row: SentMessage, error: SmscError, now: datetime,
+                  config: SmscSettings) -> RefreshResult:
+    """Keep the stored status; note the error and decide when to try again."""
+    row.last_request_error = str(error)[:200]
+    if isinstance(error, SmscCallRefused):
+        return RefreshResult(row, Outcome.REFUSED, error=error)
+    row.check_attempts += 1
+    delay = config.rate_limit_backoff if isinstance(error, SmscTooManyRequests) else None
+    row.next_check_at = _next_check(row, now, config, delay)
+    outcome = Outcome.REQUEST_ERROR if isinstance(error, SmscRequestError) else Outcome.TRANSPORT_ERROR
+    retry = {SmscTooManyRequests: config.rate_limit_backoff, SmscIpBlocked: config.ip_block_backoff,
+             SmscAuthError: config.breaker_timeout}.get(type(error))
+    return RefreshResult(row, outcome, error=error, retry_after=retry)
+
+
+def _next_check(row: SentMessage, now: datetime, config: SmscSettings,
+                delay: float | None = None) -> datetime | None:
+    """Exponential backoff with jitter, capped; None for final or given-up messages."""
+    if row.is_final:
+        return None
+    born = row.sent_at or row.created_at
+    if born and (now - born).total_seconds() > config.give_up_after:
+        return None
+    if delay is None:
+        delay = min(config.backoff_initial * 2 ** min(row.check_attempts, 30), config.backoff_max)
+    jitter = config.backoff_jitter
+    return now + timedelta(seconds=delay * random.uniform(1 - jitter, 1 + jitter))
+
+
+def _pause_if_needed(results: list[RefreshResult], config: SmscSettings) -> None:
+    errors = {type(r.error) for r in results}
+    if SmscAuthError in errors:
+        limits.pause(config.account, 2, config.breaker_timeout)
+    elif SmscIpBlocked in errors:
+        limits.pause(config.account, 4, config.ip_block_backoff)
