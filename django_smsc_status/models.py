@@ -52,6 +52,8 @@ class SentMessage(models.Model):
     next_check_at = models.DateTimeField(_("next check at"), null=True, blank=True)
     check_attempts = models.PositiveIntegerField(_("checks without change"), default=0)
     last_request_error = models.CharField(_("last request error"), max_length=200, blank=True)
+    # Set while a django-q2 refresh of this message is queued, so it is not queued twice.
+    refresh_queued_at = models.DateTimeField(_("refresh queued at"), null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), default=timezone.now, db_index=True)
 
     objects = SentMessageQuerySet.as_manager()

@@ -1,0 +1,119 @@
+"""``manage.py smsc_status``: refresh, register, send, balance, reset-breaker, schedule."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
+
+from ... import service
+from ...exceptions import SmscError
+from ...models import SentMessage
+
+
+class Progress:
+    """A one-line progress bar on stderr, redrawn at most every 1 %."""
+
+    def __init__(self, stream, total: int, width: int = 30) -> None:
+        self.stream, self.total, self.width = stream, total, width
+        self.shown = -1
+
+    def __call__(self, report: service.RefreshReport) -> None:
+        done = report.total
+        percent = done * 100 // self.total if self.total else 100
+        if percent == self.shown:
+            return
+        self.shown = percent
+        filled = self.width * percent // 100
+        bar = "#" * filled + "." * (self.width - filled)
+        self.stream.write(f"\r[{bar}] {done}/{self.total}", ending="\n" if done >= self.total else "")
+        self.stream.flush()
+
+
+class Command(BaseCommand):
+    help = "Track SMS delivery status with SMSC: refresh, register, send, balance, reset-breaker."
+
+    def add_arguments(self, parser) -> None:
+        sub = parser.add_subparsers(dest="action", required=True)
+        refresh = sub.add_parser("refresh", help="ask SMSC for current statuses")
+        which = refresh.add_mutually_exclusive_group()
+        which.add_argument("--due", action="store_true", help="pending messages whose check is due (default)")
+        which.add_argument("--all", action="store_true", help="every pending message, due or not")
+        refresh.add_argument("ids", nargs="*", type=int, help="primary keys of messages")
+        refresh.add_argument("--limit", type=int, default=None)
+        refresh.add_argument("--no-progress", action="store_true")
+
+        register = sub.add_parser("register", help="track a message sent elsewhere")
+        register.add_argument("smsc_id")
+        register.add_argument("phone")
+        register.add_argument("--text", default="")
+        register.add_argument("--sender", default="")
+
+        send = sub.add_parser("send", help="send an SMS through SMSC and track it")
+        send.add_argument("phones", help="comma-separated phone numbers")
+        send.add_argument("text")
+        send.add_argument("--sender", default=None)
+
+        sub.add_parser("balance", help="show the SMSC account balance")
+        sub.add_parser("reset-breaker", help="allow SMSC calls again after error 2 or 4")
+
+        schedule = sub.add_parser("schedule", help="create or update the django-q2 sweep schedule")
+        schedule.add_argument("--minutes", type=int, default=None,
+                              help="interval (default: SWEEP_INTERVAL_MINUTES)")
+
+    def handle(self, *args, action: str, **options) -> None:
+        try:
+            getattr(self, "do_" + action.replace("-", "_"))(**options)
+        except (SmscError, ValidationError) as exc:
+            message = "; ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
+            raise CommandError(message) from None
+
+    def do_refresh(self, *, due: bool, all: bool, ids: list[int], limit: int | None,
+                   no_progress: bool, **options) -> None:
+        if ids and (due or all):
+            raise CommandError("give message ids, or --due, or --all")
+        if ids:
+            selection = SentMessage.objects.filter(pk__in=ids)
+        elif all:
+            selection = SentMessage.objects.pending()
+        else:
+            selection = SentMessage.objects.due()
+        total = selection.count() if limit is None else min(selection.count(), limit)
+        progress = None
+        if total >= 20 and not no_progress and options.get("verbosity", 1) > 0:
+            progress = Progress(self.stderr, total)
+        report = service.RefreshReport()
+        if not ids and not all:
+            report = service.refresh_due(limit, progress=progress)
+        else:
+            for result in service.iter_refresh(selection, limit=limit):
+                report.add(result)
+                if progress:
+                    progress(report)
+        self.stdout.write(str(report))
+        for error, count in report.errors.most_common(5):
+            self.stdout.write(f"  {count} × {error}")
+
+    def do_register(self, *, smsc_id: str, phone: str, text: str, sender: str, **options) -> None:
+        message, created = service.register(smsc_id, phone, text=text, sender=sender)
+        verb = "Registered" if created else "Already tracked"
+        self.stdout.write(f"{verb}: message {message.pk} ({message})")
+
+    def do_send(self, *, phones: str, text: str, sender: str | None, **options) -> None:
+        for message in service.send(phones, text, sender=sender):
+            self.stdout.write(f"Sent: message {message.pk} ({message})")
+
+    def do_balance(self, **options) -> None:
+        self.stdout.write(f"Balance: {service.balance()}")
+
+    def do_reset_breaker(self, **options) -> None:
+        if service.reset_breaker():
+            self.stdout.write("Breaker reset: calls to SMSC are allowed again.")
+        else:
+            self.stdout.write("The breaker was not open.")
+
+    def do_schedule(self, *, minutes: int | None, **options) -> None:
+        from ...tasks import ensure_schedule
+
+        schedule, created = ensure_schedule(minutes)
+        verb = "Created" if created else "Updated"
+        self.stdout.write(f"{verb} schedule {schedule.name!r}: every {schedule.minutes} min")

@@ -1,0 +1,84 @@
+"""django-q2 tasks: queued refreshes and the periodic sweep, all through ``service``.
+
+* :func:`enqueue_refresh` is the one way to queue work (the admin and the API use it). It
+  stamps ``refresh_queued_at`` on the messages with a conditional UPDATE and queues only those
+  it stamped, after the surrounding transaction commits: a message queued twice is asked about
+  once, and a task never runs before its rows exist.
+* :func:`ensure_schedule` creates or updates the one sweep ``Schedule`` (idempotent).
+* Backoff and give-up live on the message rows (django-q2 has no per-task backoff); a task that
+  meets a transport failure leaves its messages due again later.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import timedelta
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from . import service
+from .conf import get_settings
+from .models import SentMessage
+
+SCHEDULE_NAME = "django_smsc_status.sweep"
+#: A queued marker older than this is considered lost (a worker died): the message may be
+#: queued again.
+QUEUED_TTL = timedelta(minutes=15)
+
+
+def refresh_messages_task(pks: list[int]) -> str:
+    """Task: refresh these messages, then clear their queued marker."""
+    try:
+        report = service.RefreshReport()
+        for result in service.iter_refresh(pks):
+            report.add(result)
+        return str(report)
+    finally:
+        SentMessage.objects.filter(pk__in=pks).update(refresh_queued_at=None)
+
+
+def sweep_task(limit: int | None = None) -> str:
+    """Task: the periodic sweep over due messages (``SWEEP_LIMIT`` at most per run)."""
+    return str(service.refresh_due(limit or get_settings().sweep_limit))
+
+
+def enqueue_refresh(messages: Iterable[SentMessage | int]) -> int:
+    """Queue refreshes (chunked) after the current transaction commits; returns how many.
+
+    Messages already queued (and not yet run) are left out.
+    """
+    from django_q.tasks import async_task
+
+    pks = [m.pk if isinstance(m, SentMessage) else int(m) for m in messages]
+    if not pks:
+        return 0
+    now = timezone.now()
+    free = Q(refresh_queued_at__isnull=True) | Q(refresh_queued_at__lt=now - QUEUED_TTL)
+    SentMessage.objects.filter(free, pk__in=pks).update(refresh_queued_at=now)
+    queued = list(SentMessage.objects.filter(pk__in=pks, refresh_queued_at=now)
+                  .order_by("pk").values_list("pk", flat=True))
+    size = get_settings().chunk_size
+    for start in range(0, len(queued), size):
+        chunk = queued[start:start + size]
+        transaction.on_commit(lambda chunk=chunk: async_task(
+            "django_smsc_status.tasks.refresh_messages_task", chunk,
+            task_name=f"smsc refresh {len(chunk)} messages",
+        ))
+    return len(queued)
+
+
+def ensure_schedule(minutes: int | None = None):
+    """Create or update the sweep schedule; returns ``(schedule, created)``."""
+    from django_q.models import Schedule
+
+    return Schedule.objects.update_or_create(
+        name=SCHEDULE_NAME,
+        defaults={
+            "func": "django_smsc_status.tasks.sweep_task",
+            "schedule_type": Schedule.MINUTES,
+            "minutes": minutes or get_settings().sweep_interval_minutes,
+            "repeats": -1,
+        },
+    )

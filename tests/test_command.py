@@ -1,0 +1,78 @@
+"""``manage.py smsc_status`` subcommands."""
+
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from django_smsc_status.models import AccountState, SentMessage
+
+pytestmark = pytest.mark.django_db
+
+
+def run(*args) -> tuple[str, str]:
+    out, err = StringIO(), StringIO()
+    call_command("smsc_status", *args, stdout=out, stderr=err)
+    return out.getvalue(), err.getvalue()
+
+
+def test_register_and_refresh_ids(smsc_settings, smsc_simulator):
+    smsc_simulator.smsc.add_message("79991234567", smsc_id="55")
+    out, _ = run("register", "55", "+7 999 123-45-67", "--text", "hi")
+    assert "Registered" in out
+    assert "Already tracked" in run("register", "55", "79991234567")[0]
+    pk = SentMessage.objects.get().pk
+    out, _ = run("refresh", str(pk))
+    assert out.startswith("1 messages: 1 status changed")
+
+
+def test_refresh_due_with_progress_bar(smsc_settings, smsc_simulator, tracked):
+    for _ in range(25):
+        tracked((1,))
+    out, err = run("refresh", "--due")
+    assert "25 messages: 25 status changed" in out
+    assert "[" + "#" * 30 + "] 25/25" in err
+
+
+def test_refresh_all_with_limit(smsc_settings, tracked):
+    for _ in range(5):
+        tracked((1,))
+    out, _ = run("refresh", "--all", "--limit", "2")
+    assert out.startswith("2 messages")
+
+
+def test_refresh_reports_errors(smsc_settings, smsc_simulator, tracked):
+    tracked((1,))
+    smsc_simulator.inject("http500")
+    out, _ = run("refresh")
+    assert "1 SMSC could not be reached" in out and "HTTP 500" in out
+
+
+def test_send_and_balance(smsc_settings, smsc_simulator):
+    out, _ = run("send", "79991112233,79991112244", "Привет", "--sender", "Shop")
+    assert out.count("Sent:") == 2
+    assert run("balance")[0].strip() == "Balance: 996.40"
+
+
+def test_errors_become_command_errors(smsc_settings):
+    with pytest.raises(CommandError, match="7 to 15 digits"):
+        run("register", "1", "12")
+    smsc_settings["PASSWORD"] = "wrong"
+    with pytest.raises(CommandError, match="error 2"):
+        run("balance")
+    with pytest.raises(CommandError, match="give message ids"):
+        run("refresh", "--all", "5")
+
+
+def test_reset_breaker(smsc_settings):
+    from django.utils import timezone
+
+    AccountState.objects.create(account="alex", paused_until=timezone.now().replace(year=2099),
+                                pause_code=2)
+    assert "reset" in run("reset-breaker")[0]
+    assert "was not open" in run("reset-breaker")[0]
+
+
+def test_schedule(smsc_settings):
+    assert "Created schedule" in run("schedule")[0]
+    assert "Updated schedule 'django_smsc_status.sweep': every 3 min" in run("schedule", "--minutes", "3")[0]
