@@ -205,9 +205,12 @@ def balance() -> Decimal:
         return get_client(config).get_balance()
 
 
-def reset_breaker() -> bool:
-    """Let calls through again after error 2 or 4 (fix the credentials first)."""
-    return limits.reset(get_settings().account)
+def reset_breaker(account: str | None = None) -> bool:
+    """Let calls through again after error 2 or 4 (fix the credentials first).
+
+    ``account`` defaults to the configured login. True if calls were paused.
+    """
+    return limits.reset(account or get_settings().account)
 
 
 # -- refreshing --------------------------------------------------------------------------------

@@ -36,3 +36,24 @@ def fast_polling(smsc_settings):
     """No minimum interval between checks and no backoff: every sweep asks again."""
     smsc_settings.update(MIN_CHECK_INTERVAL=0, BACKOFF_INITIAL=0, BACKOFF_JITTER=0)
     return smsc_settings
+
+
+@pytest.fixture
+def staff(db, django_user_model):
+    """A staff user with view permission only; ``grant(user, codename)`` adds more."""
+    from django.contrib.auth.models import Permission
+
+    user = django_user_model.objects.create_user("staff", password="pw", is_staff=True)
+    user.user_permissions.add(Permission.objects.get(codename="view_sentmessage"))
+    return user
+
+
+@pytest.fixture
+def grant():
+    from django.contrib.auth.models import Permission
+
+    def add(user, *codenames):
+        user.user_permissions.add(*Permission.objects.filter(codename__in=codenames))
+        return type(user).objects.get(pk=user.pk)  # drop the permission cache
+
+    return add

@@ -44,6 +44,7 @@ class Fault:
     kind: str
     code: int = 0
     delay: float = 5.0
+    smsc_id: str | None = None  # only requests about this message id
 
 
 class SimulatorServer:
@@ -94,8 +95,15 @@ class SimulatorServer:
     def __exit__(self, *exc) -> None:
         self.stop()
 
+    def count_request(self) -> None:
+        with self._lock:
+            self.requests += 1
+
     def inject(self, kind: str, times: int = 1, **options) -> None:
-        """Make the next ``times`` SOAP requests fail with ``kind`` (see :data:`FAULTS`)."""
+        """Make the next ``times`` SOAP requests fail with ``kind`` (see :data:`FAULTS`).
+
+        ``smsc_id="42"`` limits the fault to requests about that message.
+        """
         if kind not in FAULTS:
             raise ValueError(f"unknown fault {kind!r}; choose from {', '.join(FAULTS)}")
         with self._lock:
@@ -108,10 +116,14 @@ class SimulatorServer:
             self.requests = 0
         self.smsc.reset()
 
-    def next_fault(self) -> Fault | None:
+    def next_fault(self, smsc_id: str | None) -> Fault | None:
+        """The first queued fault that applies to a request about ``smsc_id``, taken off."""
         with self._lock:
-            self.requests += 1
-            return self.faults.popleft() if self.faults else None
+            for fault in self.faults:
+                if fault.smsc_id is None or fault.smsc_id == smsc_id:
+                    self.faults.remove(fault)
+                    return fault
+            return None
 
     def wsdl_document(self) -> bytes:
         return wsdl.render(self.namespace, self.endpoint, apikey=self.apikey_wsdl)
@@ -174,12 +186,15 @@ class _Handler(BaseHTTPRequestHandler):
         if self.path.partition("?")[0] != self.sim.path:
             self._send(404, b"not found", "text/plain")
             return
-        fault = self.sim.next_fault()
-        if fault and self._fail(fault):
-            return
+        self.sim.count_request()
         try:
             name, params = parse_request(body)
         except (ET.ParseError, ValueError):
+            name, params = "", {}
+        fault = self.sim.next_fault(params.get("id"))
+        if fault and self._fail(fault):
+            return
+        if not name:
             self._send(500, soap_fault("Client", "Bad Request"), "text/xml; charset=utf-8")
             return
         if name not in OPERATIONS:

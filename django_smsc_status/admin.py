@@ -1,0 +1,322 @@
+"""The admin: status at a glance, filters, and refresh actions that go through ``service``.
+
+Permissions: the "Refresh status now" and "Queue status refresh" actions and the change-form
+button need the custom ``django_smsc_status.refresh_status`` permission ("Can refresh message
+status from SMSC"); a superuser has it. The button POSTs (CSRF-protected); a GET changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Q
+from django.http import HttpRequest, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.urls import path, reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+from django.views.decorators.http import require_POST
+
+from . import service
+from .codes import DeliveryError, MessageStatus
+from .conf import get_settings
+from .models import AccountState, SentMessage, StatusSnapshot
+from .service import Outcome
+
+REFRESH_PERMISSION = "django_smsc_status.refresh_status"
+
+
+def status_badge(info) -> str:
+    kind = ("success" if info.is_success else "failure" if info.is_final
+            else "pending" if info.is_known else "unknown")
+    return format_html('<span class="smsc-badge {}" title="{}">{}</span>', kind,
+                       "" if info.code is None else info.code, info.label)
+
+
+class StatusFilter(admin.SimpleListFilter):
+    title = _("status")
+    parameter_name = "status"
+
+    def lookups(self, request, model_admin):
+        return [("none", _("Not checked yet")), *((str(s.value), s.label) for s in MessageStatus),
+                ("other", _("Unknown code"))]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value == "none":
+            return queryset.filter(status__isnull=True)
+        if value == "other":
+            return queryset.exclude(status__in=MessageStatus.values).exclude(status__isnull=True)
+        if value:
+            return queryset.filter(status=int(value))
+        return queryset
+
+
+class StateFilter(admin.SimpleListFilter):
+    title = _("polling")
+    parameter_name = "state"
+
+    def lookups(self, request, model_admin):
+        return [("pending", _("Pending")), ("due", _("Due now")), ("final", _("Final")),
+                ("given_up", _("Given up"))]
+
+    def queryset(self, request, queryset):
+        return {
+            "pending": queryset.pending,
+            "due": queryset.due,
+            "final": queryset.final,
+            "given_up": queryset.given_up,
+        }.get(self.value(), queryset.all)()
+
+
+class ErrFilter(admin.SimpleListFilter):
+    title = _("delivery error")
+    parameter_name = "err"
+
+    def lookups(self, request, model_admin):
+        return [("any", _("Any error")), *((str(e.value), e.label) for e in DeliveryError if e.value)]
+
+    def queryset(self, request, queryset):
+        if self.value() == "any":
+            return queryset.exclude(Q(err__isnull=True) | Q(err=0))
+        if self.value():
+            return queryset.filter(err=int(self.value()))
+        return queryset
+
+
+class RegisterForm(forms.ModelForm):
+    """Register a message sent elsewhere; a duplicate is reported, not created again."""
+
+    class Meta:
+        model = SentMessage
+        fields = ("smsc_id", "phone", "text", "sender")
+
+    def validate_unique(self) -> None:
+        pass  # clean() reports duplicates with a friendlier message
+
+    def clean(self) -> dict:
+        data = super().clean()
+        try:
+            if data.get("phone"):
+                data["phone"] = service.normalize_phone(data["phone"])
+        except ValidationError as exc:
+            self.add_error("phone", exc)
+        if data.get("smsc_id") and data.get("phone"):
+            existing = SentMessage.objects.filter(smsc_id=data["smsc_id"].strip(),
+                                                  phone=data["phone"]).first()
+            if existing:
+                raise ValidationError(_("This message is already tracked (#%(pk)s)."),
+                                      code="duplicate", params={"pk": existing.pk})
+        return data
+
+
+class SnapshotInline(admin.TabularInline):
+    model = StatusSnapshot
+    extra = 0
+    can_delete = False
+    ordering = ("-observed_at", "-pk")
+    fields = ("observed_at", "status_label", "err_label", "changed_at", "raw_pretty")
+    readonly_fields = fields
+    verbose_name_plural = _("status history (newest first)")
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        # Whoever may see a message may see its history; no separate snapshot permission.
+        return request.user.has_perm("django_smsc_status.view_sentmessage") or \
+            request.user.has_perm("django_smsc_status.change_sentmessage")
+
+    @admin.display(description=_("status"))
+    def status_label(self, snapshot: StatusSnapshot) -> str:
+        return status_badge(snapshot.status_info)
+
+    @admin.display(description=_("delivery error"))
+    def err_label(self, snapshot: StatusSnapshot) -> str:
+        return snapshot.err_info.label if snapshot.err else "—"
+
+    @admin.display(description=_("raw response"))
+    def raw_pretty(self, snapshot: StatusSnapshot) -> str:
+        return format_html('<pre class="smsc-raw">{}</pre>',
+                           json.dumps(snapshot.raw, ensure_ascii=False, indent=1, sort_keys=True))
+
+
+@admin.register(SentMessage)
+class SentMessageAdmin(admin.ModelAdmin):
+    list_display = ("smsc_id", "phone", "status_label", "err_label", "sent_at", "status_changed_at",
+                    "last_checked_at")
+    list_display_links = ("smsc_id", "phone")
+    list_filter = (StatusFilter, StateFilter, ErrFilter, "created_at", "sent_at")
+    search_fields = ("=smsc_id", "^phone")  # both use an index; icontains would scan
+    ordering = ("-created_at", "-pk")
+    date_hierarchy = "created_at"
+    list_per_page = 50
+    show_full_result_count = False  # a COUNT(*) over millions of rows is not worth it
+    actions = ("refresh_now", "queue_refresh")
+    inlines = (SnapshotInline,)
+    add_form = RegisterForm
+    change_form_template = "admin/django_smsc_status/sentmessage/change_form.html"
+    fieldsets = (
+        (None, {"fields": ("smsc_id", "phone", "status_label", "err_label", "status_changed_at",
+                           "is_final")}),
+        (_("Message"), {"fields": ("text", "sender", "sent_at", "cost", "sms_count", "operator",
+                                   "region")}),
+        (_("Polling"), {"fields": ("last_checked_at", "next_check_at", "check_attempts",
+                                   "last_request_error", "refresh_queued_at", "created_at")}),
+    )
+
+    class Media:
+        css = {"all": ("django_smsc_status/admin.css",)}
+
+    # -- display -----------------------------------------------------------------------------
+
+    @admin.display(description=_("status"), ordering="status")
+    def status_label(self, message: SentMessage) -> str:
+        return status_badge(message.status_info)
+
+    @admin.display(description=_("delivery error"), ordering="err")
+    def err_label(self, message: SentMessage) -> str:
+        return message.err_info.label if message.err else "—"
+
+    # -- forms: register on add, read-only afterwards -----------------------------------------
+
+    def get_form(self, request, obj=None, **kwargs):
+        if obj is None:
+            kwargs["form"] = self.add_form
+        return super().get_form(request, obj, **kwargs)
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is None:
+            return ((None, {"fields": ("smsc_id", "phone", "text", "sender")}),)
+        return self.fieldsets
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return ()
+        return [f for fieldset in self.fieldsets for f in fieldset[1]["fields"]]
+
+    def get_inlines(self, request, obj):
+        return self.inlines if obj is not None else ()
+
+    def save_model(self, request, obj, form, change) -> None:
+        if change:
+            return  # nothing on the change form is editable
+        data = form.cleaned_data
+        message, _created = service.register(data["smsc_id"], data["phone"], text=data.get("text", ""),
+                                             sender=data.get("sender", ""))
+        obj.pk = message.pk
+        obj._state.adding = False
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        extra_context = extra_context or {}
+        if object_id:
+            extra_context.update(show_save=False, show_save_and_continue=False,
+                                 show_save_and_add_another=False, show_delete=True)
+            extra_context["can_refresh"] = self.has_refresh_status_permission(request)
+        return super().changeform_view(request, object_id, form_url, extra_context)
+
+    # -- refresh -------------------------------------------------------------------------------
+
+    def has_refresh_status_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm(REFRESH_PERMISSION)
+
+    def get_urls(self):
+        opts = self.model._meta
+        return [
+            path("<int:pk>/refresh/", self.admin_site.admin_view(self.refresh_view),
+                 name=f"{opts.app_label}_{opts.model_name}_refresh"),
+            *super().get_urls(),
+        ]
+
+    def refresh_view(self, request: HttpRequest, pk: int):
+        return require_POST(self._refresh_one)(request, pk)
+
+    def _refresh_one(self, request: HttpRequest, pk: int):
+        if not self.has_refresh_status_permission(request):
+            raise PermissionDenied
+        message = get_object_or_404(SentMessage, pk=pk)
+        result = service.refresh(message)
+        level = {Outcome.CHANGED: messages.SUCCESS, Outcome.UNCHANGED: messages.INFO,
+                 Outcome.TOO_SOON: messages.INFO}.get(result.outcome, messages.ERROR)
+        self.message_user(request, format_html(
+            "{}: {} — {}", message, result.detail, result.message.status_info.label), level)
+        opts = self.model._meta
+        return HttpResponseRedirect(reverse(f"admin:{opts.app_label}_{opts.model_name}_change",
+                                            args=[pk], current_app=self.admin_site.name))
+
+    @admin.action(description=_("Refresh status now"), permissions=["refresh_status"])
+    def refresh_now(self, request: HttpRequest, queryset) -> None:
+        limit = get_settings().sync_refresh_limit
+        count = queryset.count()
+        if count > limit:
+            self.message_user(request, _(
+                "%(count)s messages are too many to refresh while you wait (the limit is "
+                "%(limit)s). Use “Queue status refresh” instead.") % {"count": count, "limit": limit},
+                messages.WARNING)
+            return
+        results = service.refresh_many(queryset.order_by("pk"))
+        self._summarize(request, results)
+
+    @admin.action(description=_("Queue status refresh"), permissions=["refresh_status"])
+    def queue_refresh(self, request: HttpRequest, queryset) -> None:
+        from .tasks import enqueue_refresh
+
+        queued = enqueue_refresh(queryset.values_list("pk", flat=True))
+        skipped = queryset.count() - queued
+        text = ngettext("Queued a status refresh of %(n)d message.",
+                        "Queued a status refresh of %(n)d messages.", queued) % {"n": queued}
+        if skipped:
+            text += " " + ngettext("%(n)d was already queued.", "%(n)d were already queued.",
+                                   skipped) % {"n": skipped}
+        self.message_user(request, text, messages.SUCCESS)
+
+    def _summarize(self, request: HttpRequest, results: list[service.RefreshResult]) -> None:
+        counts = {outcome: 0 for outcome in Outcome}
+        for result in results:
+            counts[result.outcome] += 1
+        summary = ", ".join(f"{n} {outcome.label}" for outcome, n in counts.items() if n)
+        failed = [r for r in results if r.error is not None]
+        level = messages.WARNING if failed else messages.SUCCESS
+        self.message_user(request, _("Refreshed %(n)s: %(summary)s.") % {"n": len(results),
+                                                                         "summary": summary}, level)
+        reasons: dict[str, list[str]] = {}
+        for result in failed:
+            reasons.setdefault(str(result.error.detail), []).append(str(result.message))
+        for reason, which in list(reasons.items())[:5]:
+            shown = ", ".join(which[:5]) + ("…" if len(which) > 5 else "")
+            self.message_user(request, f"{reason}: {shown}", messages.ERROR)
+
+
+@admin.register(AccountState)
+class AccountStateAdmin(admin.ModelAdmin):
+    """Where a tripped circuit breaker (error 2) or an IP block (error 4) shows, and is reset."""
+
+    list_display = ("account", "paused_until", "reason", "is_paused_now", "updated_at")
+    readonly_fields = ("account", "paused_until", "pause_code", "updated_at")
+    actions = ("reset",)
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    @admin.display(description=_("reason"))
+    def reason(self, state: AccountState) -> str:
+        return state.pause_reason or "—"
+
+    @admin.display(description=_("paused now"), boolean=True)
+    def is_paused_now(self, state: AccountState) -> bool:
+        return state.is_paused
+
+    @admin.action(description=_("Allow calls to SMSC again (reset the breaker)"),
+                  permissions=["change"])
+    def reset(self, request: HttpRequest, queryset) -> None:
+        accounts = list(queryset.values_list("account", flat=True))
+        reset = sum(service.reset_breaker(a) for a in accounts)
+        self.message_user(request, ngettext("Reset %(n)d account.", "Reset %(n)d accounts.", reset)
+                          % {"n": reset}, messages.SUCCESS)

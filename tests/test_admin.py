@@ -1,0 +1,244 @@
+"""The admin with Django's test client: pages, filters, permissions, refresh, register."""
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from django_smsc_status import service
+from django_smsc_status.models import AccountState, SentMessage, StatusSnapshot
+
+pytestmark = pytest.mark.django_db
+
+CHANGELIST = "admin:django_smsc_status_sentmessage_changelist"
+
+
+def change_url(message):
+    return reverse("admin:django_smsc_status_sentmessage_change", args=[message.pk])
+
+
+def refresh_url(message):
+    return reverse("admin:django_smsc_status_sentmessage_refresh", args=[message.pk])
+
+
+def bulk(n, **fields):
+    SentMessage.objects.bulk_create(
+        SentMessage(smsc_id=str(10000 + i), phone=f"7999{i:07d}", status=[1, -1, 20, 77][i % 4],
+                    err=[0, 0, 1, 999][i % 4], **fields) for i in range(n)
+    )
+
+
+# -- changelist -----------------------------------------------------------------------------------
+
+
+def test_changelist_shows_badges_and_labels(admin_client, smsc_settings):
+    bulk(4)
+    page = admin_client.get(reverse(CHANGELIST)).content.decode()
+    assert 'class="smsc-badge success"' in page and ">Delivered<" in page
+    assert 'class="smsc-badge failure"' in page and "Subscriber does not exist" in page
+    assert 'class="smsc-badge pending"' in page and 'class="smsc-badge unknown"' in page
+    assert "Unknown code 77" in page and "Unknown code 999" in page
+
+
+def test_changelist_in_russian(admin_client, smsc_settings):
+    bulk(4)
+    page = admin_client.get(reverse(CHANGELIST), HTTP_ACCEPT_LANGUAGE="ru").content.decode()
+    assert "Доставлено" in page and "Абонент не существует" in page
+    assert "Обновить статус сейчас" in page
+
+
+@pytest.mark.parametrize(("query", "expected"), [
+    ({"status": "1"}, 3), ({"status": "other"}, 2), ({"status": "none"}, 0),
+    ({"state": "final"}, 5), ({"state": "pending"}, 5), ({"err": "any"}, 4), ({"err": "1"}, 2),
+    ({"q": "10004"}, 1), ({"q": "79990000001"}, 1),
+])
+def test_filters_and_search(admin_client, smsc_settings, query, expected):
+    bulk(10)
+    SentMessage.objects.filter(status__in=[1, 20]).update(is_final=True)
+    response = admin_client.get(reverse(CHANGELIST), query)
+    assert response.status_code == 200
+    assert len(response.context["cl"].result_list) == expected
+
+
+def test_changelist_queries_do_not_grow_with_rows(admin_client, smsc_settings, settings):
+    def count(n):
+        SentMessage.objects.all().delete()
+        bulk(n)
+        with CaptureQueriesContext(connection) as ctx:
+            assert admin_client.get(reverse(CHANGELIST), {"all": ""}).status_code == 200
+        return len(ctx)
+
+    from django_smsc_status.admin import SentMessageAdmin
+
+    SentMessageAdmin.list_per_page = 500
+    try:
+        assert count(10) == count(200)
+    finally:
+        SentMessageAdmin.list_per_page = 50
+
+
+# -- the change-form button ----------------------------------------------------------------------
+
+
+def test_refresh_button_needs_login(client, smsc_settings, tracked):
+    message = tracked((1,))
+    response = client.post(refresh_url(message))
+    assert response.status_code == 302 and "/login/" in response["Location"]
+    assert SentMessage.objects.get(pk=message.pk).status is None
+
+
+def test_refresh_button_needs_permission(client, smsc_settings, smsc_simulator, tracked, staff):
+    message = tracked((1,))
+    client.force_login(staff)
+    assert 'id="smsc-refresh"' not in client.get(change_url(message)).content.decode()
+    assert client.post(refresh_url(message)).status_code == 403
+    assert smsc_simulator.requests == 0
+
+
+def test_get_changes_nothing(admin_client, smsc_settings, smsc_simulator, tracked):
+    message = tracked((1,))
+    assert admin_client.get(refresh_url(message)).status_code == 405
+    assert smsc_simulator.requests == 0 and SentMessage.objects.get(pk=message.pk).status is None
+
+
+def test_post_refreshes_and_reports(client, smsc_settings, smsc_simulator, tracked, staff, grant):
+    message = tracked((1,))
+    client.force_login(grant(staff, "refresh_status"))
+    page = client.get(change_url(message)).content.decode()
+    assert 'id="smsc-refresh"' in page and "csrfmiddlewaretoken" in page
+    response = client.post(refresh_url(message), follow=True)
+    assert response.redirect_chain[-1][0] == change_url(message)
+    text = response.content.decode()
+    assert "status changed" in text and "Delivered" in text
+    assert SentMessage.objects.get(pk=message.pk).status == 1
+    assert "smsc-raw" in text  # the new snapshot row, with its raw response
+
+
+def test_refresh_unknown_message_is_404(admin_client, smsc_settings):
+    assert admin_client.post(reverse("admin:django_smsc_status_sentmessage_refresh", args=[999])
+                             ).status_code == 404
+
+
+def test_button_posts_with_csrf(smsc_settings, tracked, admin_user):
+    from django.test import Client
+
+    message = tracked((1,))
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(admin_user)
+    assert client.post(refresh_url(message)).status_code == 403  # no token, no refresh
+    assert SentMessage.objects.get(pk=message.pk).status is None
+
+
+# -- actions -------------------------------------------------------------------------------------
+
+
+def run_action(client, action, messages, follow=True):
+    return client.post(reverse(CHANGELIST), {"action": action, "_selected_action": [m.pk for m in messages]},
+                       follow=follow)
+
+
+def test_refresh_action_summarizes_a_mixed_selection(admin_client, fast_polling, smsc_simulator, tracked):
+    changed, unchanged, limited, bad_login = (tracked((1,)), tracked((-1,)), tracked((1,)), tracked((1,)))
+    service.refresh(unchanged)
+    smsc_simulator.inject("error", code=9, smsc_id=limited.smsc_id)
+    smsc_simulator.inject("error", code=2, smsc_id=bad_login.smsc_id)
+    text = run_action(admin_client, "refresh_now", [changed, unchanged, limited, bad_login]).content.decode()
+    assert "Refreshed 4: 1 status changed, 1 no change, 2 SMSC refused the request." in text
+    assert "SMSC error 9" in text and "SMSC error 2" in text
+    assert AccountState.objects.get().pause_code == 2
+
+
+def test_refresh_action_refuses_large_selections(admin_client, smsc_settings, smsc_simulator):
+    smsc_settings["SYNC_REFRESH_LIMIT"] = 3
+    bulk(5)
+    text = run_action(admin_client, "refresh_now", SentMessage.objects.all()).content.decode()
+    assert "too many to refresh while you wait" in text and "Queue status refresh" in text
+    assert smsc_simulator.requests == 0
+
+
+def test_queue_action(admin_client, smsc_settings, smsc_simulator, tracked,
+                      django_capture_on_commit_callbacks):
+    messages = [tracked((1,)) for _ in range(3)]
+    with django_capture_on_commit_callbacks(execute=True):
+        text = run_action(admin_client, "queue_refresh", messages).content.decode()
+    assert "Queued a status refresh of 3 messages." in text
+    assert SentMessage.objects.filter(status=1).count() == 3  # sync mode ran it
+
+
+def test_actions_hidden_without_permission(client, smsc_settings, staff, tracked):
+    message = tracked((1,))
+    client.force_login(staff)
+    page = client.get(reverse(CHANGELIST)).content.decode()
+    assert "refresh_now" not in page and "queue_refresh" not in page
+    response = run_action(client, "refresh_now", [message], follow=False)
+    assert SentMessage.objects.get(pk=message.pk).status is None
+    assert response.status_code in (200, 302)
+
+
+# -- register from the admin --------------------------------------------------------------------
+
+
+def test_register_from_the_admin(admin_client, smsc_settings):
+    url = reverse("admin:django_smsc_status_sentmessage_add")
+    page = admin_client.get(url).content.decode()
+    assert 'name="smsc_id"' in page and 'name="status"' not in page
+    response = admin_client.post(url, {"smsc_id": "77", "phone": "+7 999 000-11-22", "text": "Hi"})
+    assert response.status_code == 302
+    message = SentMessage.objects.get()
+    assert (message.smsc_id, message.phone, message.text) == ("77", "79990001122", "Hi")
+    assert message.next_check_at is not None
+
+
+def test_register_duplicate_and_bad_phone(admin_client, smsc_settings):
+    url = reverse("admin:django_smsc_status_sentmessage_add")
+    service.register("77", "79990001122")
+    duplicate = admin_client.post(url, {"smsc_id": "77", "phone": "79990001122"})
+    assert "already tracked" in duplicate.content.decode()
+    bad = admin_client.post(url, {"smsc_id": "78", "phone": "call me"})
+    assert "7 to 15 digits" in bad.content.decode()
+    assert SentMessage.objects.count() == 1
+
+
+def test_change_form_is_read_only(admin_client, smsc_settings, tracked):
+    message = tracked((1,))
+    service.refresh(message)
+    page = admin_client.get(change_url(message)).content.decode()
+    assert 'name="_save"' not in page and 'name="phone"' not in page
+    assert "Status history (newest first)" in page
+    assert StatusSnapshot.objects.count() == 1
+
+
+# -- secrets ---------------------------------------------------------------------------------------
+
+
+def test_no_credentials_on_any_admin_page(admin_client, smsc_settings, smsc_simulator, tracked):
+    message = tracked((1,))
+    service.refresh(message)
+    smsc_settings["PASSWORD"] = "wrong-s3cret"
+    SentMessage.objects.update(last_checked_at=None)
+    service.refresh(message)  # error 2: breaker opens, error text stored on the row
+    pages = [reverse(CHANGELIST), change_url(message),
+             reverse("admin:django_smsc_status_sentmessage_add"),
+             reverse("admin:django_smsc_status_accountstate_changelist"),
+             reverse("admin:django_smsc_status_accountstate_change", args=[AccountState.objects.get().pk])]
+    for url in pages:
+        text = admin_client.get(url).content.decode()
+        assert "s3cret-Pa55" not in text and "wrong-s3cret" not in text, url
+
+
+def test_reset_breaker_action(admin_client, smsc_settings):
+    from django.utils import timezone
+
+    state = AccountState.objects.create(account="alex", pause_code=2,
+                                        paused_until=timezone.now().replace(year=2099))
+    text = admin_client.post(reverse("admin:django_smsc_status_accountstate_changelist"),
+                             {"action": "reset", "_selected_action": [state.pk]}, follow=True)
+    assert "Reset 1 account." in text.content.decode()
+    assert not AccountState.objects.get().is_paused
+
+
+def test_custom_permissions_exist():
+    names = set(Permission.objects.filter(content_type__app_label="django_smsc_status")
+                .values_list("codename", flat=True))
+    assert {"refresh_status", "send_message"} <= names
