@@ -71,6 +71,9 @@ DEFAULTS: dict[str, Any] = {
     # Periodic sweep (django-q2 schedule): interval in minutes and messages per run.
     "SWEEP_INTERVAL_MINUTES": 1,
     "SWEEP_LIMIT": 1000,
+    # API: permission classes (dotted paths) for every endpoint; refresh and send add their
+    # own permission on top. None: authenticated users with the model's Django permissions.
+    "API_PERMISSION_CLASSES": None,
 }
 
 
@@ -102,6 +105,7 @@ class SmscSettings:
     chunk_size: int
     sweep_interval_minutes: int
     sweep_limit: int
+    api_permission_classes: tuple[str, ...] | None
 
     @property
     def account(self) -> str:
@@ -133,6 +137,15 @@ def _number(key: str, value: Any, *, minimum: float, integer: bool = False) -> A
         what = "an integer" if integer else "a number"
         raise _error(key, f"must be {what} >= {minimum}, got {value!r}")
     return value
+
+
+def _dotted_paths(key: str, value: Any) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    if isinstance(value, str) or not isinstance(value, (list, tuple)) or \
+            not all(isinstance(v, str) and "." in v for v in value):
+        raise _error(key, "must be a list of dotted paths, e.g. ['rest_framework.permissions.IsAdminUser']")
+    return tuple(value)
 
 
 def _str(key: str, value: Any) -> str:
@@ -181,6 +194,7 @@ def get_settings() -> SmscSettings:
         "namespace": namespace,
         "failover_endpoints": tuple(_url("FAILOVER_ENDPOINTS", u) for u in failover),
         "all": raw["ALL"],
+        "api_permission_classes": _dotted_paths("API_PERMISSION_CLASSES", raw["API_PERMISSION_CLASSES"]),
     }
     integers = {"MAX_CONCURRENT_REQUESTS", "SYNC_REFRESH_LIMIT", "CHUNK_SIZE",
                 "SWEEP_INTERVAL_MINUTES", "SWEEP_LIMIT"}

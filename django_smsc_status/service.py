@@ -42,6 +42,7 @@ from .codes import is_final_status, lifecycle_rank
 from .conf import SmscSettings, get_settings
 from .exceptions import (
     SmscAuthError,
+    SmscBusy,
     SmscCallRefused,
     SmscCircuitOpen,
     SmscError,
@@ -66,6 +67,7 @@ __all__ = [
     "refresh_many",
     "register",
     "reset_breaker",
+    "retry_after",
     "send",
 ]
 
@@ -256,7 +258,7 @@ def iter_refresh(messages: Iterable[SentMessage | int] | models.QuerySet, *, due
                  limit: int | None = None) -> Iterator[RefreshResult]:
     """Refresh ``messages`` (rows, primary keys or a queryset), yielding results as they land."""
     config = get_settings()
-    chunks = _pk_chunks(messages, config.chunk_size, limit)
+    chunks = pk_chunks(messages, config.chunk_size, limit)
     first = next(chunks, None)
     if not first:
         return
@@ -284,7 +286,7 @@ def iter_refresh(messages: Iterable[SentMessage | int] | models.QuerySet, *, due
         yield from _apply(in_flight, config, lease)
 
 
-def _pk_chunks(messages, size: int, limit: int | None) -> Iterator[list[int]]:
+def pk_chunks(messages, size: int, limit: int | None = None) -> Iterator[list[int]]:
     """Primary keys in chunks; a queryset is paged by primary key, never loaded whole."""
     remaining = limit if limit is not None else float("inf")
     if isinstance(messages, models.QuerySet):
@@ -333,9 +335,7 @@ def _claim(pks: list[int], config: SmscSettings, due_only: bool):
 
 def _refused(pks: list[int], error: SmscCallRefused) -> Iterator[RefreshResult]:
     rows = SentMessage.objects.in_bulk(pks)
-    retry = None
-    if isinstance(error, SmscCircuitOpen) and error.until:
-        retry = max((error.until - timezone.now()).total_seconds(), 1)
+    retry = retry_after(error)
     for pk in pks:
         if pk in rows:
             yield RefreshResult(rows[pk], Outcome.REFUSED, error=error, retry_after=retry)
@@ -430,14 +430,21 @@ def _record_error(row: SentMessage, error: SmscError, now: datetime,
     """Keep the stored status; note the error and decide when to try again."""
     row.last_request_error = str(error)[:200]
     if isinstance(error, SmscCallRefused):
-        return RefreshResult(row, Outcome.REFUSED, error=error)
+        return RefreshResult(row, Outcome.REFUSED, error=error, retry_after=retry_after(error, config))
     row.check_attempts += 1
     delay = config.rate_limit_backoff if isinstance(error, SmscTooManyRequests) else None
     row.next_check_at = _next_check(row, now, config, delay)
     outcome = Outcome.REQUEST_ERROR if isinstance(error, SmscRequestError) else Outcome.TRANSPORT_ERROR
-    retry = {SmscTooManyRequests: config.rate_limit_backoff, SmscIpBlocked: config.ip_block_backoff,
-             SmscAuthError: config.breaker_timeout}.get(type(error))
-    return RefreshResult(row, outcome, error=error, retry_after=retry)
+    return RefreshResult(row, outcome, error=error, retry_after=retry_after(error, config))
+
+
+def retry_after(error: SmscError, config: SmscSettings | None = None) -> float | None:
+    """Seconds after which repeating a call that failed with ``error`` makes sense."""
+    config = config or get_settings()
+    if isinstance(error, SmscCircuitOpen):
+        return max((error.until - timezone.now()).total_seconds(), 1) if error.until else None
+    return {SmscTooManyRequests: config.rate_limit_backoff, SmscIpBlocked: config.ip_block_backoff,
+            SmscAuthError: config.breaker_timeout, SmscBusy: config.slot_wait}.get(type(error))
 
 
 def _next_check(row: SentMessage, now: datetime, config: SmscSettings,

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from datetime import timedelta
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from . import service
@@ -44,29 +44,27 @@ def sweep_task(limit: int | None = None) -> str:
     return str(service.refresh_due(limit or get_settings().sweep_limit))
 
 
-def enqueue_refresh(messages: Iterable[SentMessage | int]) -> int:
+def enqueue_refresh(messages: Iterable[SentMessage | int] | QuerySet) -> int:
     """Queue refreshes (chunked) after the current transaction commits; returns how many.
 
     Messages already queued (and not yet run) are left out.
     """
     from django_q.tasks import async_task
 
-    pks = [m.pk if isinstance(m, SentMessage) else int(m) for m in messages]
-    if not pks:
-        return 0
-    now = timezone.now()
-    free = Q(refresh_queued_at__isnull=True) | Q(refresh_queued_at__lt=now - QUEUED_TTL)
-    SentMessage.objects.filter(free, pk__in=pks).update(refresh_queued_at=now)
-    queued = list(SentMessage.objects.filter(pk__in=pks, refresh_queued_at=now)
-                  .order_by("pk").values_list("pk", flat=True))
-    size = get_settings().chunk_size
-    for start in range(0, len(queued), size):
-        chunk = queued[start:start + size]
-        transaction.on_commit(lambda chunk=chunk: async_task(
-            "django_smsc_status.tasks.refresh_messages_task", chunk,
-            task_name=f"smsc refresh {len(chunk)} messages",
-        ))
-    return len(queued)
+    total = 0
+    for pks in service.pk_chunks(messages, get_settings().chunk_size):
+        now = timezone.now()
+        free = Q(refresh_queued_at__isnull=True) | Q(refresh_queued_at__lt=now - QUEUED_TTL)
+        SentMessage.objects.filter(free, pk__in=pks).update(refresh_queued_at=now)
+        chunk = list(SentMessage.objects.filter(pk__in=pks, refresh_queued_at=now)
+                     .order_by("pk").values_list("pk", flat=True))
+        if chunk:
+            transaction.on_commit(lambda chunk=chunk: async_task(
+                "django_smsc_status.tasks.refresh_messages_task", chunk,
+                task_name=f"smsc refresh {len(chunk)} messages",
+            ))
+            total += len(chunk)
+    return total
 
 
 def ensure_schedule(minutes: int | None = None):

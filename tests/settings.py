@@ -4,6 +4,7 @@ import os
 
 SECRET_KEY = "tests-only"
 DEBUG = False
+ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1"]
 USE_TZ = True
 TIME_ZONE = "UTC"
 LANGUAGE_CODE = "en"
@@ -97,6 +98,10 @@ else:
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+        "rest_framework.authentication.BasicAuthentication",
+    ],
     "DEFAULT_THROTTLE_RATES": {"smsc_refresh": "1000/min", "smsc_send": "1000/min"},
 }
 SPECTACULAR_SETTINGS = {"TITLE": "django-smsc-status test API", "VERSION": "0"}

@@ -1,0 +1,66 @@
+"""List filters (django-filter): status, final/pending, err, phone, SMSC id, date ranges."""
+
+from __future__ import annotations
+
+from datetime import timezone
+
+import django_filters
+from django import forms
+from django.core.exceptions import ValidationError
+from django_filters.fields import IsoDateTimeField
+
+from .. import service
+from ..models import SentMessage
+
+INT32 = {"min_value": -(2**31), "max_value": 2**31 - 1}  # codes are 32-bit in every database
+
+
+class CodeInFilter(django_filters.BaseInFilter, django_filters.NumberFilter):
+    field_class = forms.IntegerField
+
+
+class UtcIsoDateTimeField(IsoDateTimeField):
+    def clean(self, value):
+        value = super().clean(value)
+        try:
+            return value.astimezone(timezone.utc) if value else value
+        except OverflowError:
+            raise forms.ValidationError("Date out of range.") from None
+
+
+class UtcDateTimeFilter(django_filters.IsoDateTimeFilter):
+    """ISO-8601 with any offset, compared in UTC (PostgreSQL refuses offsets beyond ±15 h)."""
+
+    field_class = UtcIsoDateTimeField
+
+
+class SentMessageFilter(django_filters.FilterSet):
+    status = CodeInFilter(field_name="status", lookup_expr="in", **INT32,
+                          help_text="Status codes, comma-separated: 1,20")
+    err = CodeInFilter(field_name="err", lookup_expr="in", **INT32,
+                       help_text="Delivery error codes, comma-separated")
+    state = django_filters.ChoiceFilter(
+        method="filter_state",
+        choices=[("pending", "pending"), ("due", "due"), ("final", "final"), ("given_up", "given up")],
+        help_text="pending: not final; due: pending and due for a check; final; given_up",
+    )
+    phone = django_filters.CharFilter(method="filter_phone", help_text="Any format: +7 999 123-45-67")
+    created_after = UtcDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = UtcDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    sent_after = UtcDateTimeFilter(field_name="sent_at", lookup_expr="gte")
+    sent_before = UtcDateTimeFilter(field_name="sent_at", lookup_expr="lt")
+    changed_after = UtcDateTimeFilter(field_name="status_changed_at", lookup_expr="gte")
+    changed_before = UtcDateTimeFilter(field_name="status_changed_at", lookup_expr="lt")
+
+    class Meta:
+        model = SentMessage
+        fields = ("status", "err", "is_final", "smsc_id", "phone")
+
+    def filter_state(self, queryset, name, value):
+        return getattr(queryset, value)()
+
+    def filter_phone(self, queryset, name, value):
+        try:
+            return queryset.filter(phone=service.normalize_phone(value))
+        except ValidationError:
+            return queryset.none()

@@ -1,0 +1,66 @@
+"""drf-spectacular is optional: without it the schema decorators do nothing.
+
+With it, :class:`SmscAutoSchema` documents the error answers every endpoint can give
+(400 bad input, 401/403 permissions, 404 unknown id or page, 429 throttled), so clients and
+schemathesis know every status the API may return.
+"""
+
+from __future__ import annotations
+
+try:
+    from drf_spectacular.openapi import AutoSchema
+    from drf_spectacular.types import OpenApiTypes
+    from drf_spectacular.utils import (
+        OpenApiParameter,
+        OpenApiResponse,
+        extend_schema,
+        extend_schema_field,
+    )
+except ImportError:  # pragma: no cover - exercised only without the openapi extra
+    AutoSchema = OpenApiTypes = None
+
+    def _passthrough(*args, **kwargs):
+        return lambda target: target
+
+    extend_schema = extend_schema_field = _passthrough
+
+    def OpenApiResponse(*args, **kwargs):
+        return None
+
+    def OpenApiParameter(*args, **kwargs):
+        return None
+
+
+def _error(description: str) -> dict:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {
+            "type": "object", "additionalProperties": True,
+            "description": '{"detail": "..."} or, for 400, {"field": ["error", ...]}',
+        }}},
+    }
+
+
+if AutoSchema is not None:
+
+    class SmscAutoSchema(AutoSchema):
+        def _get_response_bodies(self, direction="response"):
+            responses = super()._get_response_bodies(direction)
+            common = {
+                "400": "Invalid input: field errors, or a bad filter value",
+                "401": "Not authenticated",
+                "403": "Authenticated but without the needed permission",
+                "404": "No such message, or no such page",
+            }
+            if getattr(self.view, "throttle_scope", None) or self.method == "POST":
+                common["429"] = "Throttled: see Retry-After"
+            for code, text in common.items():
+                responses.setdefault(code, _error(text))
+            return responses
+
+    SCHEMA = SmscAutoSchema()
+else:  # pragma: no cover
+    SCHEMA = None
+
+__all__ = ["SCHEMA", "OpenApiParameter", "OpenApiResponse", "OpenApiTypes", "extend_schema",
+           "extend_schema_field"]

@@ -1,0 +1,140 @@
+"""What the API shows and accepts. Codes come with labels in the request's language;
+times are ISO-8601 UTC; no credential is ever part of a representation."""
+
+from __future__ import annotations
+
+from datetime import timezone
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import models
+from rest_framework import serializers
+
+from .. import service
+from ..codes import DeliveryError, MessageStatus, describe
+from ..models import SentMessage, StatusSnapshot
+from .schema import extend_schema_field
+
+
+class UtcDateTimeField(serializers.DateTimeField):
+    def __init__(self, **kwargs) -> None:
+        super().__init__(default_timezone=timezone.utc, **kwargs)
+
+
+class CodeSerializer(serializers.Serializer):
+    code = serializers.IntegerField(allow_null=True)
+    label = serializers.CharField()
+    known = serializers.BooleanField()
+
+
+@extend_schema_field(CodeSerializer)
+class CodeField(serializers.Field):
+    """``{"code": 1, "label": "Delivered", "known": true}``; unknown codes keep their number."""
+
+    def __init__(self, vocabulary, **kwargs) -> None:
+        self.vocabulary = vocabulary
+        kwargs["read_only"] = True
+        super().__init__(**kwargs)
+
+    def get_attribute(self, instance):
+        # A CodeInfo, never None, so "not checked yet" renders as an object too.
+        return describe(self.vocabulary, getattr(instance, self.source))
+
+    def to_representation(self, info) -> dict:
+        return {"code": info.code, "label": info.label, "known": info.is_known}
+
+
+class SentMessageSerializer(serializers.ModelSerializer):
+    status = CodeField(MessageStatus)
+    err = CodeField(DeliveryError)
+    is_given_up = serializers.BooleanField(read_only=True)
+    serializer_field_mapping = {  # every model DateTimeField renders as UTC
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.DateTimeField: UtcDateTimeField,
+    }
+
+    class Meta:
+        model = SentMessage
+        fields = ("id", "smsc_id", "phone", "text", "sender", "sent_at", "cost", "sms_count",
+                  "status", "err", "status_changed_at", "operator", "region", "is_final",
+                  "is_given_up", "last_checked_at", "next_check_at", "check_attempts",
+                  "last_request_error", "created_at")
+        read_only_fields = fields
+
+
+class SnapshotSerializer(serializers.ModelSerializer):
+    status = CodeField(MessageStatus)
+    err = CodeField(DeliveryError)
+    changed_at = UtcDateTimeField(read_only=True)
+    observed_at = UtcDateTimeField(read_only=True)
+    raw = serializers.DictField(child=serializers.CharField(allow_blank=True), read_only=True)
+
+    class Meta:
+        model = StatusSnapshot
+        fields = ("id", "status", "err", "changed_at", "observed_at", "raw")
+
+
+class RegisterSerializer(serializers.Serializer):
+    """Start tracking a message sent outside this app."""
+
+    smsc_id = serializers.CharField(max_length=40)
+    phone = serializers.CharField(max_length=32)
+    text = serializers.CharField(required=False, allow_blank=True, default="")
+    sender = serializers.CharField(required=False, allow_blank=True, default="", max_length=20)
+    sent_at = UtcDateTimeField(required=False, allow_null=True, default=None)
+    cost = serializers.DecimalField(max_digits=12, decimal_places=4, required=False, allow_null=True,
+                                    default=None, min_value=0)
+    sms_count = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=0,
+                                         max_value=1000)
+
+    def validate_phone(self, value: str) -> str:
+        return _django_to_drf(service.normalize_phone, value)
+
+    def validate_smsc_id(self, value: str) -> str:
+        value = value.strip()
+        if not value or any(c.isspace() for c in value):
+            raise serializers.ValidationError("An SMSC id is 1 to 40 characters without spaces.")
+        return value
+
+
+class SendSerializer(serializers.Serializer):
+    phones = serializers.ListField(child=serializers.CharField(max_length=32), min_length=1,
+                                   max_length=100)
+    text = serializers.CharField(max_length=5000)
+    sender = serializers.CharField(required=False, allow_blank=True, max_length=20, default="")
+
+    def validate_phones(self, value: list[str]) -> list[str]:
+        return [_django_to_drf(service.normalize_phone, phone) for phone in value]
+
+
+class BulkRefreshSerializer(serializers.Serializer):
+    """Either ``ids``, or nothing: then the list filters in the query string choose."""
+
+    ids = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=2**63 - 1),
+                                required=False, max_length=1000)
+
+
+class ErrorSerializer(serializers.Serializer):
+    type = serializers.CharField()
+    code = serializers.IntegerField(allow_null=True)
+    detail = serializers.CharField()
+
+
+class RefreshOutcomeSerializer(serializers.Serializer):
+    outcome = serializers.ChoiceField(choices=service.Outcome.choices)
+    detail = serializers.CharField()
+    error = ErrorSerializer(allow_null=True)
+    retry_after = serializers.IntegerField(allow_null=True)
+    message = SentMessageSerializer()
+
+
+class BulkRefreshResponseSerializer(serializers.Serializer):
+    queued = serializers.IntegerField()
+    already_queued = serializers.IntegerField()
+
+
+def _django_to_drf(func, value):
+    try:
+        return func(value)
+    except DjangoValidationError as exc:
+        raise serializers.ValidationError(exc.messages) from None
+

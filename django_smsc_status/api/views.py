@@ -1,0 +1,202 @@
+"""API views: thin shells over ``service``; SMSC outcomes map to documented HTTP statuses.
+
+=====================================  ======  =============================================
+outcome                                status  notes
+=====================================  ======  =============================================
+changed, unchanged, too_soon           200     too_soon: stored state, ``retry_after`` set
+SMSC error 1 (parameters), 3 (unknown) 422
+SMSC error 2, 4, 9; breaker open/busy  503     ``Retry-After`` header
+transport failure (timeout, 5xx, …)    502
+=====================================  ======  =============================================
+"""
+
+from __future__ import annotations
+
+import math
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django_filters.rest_framework import DjangoFilterBackend
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.filters import OrderingFilter
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.parsers import JSONParser
+from rest_framework.response import Response
+
+from .. import service
+from ..exceptions import SmscCallRefused, SmscError, SmscRequestError
+from ..models import SentMessage
+from ..service import Outcome
+from ..tasks import enqueue_refresh
+from .filters import SentMessageFilter
+from .permissions import CanRefreshStatus, CanSendMessages, base_permission_classes
+from .schema import SCHEMA, OpenApiResponse, extend_schema
+from .serializers import (
+    BulkRefreshResponseSerializer,
+    BulkRefreshSerializer,
+    ErrorSerializer,
+    RefreshOutcomeSerializer,
+    RegisterSerializer,
+    SendSerializer,
+    SentMessageSerializer,
+    SnapshotSerializer,
+)
+from .throttles import SmscScopedRateThrottle
+
+UNAVAILABLE_CODES = {2, 4, 9}
+
+
+class Pagination(PageNumberPagination):
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 500
+
+
+def _status_for_error(error: SmscError | None) -> int:
+    if error is None:
+        return status.HTTP_200_OK
+    if isinstance(error, SmscCallRefused) or (
+        isinstance(error, SmscRequestError) and error.code in UNAVAILABLE_CODES
+    ):
+        return status.HTTP_503_SERVICE_UNAVAILABLE
+    if isinstance(error, SmscRequestError):
+        return status.HTTP_422_UNPROCESSABLE_ENTITY
+    return status.HTTP_502_BAD_GATEWAY
+
+
+def _error_body(error: SmscError | None) -> dict | None:
+    if error is None:
+        return None
+    return {"type": type(error).__name__, "code": error.code, "detail": str(error)}
+
+
+def _with_retry_after(response: Response, seconds: float | None) -> Response:
+    if seconds and response.status_code == status.HTTP_503_SERVICE_UNAVAILABLE:
+        response["Retry-After"] = str(math.ceil(seconds))
+    return response
+
+
+SMSC_ERRORS = {
+    422: "SMSC error 1 (parameters) or 3 (message not found)",
+    502: "SMSC could not be reached or answered garbage",
+    503: "SMSC error 2/4/9, or calls paused by the circuit breaker; see the Retry-After header",
+}
+
+
+def _smsc_error_responses(serializer) -> dict:
+    return {code: OpenApiResponse(serializer, description=text) for code, text in SMSC_ERRORS.items()}
+
+
+class SentMessageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Messages tracked with SMSC: list, read, register, refresh, send."""
+
+    queryset = SentMessage.objects.all()
+    serializer_class = SentMessageSerializer
+    pagination_class = Pagination
+    filter_backends = (DjangoFilterBackend, OrderingFilter)
+    filterset_class = SentMessageFilter
+    ordering_fields = ("id", "created_at", "sent_at", "status_changed_at", "last_checked_at", "status")
+    ordering = ("-created_at", "-id")
+    lookup_value_regex = r"[0-9]{1,18}"  # longer would overflow a 64-bit key
+    parser_classes = (JSONParser,)
+    if SCHEMA is not None:
+        schema = SCHEMA
+
+    def get_permissions(self):
+        classes = list(base_permission_classes())
+        if self.action in ("refresh", "bulk_refresh"):
+            classes.append(CanRefreshStatus)
+        elif self.action == "send":
+            classes.append(CanSendMessages)
+        return [cls() for cls in classes]
+
+    def get_throttles(self):
+        scope = {"refresh": "smsc_refresh", "bulk_refresh": "smsc_refresh", "send": "smsc_send"}
+        self.throttle_scope = scope.get(self.action)
+        if self.throttle_scope:
+            return [*super().get_throttles(), SmscScopedRateThrottle()]
+        return super().get_throttles()
+
+    @extend_schema(
+        request=RegisterSerializer,
+        responses={200: SentMessageSerializer, 201: SentMessageSerializer},
+        description="Register a message sent elsewhere. Idempotent: an already tracked "
+                    "(smsc_id, phone) answers 200 with the existing message, a new one 201.",
+    )
+    def create(self, request, *args, **kwargs):
+        serializer = RegisterSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        message, created = service.register(**serializer.validated_data)
+        return Response(self.get_serializer(message).data,
+                        status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+    @extend_schema(
+        request=None,
+        responses={200: RefreshOutcomeSerializer,
+                   **_smsc_error_responses(RefreshOutcomeSerializer)},
+        description="Ask SMSC for this message's status now. A message checked moments ago is "
+                    "answered from the database (outcome too_soon).",
+    )
+    @action(detail=True, methods=["post"])
+    def refresh(self, request, pk=None):
+        result = service.refresh(self.get_object())
+        body = {
+            "outcome": result.outcome.value,
+            "detail": result.detail,
+            "error": _error_body(result.error),
+            "retry_after": math.ceil(result.retry_after) if result.retry_after else None,
+            "message": result.message,
+        }
+        code = _status_for_error(result.error) if result.outcome != Outcome.TOO_SOON else 200
+        return _with_retry_after(Response(RefreshOutcomeSerializer(body).data, status=code),
+                                 result.retry_after)
+
+    @extend_schema(
+        operation_id="smsc_messages_bulk_refresh",
+        filters=True,
+        request=BulkRefreshSerializer,
+        responses={202: BulkRefreshResponseSerializer},
+        description="Queue refreshes (django-q2) of the messages in `ids`, or, without `ids`, "
+                    "of every message the list filters in the query string select.",
+    )
+    @action(detail=False, methods=["post"], url_path="refresh")
+    def bulk_refresh(self, request):
+        serializer = BulkRefreshSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        ids = serializer.validated_data.get("ids")
+        if ids is None:
+            selection = self.filter_queryset(self.get_queryset())
+        else:
+            selection = self.get_queryset().filter(pk__in=ids)
+        total = selection.count()
+        queued = enqueue_refresh(selection)
+        return Response({"queued": queued, "already_queued": total - queued},
+                        status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        request=SendSerializer,
+        responses={201: SentMessageSerializer(many=True),
+                   **_smsc_error_responses(ErrorSerializer)},
+        description="Send an SMS through SMSC and track it (one message per phone).",
+    )
+    @action(detail=False, methods=["post"])
+    def send(self, request):
+        serializer = SendSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        try:
+            messages = service.send(data["phones"], data["text"], sender=data["sender"] or None)
+        except SmscError as exc:
+            response = Response(_error_body(exc), status=_status_for_error(exc))
+            return _with_retry_after(response, service.retry_after(exc))
+        except DjangoValidationError as exc:
+            return Response({"detail": exc.messages}, status=status.HTTP_400_BAD_REQUEST)
+        return Response(self.get_serializer(messages, many=True).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses=SnapshotSerializer(many=True),
+                   description="The message's status history, newest first.")
+    @action(detail=True, methods=["get"], filter_backends=[], serializer_class=SnapshotSerializer)
+    def snapshots(self, request, pk=None):
+        message = self.get_object()
+        page = self.paginate_queryset(message.snapshots.order_by("-observed_at", "-pk"))
+        return self.get_paginated_response(SnapshotSerializer(page, many=True).data)

@@ -1,0 +1,305 @@
+"""The REST API: every endpoint, permissions, filters, outcomes, errors, throttling."""
+
+import pytest
+from django.core.cache import cache
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from django_smsc_status import service
+from django_smsc_status.api.throttles import SmscScopedRateThrottle
+from django_smsc_status.models import AccountState, SentMessage
+
+pytestmark = pytest.mark.django_db
+API = "/api/smsc/messages/"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_throttles():
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def api(staff):
+    client = APIClient()
+    client.force_authenticate(staff)
+    return client
+
+
+@pytest.fixture
+def api_with(staff, grant):
+    def make(*codenames):
+        client = APIClient()
+        client.force_authenticate(grant(staff, *codenames))
+        return client
+
+    return make
+
+
+def bulk(n):
+    SentMessage.objects.bulk_create(
+        SentMessage(smsc_id=str(20000 + i), phone=f"7999{i:07d}", status=[1, -1, 20, None][i % 4],
+                    err=[0, 0, 1, None][i % 4], is_final=i % 4 in (0, 2),
+                    next_check_at=timezone.now() if i % 4 in (1, 3) else None) for i in range(n)
+    )
+
+
+# -- permissions ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("method", "url"), [
+    ("get", API), ("post", API), ("get", API + "1/"), ("post", API + "1/refresh/"),
+    ("post", API + "refresh/"), ("post", API + "send/"), ("get", API + "1/snapshots/"),
+])
+def test_anonymous_is_refused(smsc_settings, smsc_simulator, method, url):
+    bulk(1)
+    response = getattr(APIClient(), method)(url, {}, format="json")
+    assert response.status_code in (401, 403)
+    assert smsc_simulator.requests == 0 and SentMessage.objects.count() == 1
+
+
+def test_authenticated_without_permission_is_refused(smsc_settings, django_user_model):
+    user = django_user_model.objects.create_user("nobody")
+    client = APIClient()
+    client.force_authenticate(user)
+    assert client.get(API).status_code == 403
+
+
+@pytest.mark.parametrize(("url", "needs"), [
+    (API + "{pk}/refresh/", "refresh_status"), (API + "refresh/", "refresh_status"),
+    (API + "send/", "send_message"), (API, "add_sentmessage"),
+])
+def test_writes_need_their_own_permission(smsc_settings, smsc_simulator, api, api_with, url, needs):
+    bulk(1)
+    pk = SentMessage.objects.get().pk
+    body = {"phones": ["79991112233"], "text": "hi", "smsc_id": "9", "phone": "79991112233", "ids": [pk]}
+    assert api.post(url.format(pk=pk), body, format="json").status_code == 403
+    response = api_with(needs).post(url.format(pk=pk), body, format="json")
+    assert response.status_code not in (401, 403), response.content
+
+
+def test_permission_classes_are_configurable(smsc_settings, django_user_model):
+    smsc_settings["API_PERMISSION_CLASSES"] = ["rest_framework.permissions.IsAdminUser"]
+    user = django_user_model.objects.create_user("boss", is_staff=True)  # no model permissions
+    client = APIClient()
+    client.force_authenticate(user)
+    assert client.get(API).status_code == 200
+
+
+# -- list, filters, retrieve ---------------------------------------------------------------------
+
+
+def test_list_paginates_and_labels(smsc_settings, api):
+    bulk(60)
+    body = api.get(API).json()
+    assert body["count"] == 60 and len(body["results"]) == 50 and body["next"]
+    first = body["results"][0]
+    assert set(first["status"]) == {"code", "label", "known"}
+    assert first["created_at"].endswith("Z")
+    delivered = api.get(API, {"status": "1"}).json()["results"][0]
+    assert delivered["status"] == {"code": 1, "label": "Delivered", "known": True}
+
+
+def test_labels_follow_the_request_language(smsc_settings, api):
+    bulk(1)
+    body = api.get(API, HTTP_ACCEPT_LANGUAGE="ru").json()
+    assert body["results"][0]["status"]["label"] == "Доставлено"
+
+
+@pytest.mark.parametrize(("query", "count"), [
+    ({"status": "1,20"}, 10), ({"status": "-1"}, 5), ({"is_final": "true"}, 10),
+    ({"state": "pending"}, 10), ({"state": "due"}, 10), ({"state": "given_up"}, 0),
+    ({"err": "1"}, 5), ({"phone": "+7 (999) 000-00-03"}, 1), ({"phone": "junk"}, 0),
+    ({"smsc_id": "20004"}, 1), ({"created_after": "2000-01-01T00:00:00Z"}, 20),
+    ({"created_before": "2000-01-01T00:00:00Z"}, 0),
+    ({"created_before": "2000-01-01T00:00:00+19:30"}, 0),  # PostgreSQL rejects such offsets raw
+])
+def test_filters(smsc_settings, api, query, count):
+    bulk(20)
+    response = api.get(API, query)
+    assert response.status_code == 200
+    assert response.json()["count"] == count
+
+
+def test_bad_filter_is_400(smsc_settings, api):
+    assert api.get(API, {"state": "bogus"}).status_code == 400
+    assert api.get(API, {"created_after": "yesterday"}).status_code == 400
+    assert api.get(API, {"created_after": "9999-12-31T23:00:00-23:00"}).status_code == 400
+    assert api.get(API, {"status": str(2**40)}).status_code == 400
+    assert api.get(f"{API}{'9' * 19}/").status_code == 404
+
+
+def test_ordering(smsc_settings, api):
+    bulk(5)
+    ids = [r["id"] for r in api.get(API, {"ordering": "id"}).json()["results"]]
+    assert ids == sorted(ids)
+
+
+def test_list_queries_are_constant(smsc_settings, api):
+    def count(n):
+        SentMessage.objects.all().delete()
+        bulk(n)
+        with CaptureQueriesContext(connection) as ctx:
+            assert api.get(API, {"page_size": 200}).status_code == 200
+        return len(ctx)
+
+    count(1)  # loads and caches the user's permissions
+    assert count(5) == count(150)
+
+
+def test_retrieve(smsc_settings, api):
+    bulk(1)
+    pk = SentMessage.objects.get().pk
+    assert api.get(f"{API}{pk}/").json()["smsc_id"] == "20000"
+    assert api.get(f"{API}999999/").status_code == 404
+
+
+# -- register --------------------------------------------------------------------------------------
+
+
+def test_register_is_idempotent(smsc_settings, api_with):
+    client = api_with("add_sentmessage")
+    body = {"smsc_id": "77", "phone": "+7 999 000-11-22", "text": "Hi", "cost": "1.80"}
+    first = client.post(API, body, format="json")
+    again = client.post(API, body, format="json")
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert first.json()["id"] == again.json()["id"] and first.json()["phone"] == "79990001122"
+    assert SentMessage.objects.count() == 1
+
+
+def test_register_bad_input_gives_field_errors(smsc_settings, api_with):
+    response = api_with("add_sentmessage").post(API, {"smsc_id": "a b", "phone": "12", "cost": "-1"},
+                                                 format="json")
+    assert response.status_code == 400
+    assert set(response.json()) == {"smsc_id", "phone", "cost"}
+
+
+# -- refresh ---------------------------------------------------------------------------------------
+
+
+def test_refresh_changed_then_too_soon(smsc_settings, tracked, api_with):
+    client = api_with("refresh_status")
+    message = tracked((1,))
+    body = client.post(f"{API}{message.pk}/refresh/").json()
+    assert body["outcome"] == "changed" and body["error"] is None
+    assert body["message"]["status"]["code"] == 1
+    again = client.post(f"{API}{message.pk}/refresh/")
+    assert again.status_code == 200 and again.json()["outcome"] == "too_soon"
+    assert again.json()["retry_after"] >= 1
+
+
+@pytest.mark.parametrize(("fault", "code", "http", "retry"), [
+    ("error", 9, 503, "60"), ("error", 4, 503, "600"), ("error", 2, 503, "1800"),
+    ("error", 3, 422, None), ("error", 1, 422, None), ("http500", 0, 502, None),
+    ("malformed", 0, 502, None),
+])
+def test_refresh_error_mapping(smsc_settings, smsc_simulator, tracked, api_with, fault, code, http, retry):
+    message = tracked((1,))
+    smsc_simulator.inject(fault, code=code)
+    response = api_with("refresh_status").post(f"{API}{message.pk}/refresh/")
+    assert response.status_code == http
+    assert response.get("Retry-After") == retry
+    body = response.json()
+    assert body["error"]["type"].startswith("Smsc") and body["message"]["status"]["code"] is None
+    assert "s3cret" not in response.content.decode()
+
+
+def test_refresh_while_breaker_is_open(smsc_settings, smsc_simulator, tracked, api_with):
+    message = tracked((1,))
+    AccountState.objects.create(account="alex", pause_code=2,
+                                paused_until=timezone.now() + timezone.timedelta(minutes=10))
+    response = api_with("refresh_status").post(f"{API}{message.pk}/refresh/")
+    assert response.status_code == 503 and 590 <= int(response["Retry-After"]) <= 600
+    assert response.json()["outcome"] == "refused"
+    assert smsc_simulator.requests == 0
+
+
+def test_refresh_is_throttled(smsc_settings, tracked, api_with, monkeypatch):
+    monkeypatch.setattr(SmscScopedRateThrottle, "THROTTLE_RATES", {"smsc_refresh": "2/min"})
+    client = api_with("refresh_status")
+    message = tracked((1,))
+    codes = [client.post(f"{API}{message.pk}/refresh/").status_code for _ in range(3)]
+    assert codes == [200, 200, 429]
+
+
+# -- bulk refresh -----------------------------------------------------------------------------------
+
+
+def test_bulk_refresh_by_ids(smsc_settings, tracked, api_with, django_capture_on_commit_callbacks):
+    messages = [tracked((1,)) for _ in range(3)]
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api_with("refresh_status").post(f"{API}refresh/", {"ids": [m.pk for m in messages]},
+                                                   format="json")
+    assert response.status_code == 202 and response.json() == {"queued": 3, "already_queued": 0}
+    assert SentMessage.objects.filter(status=1).count() == 3
+
+
+def test_bulk_refresh_by_filters(smsc_settings, tracked, api_with):
+    SentMessage.objects.all().delete()
+    tracked((1,))
+    tracked((1,))
+    SentMessage.objects.filter(pk=SentMessage.objects.first().pk).update(
+        refresh_queued_at=timezone.now())
+    response = api_with("refresh_status").post(f"{API}refresh/?state=pending", {}, format="json")
+    assert response.json() == {"queued": 1, "already_queued": 1}
+
+
+def test_bulk_refresh_bad_ids(smsc_settings, api_with):
+    response = api_with("refresh_status").post(f"{API}refresh/", {"ids": ["x"]}, format="json")
+    assert response.status_code == 400 and "ids" in response.json()
+
+
+# -- send ------------------------------------------------------------------------------------------
+
+
+def test_send(smsc_settings, smsc_simulator, api_with):
+    response = api_with("send_message").post(f"{API}send/", {"phones": ["+79991112233", "79991112244"],
+                                                             "text": "Код 1234", "sender": "Shop"},
+                                             format="json")
+    assert response.status_code == 201
+    assert [m["phone"] for m in response.json()] == ["79991112233", "79991112244"]
+
+
+def test_send_errors(smsc_settings, smsc_simulator, api_with):
+    client = api_with("send_message")
+    assert client.post(f"{API}send/", {"phones": ["12"], "text": "x"}, format="json").status_code == 400
+    assert client.post(f"{API}send/", {"phones": [], "text": "x"}, format="json").status_code == 400
+    smsc_simulator.inject("http500")
+    failed = client.post(f"{API}send/", {"phones": ["79991112233"], "text": "x"}, format="json")
+    assert failed.status_code == 502 and failed.json()["type"] == "SmscHttpError"
+    smsc_settings["PASSWORD"] = "wrong-s3cret"
+    refused = client.post(f"{API}send/", {"phones": ["79991112233"], "text": "x"}, format="json")
+    assert refused.status_code == 503 and refused["Retry-After"] == "1800"
+    assert "s3cret" not in refused.content.decode()
+    assert not SentMessage.objects.exists()
+
+
+# -- history ---------------------------------------------------------------------------------------
+
+
+def test_snapshots_newest_first(fast_polling, tracked, api):
+    message = tracked((-1,), (0,), (1,), by_checks=True)
+    for _ in range(3):
+        service.refresh(message)
+    body = api.get(f"{API}{message.pk}/snapshots/").json()
+    assert [s["status"]["code"] for s in body["results"]] == [1, 0, -1]
+    assert body["results"][0]["observed_at"].endswith("Z") and "psw" not in body["results"][0]["raw"]
+    assert api.get(f"{API}999999/snapshots/").status_code == 404
+
+
+# -- schema ----------------------------------------------------------------------------------------
+
+
+def test_openapi_schema_validates(tmp_path):
+    from django.core.management import call_command
+
+    out = tmp_path / "schema.yml"
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(out))
+    text = out.read_text()
+    for path in ("/api/smsc/messages/{id}/refresh/", "/api/smsc/messages/refresh/",
+                 "/api/smsc/messages/send/", "/api/smsc/messages/{id}/snapshots/"):
+        assert path in text
+    assert "'503'" in text and "'502'" in text and "name: state" in text
