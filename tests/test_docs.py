@@ -1,0 +1,51 @@
+"""The README's settings reference matches conf.py, and the version is in one place."""
+
+import re
+from pathlib import Path
+
+from django_smsc_status import __version__
+from django_smsc_status.conf import DEFAULTS
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.rst").read_text(encoding="utf-8")
+
+
+def section(title: str) -> str:
+    start = README.index(f"\n{title}\n")
+    following = re.search(r"\n[^\n]+\n=+\n", README[start + len(title) + 2:])
+    return README[start: start + len(title) + 2 + (following.start() if following else len(README))]
+
+
+def test_settings_reference_lists_exactly_the_real_keys():
+    table = section("Settings reference")
+    documented = set(re.findall(r"^``([A-Z_]+)``", table, flags=re.MULTILINE))
+    assert documented == set(DEFAULTS)
+
+
+def test_documented_defaults_match():
+    table = section("Settings reference")
+    for key, default in DEFAULTS.items():
+        row = re.search(rf"^``{key}``\s+(\S+)", table, flags=re.MULTILINE).group(1)
+        shown = {None: "``None``", (): "``()``", "": '``""``'}.get(default, f"``{default}``")
+        assert row == shown, key
+
+
+def test_version_in_changelog():
+    assert __version__ in (ROOT / "CHANGELOG.rst").read_text()
+
+
+def test_readme_test_command_is_what_ci_runs():
+    assert "python3 runtests.py" in README
+    assert "python3 runtests.py" in (ROOT / ".ci" / "run").read_text()
+    assert "python3 example_project/demo.py" in README
+
+
+def test_readme_renders_without_warnings():
+    import io
+
+    import docutils.core
+
+    errors = io.StringIO()
+    docutils.core.publish_string(README, writer_name="null",
+                                 settings_overrides={"report_level": 2, "warning_stream": errors})
+    assert errors.getvalue() == ""
