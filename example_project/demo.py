@@ -24,7 +24,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-ADMIN_USER, ADMIN_PASSWORD = "admin", "admin"  # noqa: S105 - a local demo login
+ADMIN_USER, ADMIN_PASSWORD = "admin", "admin"  # a local demo login
 
 
 def bootstrap() -> None:
@@ -45,7 +45,7 @@ def wait_for(url: str, timeout: float = 60, auth: bool = False) -> bytes:
         request.add_header("Authorization", f"Basic {token}")
     while True:
         try:
-            with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 - localhost
+            with urllib.request.urlopen(request, timeout=5) as response:
                 return response.read()
         except OSError:
             if time.monotonic() > deadline:

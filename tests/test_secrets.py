@@ -87,3 +87,42 @@ def test_soap_fault_echoing_the_password_is_redacted(smsc_settings, smsc_simulat
     finally:
         server.soap_fault = original
     assert "bad psw ***" in str(info.value)
+
+
+@pytest.mark.django_db
+def test_no_secret_anywhere_after_every_operation(smsc_settings, smsc_simulator, tracked,
+                                                  debug_logs, admin_client):
+    """Service, database, admin and API, with every logger at DEBUG, failures included."""
+    from django_smsc_status import service
+    from django_smsc_status.models import AccountState, SentMessage, StatusSnapshot
+
+    smsc_settings["API_KEY"] = API_KEY  # configured but unused by this WSDL: must not leak either
+    seen = []
+    messages = [tracked((1,)) for _ in range(3)]
+    seen.append(repr(service.refresh_many(messages)))
+    for fault in ("timeout", "reset", "http500", "malformed", "soap_fault", "wrong_namespace"):
+        SentMessage.objects.update(last_checked_at=None)
+        smsc_simulator.inject(fault, delay=1.5)
+        seen.append(repr(service.refresh(messages[0])))
+    seen.append(repr(service.send("79991234567", "hi")))
+    smsc_settings["PASSWORD"] = "wrong-" + PASSWORD
+    SentMessage.objects.update(last_checked_at=None)
+    seen.append(repr(service.refresh_many(messages)))  # error 2, breaker opens
+    with pytest.raises(SmscError) as info:
+        service.send("79991234567", "hi")
+    seen.append(str(info.value))
+
+    for url in ("/admin/django_smsc_status/sentmessage/",
+                f"/admin/django_smsc_status/sentmessage/{messages[0].pk}/change/",
+                "/admin/django_smsc_status/accountstate/",
+                "/api/smsc/messages/", f"/api/smsc/messages/{messages[0].pk}/snapshots/"):
+        seen.append(admin_client.get(url).content.decode())
+    seen.append(admin_client.post(f"/api/smsc/messages/{messages[0].pk}/refresh/").content.decode())
+    seen += [m.last_request_error for m in SentMessage.objects.all()]
+    seen += [str(s.raw) for s in StatusSnapshot.objects.all()]
+    seen += [repr(s) for s in AccountState.objects.all()]
+    seen += [record.getMessage() for record in debug_logs.records]
+    seen += [str(record.args) for record in debug_logs.records]
+
+    assert any("error 2" in text for text in seen)  # the failures really happened
+    assert [text for text in seen if leaked(text)] == []

@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-SECRET_KEY = "example-project-only"  # noqa: S105 - never deploy this project
+SECRET_KEY = "example-project-only"  # never deploy this project
 DEBUG = True
 ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
 USE_TZ = True
