@@ -10,7 +10,9 @@ reading of the answer are ours, for three reasons:
   namespace-qualified), so answers are read by local name instead of validated;
 * failover and timeouts: connect and read timeouts on every call, and a clear rule for when a
   backup endpoint may be tried (never after SMSC answered; never after a non-idempotent request
-  may have arrived).
+  may have arrived);
+* speed: keep-alive ``http.client`` connections (``transport.py``) cost a fraction of the CPU
+  of ``requests`` per call.
 
 Nothing here knows Django models; :func:`get_client` builds one client per configuration.
 """
@@ -18,6 +20,7 @@ Nothing here knows Django models; :func:`get_client` builds one client per confi
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -25,32 +28,33 @@ from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from types import MappingProxyType
 from typing import TypeVar
+from xml.sax.saxutils import escape
 from zoneinfo import ZoneInfo
 
 import requests
 import zeep
 from lxml import etree
-from requests.adapters import HTTPAdapter
 
 from . import wsdl
 from .conf import SmscSettings, get_settings
 from .exceptions import (
-    SmscConnectionError,
     SmscError,
     SmscHttpError,
     SmscMalformedResponse,
     SmscSoapFault,
-    SmscTimeout,
     SmscTransportError,
     request_error,
 )
+from .transport import KeepAliveTransport
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
+USER_AGENT = "django-smsc-status"
 MOSCOW = ZoneInfo("Europe/Moscow")
 SHIPPED_LOCATION = str(wsdl.SHIPPED_WSDL)  # the transport serves it rendered for the site
+XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, remove_blank_text=True)
 
 
@@ -176,18 +180,16 @@ class SmscClient:
 
     def __init__(self, config: SmscSettings) -> None:
         self.config = config
-        self._session = requests.Session()
-        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=16, max_retries=0)
-        self._session.mount("http://", adapter)
-        self._session.mount("https://", adapter)
-        self._session.headers["User-Agent"] = "django-smsc-status"
-        self._timeout = (config.connect_timeout, config.timeout)
+        self._http = KeepAliveTransport(config.connect_timeout, config.timeout, USER_AGENT)
+        self._templates: dict[tuple, list[str]] = {}
+        wsdl_session = requests.Session()  # zeep loads a WSDL given as a URL with it, once
+        wsdl_session.headers["User-Agent"] = USER_AGENT
 
         location = config.wsdl or SHIPPED_LOCATION
         documents = {SHIPPED_LOCATION: wsdl.render(config.namespace, config.endpoint)}
         transport = _Transport(
             documents,
-            session=self._session,
+            session=wsdl_session,
             timeout=config.connect_timeout + config.timeout,
             operation_timeout=config.timeout,
         )
@@ -248,24 +250,24 @@ class SmscClient:
 
     def _call(self, operation: str, output: str, result: str, parse: Callable[[dict], T], *,
               idempotent: bool = True, **params: str) -> T:
-        envelope = etree.tostring(
-            self._zeep.create_message(self._service, operation, **self._credentials(), **params),
-            encoding="utf-8", xml_declaration=True,
-        )
+        envelope = self._envelope(operation, {**self._credentials(), **params})
         action = self._binding.get(operation).soapaction
         headers = {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": f'"{action}"'}
         last_error: SmscTransportError | None = None
         for endpoint in self.config.endpoints:
             context = {"operation": operation, "endpoint": endpoint}
             try:
-                response = self._post(endpoint, envelope, headers, context)
+                status, content = self._http.post(endpoint, envelope, headers, reuse=idempotent)
+                if status != 200 and not _is_fault(status, content):
+                    raise SmscHttpError(status_code=status)
             except SmscTransportError as exc:
+                exc.operation, exc.endpoint = operation, endpoint
                 last_error = exc
                 if idempotent or exc.before_sending:
                     logger.warning("SMSC %s failed at %s: %s", operation, endpoint, exc.detail)
                     continue
                 raise
-            fields = self._read(response, output, result, context)
+            fields = self._read(content, output, result, context)
             try:
                 return parse(fields)
             except SmscMalformedResponse as exc:
@@ -274,29 +276,32 @@ class SmscClient:
         assert last_error is not None
         raise last_error
 
-    def _post(self, endpoint: str, envelope: bytes, headers: dict, context: dict) -> requests.Response:
-        try:
-            response = self._session.post(endpoint, data=envelope, headers=headers,
-                                          timeout=self._timeout)
-        except requests.ConnectTimeout:
-            raise SmscTimeout("SMSC did not accept the connection in time", before_sending=True,
-                              **context) from None
-        except requests.Timeout:
-            raise SmscTimeout(**context) from None
-        except requests.ConnectionError as error:
-            before = _connection_refused(error)
-            detail = "connection to SMSC refused" if before else "connection to SMSC broke"
-            raise SmscConnectionError(detail, before_sending=before, **context) from None
-        except requests.RequestException:  # e.g. the body stopped half-way
-            raise SmscConnectionError("connection to SMSC broke", **context) from None
-        if response.status_code != 200 and not _is_fault(response):
-            raise SmscHttpError(status_code=response.status_code, **context)
-        return response
+    def _envelope(self, operation: str, params: dict[str, str]) -> bytes:
+        """The request envelope. zeep renders it once per operation and set of parameters,
+        with markers for the values (so the cached template holds no credential); each call
+        only fills in the escaped values: a tenth of zeep's cost per call."""
+        key = (operation, tuple(params))
+        template = self._templates.get(key)
+        if template is None:
+            markers = {name: f"\ue000{i}\ue001" for i, name in enumerate(params)}
+            rendered = etree.tostring(
+                self._zeep.create_message(self._service, operation, **markers),
+                encoding="unicode",
+            )
+            template = self._templates[key] = re.split("\ue000\\d+\ue001", rendered)
+        values = []
+        for name, value in params.items():
+            if XML_INVALID.search(value):
+                raise ValueError(f"{name!r} contains characters XML cannot carry")
+            values.append(escape(value))
+        parts = [template[0]]
+        for value, rest in zip(values, template[1:], strict=True):
+            parts += [value, rest]
+        return ('<?xml version="1.0" encoding="utf-8"?>\n' + "".join(parts)).encode()
 
-    def _read(self, response: requests.Response, output: str, result: str,
-              context: dict) -> dict[str, str]:
+    def _read(self, content: bytes, output: str, result: str, context: dict) -> dict[str, str]:
         try:
-            root = etree.fromstring(response.content, parser=_PARSER)
+            root = etree.fromstring(content, parser=_PARSER)
         except etree.XMLSyntaxError:
             raise SmscMalformedResponse("response is not well-formed XML", **context) from None
         body = root.find(f"{{{SOAP_ENV}}}Body")
@@ -330,17 +335,8 @@ class SmscClient:
         return text
 
 
-def _connection_refused(error: requests.ConnectionError) -> bool:
-    """True when the connection was never made, so the request cannot have reached SMSC."""
-    cause = error.args[0] if error.args else None
-    reason = getattr(cause, "reason", cause)
-    return type(reason).__name__ in {"NewConnectionError", "NameResolutionError"} or isinstance(
-        reason, ConnectionRefusedError
-    )
-
-
-def _is_fault(response: requests.Response) -> bool:
-    return response.status_code == 500 and b"Fault>" in response.content[:4096]
+def _is_fault(status: int, content: bytes) -> bool:
+    return status == 500 and b"Fault>" in content[:4096]
 
 
 @lru_cache(maxsize=8)

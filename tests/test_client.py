@@ -290,3 +290,46 @@ def test_non_integer_status_is_malformed(client, smsc_simulator):
             client.get_status("8", "79990000002")
     finally:
         del smsc_simulator.smsc._op_get_status
+
+
+def test_stale_keep_alive_connection_is_replaced(settings):
+    """A server that closed our idle connection (restart, idle timeout) costs no error."""
+    with SimulatorServer(Smsc({"alex": "pw"})) as first:
+        port = int(first.endpoint.split(":")[2].split("/")[0])
+        settings.SMSC_STATUS = {"LOGIN": "alex", "PASSWORD": "pw", "ENDPOINT": first.endpoint}
+        client = SmscClient(get_settings())
+        assert client.get_balance() == Decimal("1000.00")
+    with SimulatorServer(Smsc({"alex": "pw"}), port=port) as second:
+        assert client.get_balance() == Decimal("1000.00")
+        assert second.requests == 1
+
+
+def test_connections_are_reused(client, smsc_simulator, message):
+    import threading
+
+    opened = []
+    original = smsc_simulator._httpd.process_request
+
+    def counting(request, address):
+        opened.append(address)
+        return original(request, address)
+
+    smsc_simulator._httpd.process_request = counting
+    try:
+        for _ in range(3):
+            client.get_balance()
+        threading.Thread(target=client.get_balance).start()
+    finally:
+        smsc_simulator._httpd.process_request = original
+    assert len(opened) <= 2  # one connection for this thread, maybe one for the other
+
+
+def test_values_xml_cannot_carry_are_refused(client, smsc_simulator):
+    with pytest.raises(ValueError, match="'mes' contains characters XML cannot carry"):
+        client.send_sms("79991112233", "bell \x07")
+    assert smsc_simulator.requests == 0
+
+
+def test_values_are_escaped(client, smsc_simulator):
+    sent = client.send_sms("79991112233", "<b>&amp; \"quotes\" 'too'</b>")
+    assert client.get_status(sent.smsc_id, "79991112233", all=1).text == "<b>&amp; \"quotes\" 'too'</b>"

@@ -46,6 +46,6 @@ def test_readme_renders_without_warnings():
     import docutils.core
 
     errors = io.StringIO()
-    docutils.core.publish_string(README, writer_name="null",
+    docutils.core.publish_string(README, writer="null",
                                  settings_overrides={"report_level": 2, "warning_stream": errors})
     assert errors.getvalue() == ""

@@ -350,3 +350,9 @@ def test_same_second_statuses_are_ordered_by_lifecycle(fast_polling, smsc_simula
     same_second.steps = timeline((-1,))  # an answer from a slower request, same timestamp
     result = service.refresh(message)
     assert result.outcome == Outcome.UNCHANGED and result.message.status == 0
+
+
+def test_send_refuses_control_characters(smsc_settings, smsc_simulator):
+    with pytest.raises(ValidationError, match="control characters"):
+        service.send("79991112233", "ring \x07")
+    assert smsc_simulator.requests == 0

@@ -7,6 +7,7 @@ URL), its children unqualified. Faults can be injected for the next N requests.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import struct
 import threading
@@ -70,6 +71,7 @@ class SimulatorServer:
         self.faults: deque[Fault] = deque()
         self.requests = 0
         self._lock = threading.Lock()
+        self._connections: set[socket.socket] = set()
         self._httpd = ThreadingHTTPServer((host, port), _Handler)
         self._httpd.daemon_threads = True
         self._httpd.simulator = self
@@ -86,8 +88,17 @@ class SimulatorServer:
         return self
 
     def stop(self) -> None:
+        """Stop listening and close every open connection, as a real restart would."""
         self._httpd.shutdown()
         self._httpd.server_close()
+        with self._lock:
+            for connection in list(self._connections):
+                with contextlib.suppress(OSError):
+                    connection.shutdown(socket.SHUT_RDWR)
+
+    def track(self, connection: socket.socket, open_: bool) -> None:
+        with self._lock:
+            (self._connections.add if open_ else self._connections.discard)(connection)
 
     def __enter__(self) -> SimulatorServer:
         return self.start()
@@ -169,6 +180,14 @@ class _Handler(BaseHTTPRequestHandler):
     @property
     def sim(self) -> SimulatorServer:
         return self.server.simulator
+
+    def setup(self) -> None:
+        super().setup()
+        self.sim.track(self.connection, True)
+
+    def finish(self) -> None:
+        self.sim.track(self.connection, False)
+        super().finish()
 
     def log_message(self, format: str, *args) -> None:
         pass
