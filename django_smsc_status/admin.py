@@ -7,6 +7,7 @@ status from SMSC"); a superuser has it. The button POSTs (CSRF-protected); a GET
 
 from __future__ import annotations
 
+import contextlib
 import json
 
 from django import forms
@@ -154,9 +155,12 @@ class SentMessageAdmin(admin.ModelAdmin):
                     "last_checked_at")
     list_display_links = ("smsc_id", "phone")
     list_filter = (StatusFilter, StateFilter, ErrFilter, "created_at", "sent_at")
-    search_fields = ("=smsc_id", "^phone")  # both use an index; icontains would scan
+    # Exact SMSC id or phone (any format): both use an index (see get_search_results).
+    search_fields = ("smsc_id", "phone")
+    search_help_text = _("SMSC id, or phone number in any format")
     ordering = ("-created_at", "-pk")
-    date_hierarchy = "created_at"
+    # No date_hierarchy: its SELECT DISTINCT over the dates scans the whole table on every
+    # load (0.5 s per page at 100,000 messages on SQLite); the date filters remain.
     list_per_page = 50
     show_full_result_count = False  # a COUNT(*) over millions of rows is not worth it
     actions = ("refresh_now", "queue_refresh")
@@ -174,6 +178,16 @@ class SentMessageAdmin(admin.ModelAdmin):
 
     class Media:
         css = {"all": ("django_smsc_status/admin.css",)}
+
+    def get_search_results(self, request, queryset, search_term):
+        """Exact matches only: ``icontains``/``iexact`` would scan every row."""
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        match = Q(smsc_id=term)
+        with contextlib.suppress(ValidationError):  # not a phone number: the SMSC id only
+            match |= Q(phone=service.normalize_phone(term))
+        return queryset.filter(match), False
 
     # -- display -----------------------------------------------------------------------------
 

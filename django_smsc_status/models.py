@@ -12,6 +12,18 @@ from django.utils.translation import gettext_lazy as _
 from .codes import CodeInfo, DeliveryError, MessageStatus, RequestError, describe
 
 
+class CodesMixin:
+    """Labels and finality of the raw ``status`` and ``err`` codes (see ``codes.py``)."""
+
+    @property
+    def status_info(self) -> CodeInfo:
+        return describe(MessageStatus, self.status)
+
+    @property
+    def err_info(self) -> CodeInfo:
+        return describe(DeliveryError, self.err)
+
+
 class SentMessageQuerySet(models.QuerySet):
     def pending(self) -> SentMessageQuerySet:
         """Not in a final status (given-up messages included)."""
@@ -29,7 +41,7 @@ class SentMessageQuerySet(models.QuerySet):
         return self.filter(is_final=False, next_check_at__isnull=True)
 
 
-class SentMessage(models.Model):
+class SentMessage(CodesMixin, models.Model):
     """One SMS to one phone, as SMSC knows it: ``(smsc_id, phone)`` is SMSC's key."""
 
     smsc_id = models.CharField(_("SMSC id"), max_length=40)
@@ -81,14 +93,6 @@ class SentMessage(models.Model):
         return f"{self.smsc_id} → {self.phone}"
 
     @property
-    def status_info(self) -> CodeInfo:
-        return describe(MessageStatus, self.status)
-
-    @property
-    def err_info(self) -> CodeInfo:
-        return describe(DeliveryError, self.err)
-
-    @property
     def is_given_up(self) -> bool:
         return not self.is_final and self.next_check_at is None
 
@@ -98,7 +102,7 @@ class StatusSnapshotQuerySet(models.QuerySet):
         raise TypeError("status snapshots are append-only")
 
 
-class StatusSnapshot(models.Model):
+class StatusSnapshot(CodesMixin, models.Model):
     """One observed change of a message's status. Append-only: never updated."""
 
     message = models.ForeignKey(SentMessage, on_delete=models.CASCADE, related_name="snapshots",
@@ -124,14 +128,6 @@ class StatusSnapshot(models.Model):
         if not self._state.adding:
             raise TypeError("status snapshots are append-only")
         super().save(*args, **kwargs)
-
-    @property
-    def status_info(self) -> CodeInfo:
-        return describe(MessageStatus, self.status)
-
-    @property
-    def err_info(self) -> CodeInfo:
-        return describe(DeliveryError, self.err)
 
 
 class AccountState(models.Model):

@@ -51,7 +51,8 @@ def test_changelist_in_russian(admin_client, smsc_settings):
 @pytest.mark.parametrize(("query", "expected"), [
     ({"status": "1"}, 3), ({"status": "other"}, 2), ({"status": "none"}, 0),
     ({"state": "final"}, 5), ({"state": "pending"}, 5), ({"err": "any"}, 4), ({"err": "1"}, 2),
-    ({"q": "10004"}, 1), ({"q": "79990000001"}, 1),
+    ({"q": "10004"}, 1), ({"q": "79990000001"}, 1), ({"q": "+7 (999) 000-00-01"}, 1),
+    ({"q": "7999000000"}, 0),
 ])
 def test_filters_and_search(admin_client, smsc_settings, query, expected):
     bulk(10)

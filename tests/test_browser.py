@@ -5,6 +5,7 @@ Skipped when /usr/bin/chromium is missing, except under CI=true where it is an e
 """
 
 import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,29 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def page(live_server):
+def live_url(transactional_db):
+    """A live server for this test only (pytest-django's lives for the whole session and keeps a
+    PostgreSQL session open past the test database's teardown)."""
+    from django.contrib.staticfiles.handlers import StaticFilesHandler
+    from django.test.testcases import LiveServerThread
+
+    before = set(threading.enumerate())
+    thread = LiveServerThread("127.0.0.1", StaticFilesHandler, port=0)
+    thread.daemon = True
+    thread.start()
+    thread.is_ready.wait()
+    if thread.error:
+        raise thread.error
+    yield f"http://127.0.0.1:{thread.port}"
+    thread.terminate()
+    # Keep-alive request threads close their database connection when the browser (closed
+    # first, by the page fixture) drops the connection: wait for them.
+    for leftover in set(threading.enumerate()) - before:
+        leftover.join(5)
+
+
+@pytest.fixture
+def page(live_url):
     if not Path(CHROMIUM).exists():
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(f"{CHROMIUM} is required under CI=true (apt-get install chromium)")
@@ -35,23 +58,23 @@ def page(live_server):
         browser.close()
 
 
-def test_refresh_button_in_a_real_browser(page, live_server, fast_polling, tracked, admin_user):
+def test_refresh_button_in_a_real_browser(page, live_url, fast_polling, tracked, admin_user):
     delivered = tracked((1,))
     failed = tracked((20, 1))
     pending = tracked((-1,), (0,), (1,), by_checks=True, text="Ваш код: 4242")
     service.refresh_many([delivered, failed, pending])
 
-    page.goto(live_server.url + reverse("admin:login"))
+    page.goto(live_url + reverse("admin:login"))
     page.fill("#id_username", "admin")
     page.fill("#id_password", "password")
     page.click("input[type=submit]")
 
-    page.goto(live_server.url + reverse("admin:django_smsc_status_sentmessage_changelist"))
+    page.goto(live_url + reverse("admin:django_smsc_status_sentmessage_changelist"))
     assert page.locator(".smsc-badge.success").count() == 1
     if os.environ.get("SMSC_SCREENSHOTS"):
         page.screenshot(path=str(DOCS / "admin-changelist.png"), full_page=True)
 
-    page.goto(live_server.url + reverse("admin:django_smsc_status_sentmessage_change",
+    page.goto(live_url + reverse("admin:django_smsc_status_sentmessage_change",
                                         args=[pending.pk]))
     assert page.locator("fieldset .smsc-badge").first.inner_text() == "Waiting to be sent"
     rows_before = page.locator(".smsc-raw").count()
