@@ -79,7 +79,7 @@ class SentMessage(CodesMixin, models.Model):
         ]
         indexes = [
             # The sweep's query: pending messages by next check time.
-            models.Index(fields=("next_check_at",), condition=Q(is_final=False),
+            models.Index(fields=("next_check_at", "id"), condition=Q(is_final=False),
                          name="smsc_status_due_idx"),
             models.Index(fields=("status", "-created_at"), name="smsc_status_status_idx"),
             models.Index(fields=("smsc_id",), name="smsc_status_smsc_id_idx"),

@@ -234,8 +234,8 @@ def refresh_many(messages: Iterable[SentMessage | int]) -> list[RefreshResult]:
 def refresh_due(limit: int | None = None, *, progress=None) -> RefreshReport:
     """Refresh pending messages whose ``next_check_at`` has come (the periodic sweep).
 
-    Streams the due set in chunks (memory stays flat), returns counts per outcome.
-    ``progress(report)`` is called after each message, for progress bars.
+    Most overdue first. Streams the due set in chunks (memory stays flat), returns counts per
+    outcome. ``progress(report)`` is called after each message, for progress bars.
     """
     report = RefreshReport()
     try:
@@ -244,8 +244,7 @@ def refresh_due(limit: int | None = None, *, progress=None) -> RefreshReport:
         report.paused = exc
         logger.warning("sweep skipped: %s", exc)
         return report
-    due = SentMessage.objects.due()
-    for result in iter_refresh(due, due_only=True, limit=limit):
+    for result in iter_refresh(_due_pks(get_settings().chunk_size), due_only=True, limit=limit):
         report.add(result)
         if progress:
             progress(report)
@@ -287,6 +286,23 @@ def iter_refresh(messages: Iterable[SentMessage | int] | models.QuerySet, *, due
             yield from _apply(in_flight, config, lease)  # the previous chunk, while this one runs
             in_flight = submitted
         yield from _apply(in_flight, config, lease)
+
+
+def _due_pks(page: int) -> Iterator[int]:
+    """Due messages' keys, most overdue first, paged by ``(next_check_at, pk)`` on the partial
+    index: the query reads only due rows, never the whole table."""
+    now = timezone.now()
+    after = None
+    while True:
+        due = SentMessage.objects.due(now).order_by("next_check_at", "pk")
+        if after is not None:
+            due = due.filter(models.Q(next_check_at__gt=after[1])
+                             | models.Q(next_check_at=after[1], pk__gt=after[0]))
+        rows = list(due.values_list("pk", "next_check_at")[:page])
+        if not rows:
+            return
+        yield from (pk for pk, _ in rows)
+        after = rows[-1]
 
 
 def pk_chunks(messages, size: int, limit: int | None = None) -> Iterator[list[int]]:
@@ -367,9 +383,9 @@ def _apply(fetched: list[tuple[SentMessage, Future]], config: SmscSettings,
         answers[message.pk] = future.result()
         lease.renew_if_needed()
     results, snapshots, events = [], [], []
-    now = timezone.now()
     with transaction.atomic():
         rows = SentMessage.objects.select_for_update().in_bulk(list(answers))
+        now = timezone.now()  # after the lock: history's order is the order of application
         for message, _future in fetched:
             row = rows.get(message.pk)
             if row is None:
