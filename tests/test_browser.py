@@ -72,6 +72,7 @@ def test_refresh_button_in_a_real_browser(page, live_url, fast_polling, tracked,
     page.goto(live_url + reverse("admin:django_smsc_status_sentmessage_changelist"))
     assert page.locator(".smsc-badge.success").count() == 1
     if os.environ.get("SMSC_SCREENSHOTS"):
+        page.click("#toggle-nav-sidebar")  # more room for the columns
         page.screenshot(path=str(DOCS / "admin-changelist.png"), full_page=True)
 
     page.goto(live_url + reverse("admin:django_smsc_status_sentmessage_change",
