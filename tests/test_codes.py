@@ -56,3 +56,21 @@ def test_russian_labels():
 def test_every_documented_err_code_is_known():
     documented = {0, 1, 6, 11, 12, 13, 21, 200, 219, 220, *range(237, 256)}
     assert {c.value for c in DeliveryError} == documented
+
+
+def test_russian_catalog_is_complete_and_compiled():
+    import gettext
+    import re
+    from pathlib import Path
+
+    folder = Path(__file__).resolve().parent.parent / "django_smsc_status/locale/ru/LC_MESSAGES"
+    po = (folder / "django.po").read_text(encoding="utf-8")
+    assert "#, fuzzy" not in po
+    entries = re.findall(r'\nmsgid "(.+)"\n(?:msgid_plural "[^\n]*"\n)?msgstr(?:\[0\])? "(.*)"', po)
+    assert entries and all(translated for _msgid, translated in entries
+                           if _msgid), [m for m, t in entries if not t]
+    with open(folder / "django.mo", "rb") as mo:
+        catalog = gettext.GNUTranslations(mo)
+    for msgid, _translated in entries:
+        if "\\" not in msgid:
+            assert catalog.gettext(msgid) != msgid or msgid == _translated, msgid
