@@ -13,21 +13,18 @@ How a refresh runs (:func:`iter_refresh`):
    (``limits``): the threads only talk to SMSC, never to the database.
 3. The calling thread applies each chunk's answers in one transaction (rows locked with
    SELECT ... FOR UPDATE where the database has it), while the threads work on the next chunk.
-   Status never moves backwards, an unchanged answer writes no snapshot, and ``status_changed``
-   is sent after commit.
+   How an answer changes a message is ``policy``'s business (status never moves backwards, an
+   unchanged answer writes no snapshot, backoff); ``status_changed`` is sent after commit.
 """
 
 from __future__ import annotations
 
 import itertools
 import logging
-import random
 import threading
-from collections import Counter
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from functools import partial
 
@@ -36,21 +33,19 @@ from django.db import IntegrityError, connections, models, router, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from . import limits
+from . import limits, policy
 from .client import XML_INVALID, StatusResult, get_client
-from .codes import is_final_status, lifecycle_rank
 from .conf import SmscSettings, get_settings
 from .exceptions import (
     SmscAuthError,
-    SmscBusy,
     SmscCallRefused,
     SmscCircuitOpen,
     SmscError,
     SmscIpBlocked,
-    SmscRequestError,
-    SmscTooManyRequests,
 )
 from .models import SentMessage, StatusSnapshot
+from .outcomes import Outcome, RefreshReport, RefreshResult
+from .policy import retry_after
 from .signals import status_changed
 
 logger = logging.getLogger(__name__)
@@ -70,54 +65,6 @@ __all__ = [
     "retry_after",
     "send",
 ]
-
-
-class Outcome(models.TextChoices):
-    CHANGED = "changed", _("status changed")
-    UNCHANGED = "unchanged", _("no change")
-    TOO_SOON = "too_soon", _("checked moments ago; stored status shown")
-    REQUEST_ERROR = "request_error", _("SMSC refused the request")
-    TRANSPORT_ERROR = "transport_error", _("SMSC could not be reached")
-    REFUSED = "refused", _("not asked: calls to SMSC are paused or busy")
-
-
-@dataclass(frozen=True)
-class RefreshResult:
-    """What happened to one message. ``message`` is the row as stored after the refresh."""
-
-    message: SentMessage
-    outcome: Outcome
-    error: SmscError | None = None
-    snapshot: StatusSnapshot | None = None
-    retry_after: float | None = None  # seconds until asking again makes sense
-
-    @property
-    def detail(self) -> str:
-        return f"{self.outcome.label}: {self.error}" if self.error else str(self.outcome.label)
-
-
-@dataclass
-class RefreshReport:
-    """Counts per outcome of a large refresh (the sweep keeps no per-message list)."""
-
-    counts: Counter = field(default_factory=Counter)
-    errors: Counter = field(default_factory=Counter)
-    paused: SmscCircuitOpen | None = None  # set when the sweep did not run at all
-
-    def add(self, result: RefreshResult) -> None:
-        self.counts[result.outcome] += 1
-        if result.error is not None:
-            self.errors[result.error.detail] += 1
-
-    @property
-    def total(self) -> int:
-        return sum(self.counts.values())
-
-    def __str__(self) -> str:
-        if self.paused:
-            return f"not run: {self.paused}"
-        parts = [f"{n} {Outcome(o).label}" for o, n in self.counts.most_common()]
-        return f"{self.total} messages" + (": " + ", ".join(parts) if parts else "")
 
 
 # -- registering and sending -------------------------------------------------------------------
@@ -393,14 +340,14 @@ def _apply(fetched: list[tuple[SentMessage, Future]], config: SmscSettings,
             answer = answers[message.pk]
             if isinstance(answer, StatusResult):
                 old_status = row.status
-                snapshot = _observe(row, answer, now, config)
+                snapshot = policy.apply_answer(row, answer, now, config)
                 if snapshot is not None:
                     snapshots.append(snapshot)
                     events.append((row, old_status, snapshot))
                 results.append(RefreshResult(row, Outcome.CHANGED if snapshot else Outcome.UNCHANGED,
                                              snapshot=snapshot))
             else:
-                results.append(_record_error(row, answer, now, config))
+                results.append(policy.record_error(row, answer, now, config))
         _save_rows(list(rows.values()), UPDATED_FIELDS)
         StatusSnapshot.objects.bulk_create(snapshots)
         for row, old_status, snapshot in events:
@@ -431,74 +378,6 @@ def _save_rows(rows: list[SentMessage], fields: list[str]) -> None:
               for row in rows]
     with connection.cursor() as cursor:
         cursor.executemany(sql, params)
-
-
-def _observe(row: SentMessage, answer: StatusResult, now: datetime,
-             config: SmscSettings) -> StatusSnapshot | None:
-    """Apply an answer to ``row`` in memory; the snapshot to write if the status changed."""
-    for name, value in (("text", answer.text), ("sender", answer.sender), ("sent_at", answer.sent_at),
-                        ("cost", answer.cost), ("sms_count", answer.sms_count),
-                        ("operator", answer.operator), ("region", answer.region)):
-        if value not in (None, ""):
-            setattr(row, name, value)
-    row.last_request_error = ""
-    same = (row.status, row.err) == (answer.status, answer.err)
-    stored_at, seen_at = row.status_changed_at, answer.changed_at
-    older = bool(stored_at and seen_at and (
-        seen_at < stored_at
-        or (seen_at == stored_at and lifecycle_rank(answer.status) < lifecycle_rank(row.status))
-    ))
-    backwards = row.is_final and not is_final_status(answer.status)
-    if same or older or backwards:
-        if not same:
-            logger.info("ignored stale status %s for message %s (stored %s)", answer.status,
-                        row.pk, row.status)
-        row.check_attempts += 1
-        row.next_check_at = _next_check(row, now, config)
-        return None
-    row.status, row.err = answer.status, answer.err
-    row.status_changed_at = answer.changed_at or now
-    row.is_final = is_final_status(answer.status)
-    row.check_attempts = 0
-    row.next_check_at = _next_check(row, now, config)
-    return StatusSnapshot(message=row, status=answer.status, err=answer.err,
-                          changed_at=answer.changed_at, observed_at=now, raw=dict(answer.raw))
-
-
-def _record_error(row: SentMessage, error: SmscError, now: datetime,
-                  config: SmscSettings) -> RefreshResult:
-    """Keep the stored status; note the error and decide when to try again."""
-    row.last_request_error = str(error)[:200]
-    if isinstance(error, SmscCallRefused):
-        return RefreshResult(row, Outcome.REFUSED, error=error, retry_after=retry_after(error, config))
-    row.check_attempts += 1
-    delay = config.rate_limit_backoff if isinstance(error, SmscTooManyRequests) else None
-    row.next_check_at = _next_check(row, now, config, delay)
-    outcome = Outcome.REQUEST_ERROR if isinstance(error, SmscRequestError) else Outcome.TRANSPORT_ERROR
-    return RefreshResult(row, outcome, error=error, retry_after=retry_after(error, config))
-
-
-def retry_after(error: SmscError, config: SmscSettings | None = None) -> float | None:
-    """Seconds after which repeating a call that failed with ``error`` makes sense."""
-    config = config or get_settings()
-    if isinstance(error, SmscCircuitOpen):
-        return max((error.until - timezone.now()).total_seconds(), 1) if error.until else None
-    return {SmscTooManyRequests: config.rate_limit_backoff, SmscIpBlocked: config.ip_block_backoff,
-            SmscAuthError: config.breaker_timeout, SmscBusy: config.slot_wait}.get(type(error))
-
-
-def _next_check(row: SentMessage, now: datetime, config: SmscSettings,
-                delay: float | None = None) -> datetime | None:
-    """Exponential backoff with jitter, capped; None for final or given-up messages."""
-    if row.is_final:
-        return None
-    born = row.sent_at or row.created_at
-    if born and (now - born).total_seconds() > config.give_up_after:
-        return None
-    if delay is None:
-        delay = min(config.backoff_initial * 2 ** min(row.check_attempts, 30), config.backoff_max)
-    jitter = config.backoff_jitter
-    return now + timedelta(seconds=delay * random.uniform(1 - jitter, 1 + jitter))
 
 
 def _pause_if_needed(results: list[RefreshResult], config: SmscSettings) -> None:

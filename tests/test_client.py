@@ -318,7 +318,9 @@ def test_connections_are_reused(client, smsc_simulator, message):
     try:
         for _ in range(3):
             client.get_balance()
-        threading.Thread(target=client.get_balance).start()
+        other = threading.Thread(target=client.get_balance)
+        other.start()
+        other.join()
     finally:
         smsc_simulator._httpd.process_request = original
     assert len(opened) <= 2  # one connection for this thread, maybe one for the other

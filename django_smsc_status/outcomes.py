@@ -1,0 +1,60 @@
+"""What a refresh can come to: one result per message, counts for a sweep."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from .exceptions import SmscCircuitOpen, SmscError
+from .models import SentMessage, StatusSnapshot
+
+
+class Outcome(models.TextChoices):
+    CHANGED = "changed", _("status changed")
+    UNCHANGED = "unchanged", _("no change")
+    TOO_SOON = "too_soon", _("checked moments ago; stored status shown")
+    REQUEST_ERROR = "request_error", _("SMSC refused the request")
+    TRANSPORT_ERROR = "transport_error", _("SMSC could not be reached")
+    REFUSED = "refused", _("not asked: calls to SMSC are paused or busy")
+
+
+@dataclass(frozen=True)
+class RefreshResult:
+    """What happened to one message. ``message`` is the row as stored after the refresh."""
+
+    message: SentMessage
+    outcome: Outcome
+    error: SmscError | None = None
+    snapshot: StatusSnapshot | None = None
+    retry_after: float | None = None  # seconds until asking again makes sense
+
+    @property
+    def detail(self) -> str:
+        return f"{self.outcome.label}: {self.error}" if self.error else str(self.outcome.label)
+
+
+@dataclass
+class RefreshReport:
+    """Counts per outcome of a large refresh (the sweep keeps no per-message list)."""
+
+    counts: Counter = field(default_factory=Counter)
+    errors: Counter = field(default_factory=Counter)
+    paused: SmscCircuitOpen | None = None  # set when the sweep did not run at all
+
+    def add(self, result: RefreshResult) -> None:
+        self.counts[result.outcome] += 1
+        if result.error is not None:
+            self.errors[result.error.detail] += 1
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    def __str__(self) -> str:
+        if self.paused:
+            return f"not run: {self.paused}"
+        parts = [f"{n} {Outcome(o).label}" for o, n in self.counts.most_common()]
+        return f"{self.total} messages" + (": " + ", ".join(parts) if parts else "")

@@ -1,0 +1,107 @@
+"""The polling policy: how an answer or an error changes a message, and when to ask again.
+
+Pure functions on a :class:`SentMessage` in memory (``service`` locks, loads and saves it):
+
+* status never moves backwards: an answer older than the stored status (by SMSC's timestamp;
+  within one second, by :func:`codes.lifecycle_rank`) or a pending status after a final one
+  is ignored;
+* an unchanged answer writes no snapshot and doubles the delay before the next check
+  (``BACKOFF_INITIAL`` up to ``BACKOFF_MAX``, ± ``BACKOFF_JITTER``); a change resets it;
+* final statuses and messages older than ``GIVE_UP_AFTER`` are not checked again;
+* an error keeps the stored status, is noted on the row and backs off (error 9:
+  ``RATE_LIMIT_BACKOFF``).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from datetime import datetime, timedelta
+
+from django.utils import timezone
+
+from .client import StatusResult
+from .codes import is_final_status, lifecycle_rank
+from .conf import SmscSettings, get_settings
+from .exceptions import (
+    SmscAuthError,
+    SmscBusy,
+    SmscCallRefused,
+    SmscCircuitOpen,
+    SmscError,
+    SmscIpBlocked,
+    SmscRequestError,
+    SmscTooManyRequests,
+)
+from .models import SentMessage, StatusSnapshot
+from .outcomes import Outcome, RefreshResult
+
+logger = logging.getLogger(__name__)
+
+
+def apply_answer(row: SentMessage, answer: StatusResult, now: datetime,
+             config: SmscSettings) -> StatusSnapshot | None:
+    """Apply an answer to ``row`` in memory; the snapshot to write if the status changed."""
+    for name, value in (("text", answer.text), ("sender", answer.sender), ("sent_at", answer.sent_at),
+                        ("cost", answer.cost), ("sms_count", answer.sms_count),
+                        ("operator", answer.operator), ("region", answer.region)):
+        if value not in (None, ""):
+            setattr(row, name, value)
+    row.last_request_error = ""
+    same = (row.status, row.err) == (answer.status, answer.err)
+    stored_at, seen_at = row.status_changed_at, answer.changed_at
+    older = bool(stored_at and seen_at and (
+        seen_at < stored_at
+        or (seen_at == stored_at and lifecycle_rank(answer.status) < lifecycle_rank(row.status))
+    ))
+    backwards = row.is_final and not is_final_status(answer.status)
+    if same or older or backwards:
+        if not same:
+            logger.info("ignored stale status %s for message %s (stored %s)", answer.status,
+                        row.pk, row.status)
+        row.check_attempts += 1
+        row.next_check_at = next_check(row, now, config)
+        return None
+    row.status, row.err = answer.status, answer.err
+    row.status_changed_at = answer.changed_at or now
+    row.is_final = is_final_status(answer.status)
+    row.check_attempts = 0
+    row.next_check_at = next_check(row, now, config)
+    return StatusSnapshot(message=row, status=answer.status, err=answer.err,
+                          changed_at=answer.changed_at, observed_at=now, raw=dict(answer.raw))
+
+
+def record_error(row: SentMessage, error: SmscError, now: datetime,
+                  config: SmscSettings) -> RefreshResult:
+    """Keep the stored status; note the error and decide when to try again."""
+    row.last_request_error = str(error)[:200]
+    if isinstance(error, SmscCallRefused):
+        return RefreshResult(row, Outcome.REFUSED, error=error, retry_after=retry_after(error, config))
+    row.check_attempts += 1
+    delay = config.rate_limit_backoff if isinstance(error, SmscTooManyRequests) else None
+    row.next_check_at = next_check(row, now, config, delay)
+    outcome = Outcome.REQUEST_ERROR if isinstance(error, SmscRequestError) else Outcome.TRANSPORT_ERROR
+    return RefreshResult(row, outcome, error=error, retry_after=retry_after(error, config))
+
+
+def retry_after(error: SmscError, config: SmscSettings | None = None) -> float | None:
+    """Seconds after which repeating a call that failed with ``error`` makes sense."""
+    config = config or get_settings()
+    if isinstance(error, SmscCircuitOpen):
+        return max((error.until - timezone.now()).total_seconds(), 1) if error.until else None
+    return {SmscTooManyRequests: config.rate_limit_backoff, SmscIpBlocked: config.ip_block_backoff,
+            SmscAuthError: config.breaker_timeout, SmscBusy: config.slot_wait}.get(type(error))
+
+
+def next_check(row: SentMessage, now: datetime, config: SmscSettings,
+                delay: float | None = None) -> datetime | None:
+    """Exponential backoff with jitter, capped; None for final or given-up messages."""
+    if row.is_final:
+        return None
+    born = row.sent_at or row.created_at
+    if born and (now - born).total_seconds() > config.give_up_after:
+        return None
+    if delay is None:
+        delay = min(config.backoff_initial * 2 ** min(row.check_attempts, 30), config.backoff_max)
+    jitter = config.backoff_jitter
+    return now + timedelta(seconds=delay * random.uniform(1 - jitter, 1 + jitter))
