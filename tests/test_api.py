@@ -252,6 +252,15 @@ def test_bulk_refresh_bad_ids(smsc_settings, api_with):
     assert response.status_code == 400 and "ids" in response.json()
 
 
+def test_bulk_refresh_needs_ids_or_a_filter(smsc_settings, tracked, api_with):
+    tracked((1,))
+    client = api_with("refresh_status")
+    for url in (f"{API}refresh/", f"{API}refresh/?page=2&unknown=1"):
+        response = client.post(url, {}, format="json")
+        assert response.status_code == 400 and "at least one list filter" in response.json()["ids"][0]
+    assert not SentMessage.objects.filter(refresh_queued_at__isnull=False).exists()
+
+
 # -- send ------------------------------------------------------------------------------------------
 
 

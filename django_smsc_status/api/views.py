@@ -18,6 +18,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
 from rest_framework.filters import OrderingFilter
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.parsers import JSONParser
@@ -157,7 +158,8 @@ class SentMessageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
         request=BulkRefreshSerializer,
         responses={202: BulkRefreshResponseSerializer},
         description="Queue refreshes (django-q2) of the messages in `ids`, or, without `ids`, "
-                    "of every message the list filters in the query string select.",
+                    "of the messages the list filters in the query string select (at least one "
+                    "filter is required).",
     )
     @action(detail=False, methods=["post"], url_path="refresh")
     def bulk_refresh(self, request):
@@ -165,6 +167,10 @@ class SentMessageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
         serializer.is_valid(raise_exception=True)
         ids = serializer.validated_data.get("ids")
         if ids is None:
+            filters = set(request.query_params) & set(self.filterset_class.base_filters)
+            if not filters:  # an empty POST must not queue every message ever sent
+                raise ValidationError({"ids": ["Give ids, or at least one list filter "
+                                               "(e.g. ?state=due) in the query string."]})
             selection = self.filter_queryset(self.get_queryset())
         else:
             selection = self.get_queryset().filter(pk__in=ids)
