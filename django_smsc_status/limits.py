@@ -26,7 +26,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from .conf import SmscSettings
-from .exceptions import SmscBusy, SmscCircuitOpen
+from .exceptions import SmscAuthError, SmscBusy, SmscCircuitOpen, SmscError, SmscIpBlocked
 from .models import AccountState, RequestSlot
 
 logger = logging.getLogger(__name__)
@@ -51,6 +51,14 @@ def pause(account: str, code: int, seconds: float) -> None:
     AccountState.objects.update_or_create(account=account,
                                           defaults={"paused_until": until, "pause_code": code})
     logger.error("SMSC error %s for account %s: all calls paused until %s", code, account, until)
+
+
+def pause_after(error: SmscError, config: SmscSettings) -> None:
+    """Pause the login when ``error`` must stop every call: 2 (breaker), 4 (IP blocked)."""
+    if isinstance(error, SmscAuthError):
+        pause(config.account, 2, config.breaker_timeout)
+    elif isinstance(error, SmscIpBlocked):
+        pause(config.account, 4, config.ip_block_backoff)
 
 
 def reset(account: str) -> bool:

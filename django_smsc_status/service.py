@@ -127,9 +127,8 @@ def send(phones: str | Iterable[str], text: str, sender: str | None = None,
     if unknown:
         raise TypeError(f"send() got unknown options: {', '.join(sorted(unknown))}")
     config = get_settings()
-    limits.ensure_open(config.account)
-    with limits.acquire_slots(config, 1):
-        result = get_client(config).send_sms(",".join(numbers), text, sender=sender, **options)
+    result = _call_smsc(config, lambda client: client.send_sms(",".join(numbers), text,
+                                                               sender=sender, **options))
     now = timezone.now()
     per_phone = result.sms_count // len(numbers) if result.sms_count else None
     rows = [
@@ -151,10 +150,19 @@ def send(phones: str | Iterable[str], text: str, sender: str | None = None,
 
 def balance() -> Decimal:
     """The SMSC account balance."""
-    config = get_settings()
+    return _call_smsc(get_settings(), lambda client: client.get_balance())
+
+
+def _call_smsc(config: SmscSettings, call):
+    """One call outside a refresh, under the same limits: refused while the login is paused,
+    one request slot held, and error 2 or 4 pausing the login for every process."""
     limits.ensure_open(config.account)
     with limits.acquire_slots(config, 1):
-        return get_client(config).get_balance()
+        try:
+            return call(get_client(config))
+        except (SmscAuthError, SmscIpBlocked) as exc:
+            limits.pause_after(exc, config)
+            raise
 
 
 def reset_breaker(account: str | None = None) -> bool:
@@ -184,14 +192,14 @@ def refresh_due(limit: int | None = None, *, progress=None) -> RefreshReport:
     Most overdue first. Streams the due set in chunks (memory stays flat), returns counts per
     outcome. ``progress(report)`` is called after each message, for progress bars.
     """
-    report = RefreshReport()
+    report, config = RefreshReport(), get_settings()
     try:
-        limits.ensure_open(get_settings().account)
+        limits.ensure_open(config.account)
     except SmscCircuitOpen as exc:
         report.paused = exc
         logger.warning("sweep skipped: %s", exc)
         return report
-    for result in iter_refresh(_due_pks(get_settings().chunk_size), due_only=True, limit=limit):
+    for result in iter_refresh(_due_pks(config.chunk_size), due_only=True, limit=limit):
         report.add(result)
         if progress:
             progress(report)
@@ -381,8 +389,7 @@ def _save_rows(rows: list[SentMessage], fields: list[str]) -> None:
 
 
 def _pause_if_needed(results: list[RefreshResult], config: SmscSettings) -> None:
-    errors = {type(r.error) for r in results}
-    if SmscAuthError in errors:
-        limits.pause(config.account, 2, config.breaker_timeout)
-    elif SmscIpBlocked in errors:
-        limits.pause(config.account, 4, config.ip_block_backoff)
+    """Error 2 anywhere in the chunk wins over error 4 (the breaker pauses longer)."""
+    errors = [r.error for r in results if isinstance(r.error, (SmscAuthError, SmscIpBlocked))]
+    if errors:
+        limits.pause_after(max(errors, key=lambda e: isinstance(e, SmscAuthError)), config)

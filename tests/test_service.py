@@ -69,6 +69,7 @@ def test_send_failure_records_nothing(smsc_settings, smsc_simulator):
     with pytest.raises(SmscAuthError):
         service.send("79991112233", "hi")
     smsc_settings["PASSWORD"] = "s3cret-Pa55"
+    assert service.reset_breaker()  # error 2 opened it
     smsc_simulator.inject("timeout", delay=1.5)
     with pytest.raises(SmscTimeout):
         service.send("79991112233", "hi")
@@ -356,3 +357,15 @@ def test_send_refuses_control_characters(smsc_settings, smsc_simulator):
     with pytest.raises(ValidationError, match="control characters"):
         service.send("79991112233", "ring \x07")
     assert smsc_simulator.requests == 0
+
+
+def test_error_2_from_send_or_balance_opens_the_breaker_too(smsc_settings, smsc_simulator):
+    smsc_settings["PASSWORD"] = "wrong"
+    with pytest.raises(SmscAuthError):
+        service.balance()
+    asked = smsc_simulator.requests
+    smsc_settings["PASSWORD"] = "s3cret-Pa55"
+    with pytest.raises(SmscCircuitOpen):
+        service.send("79991112233", "hi")
+    assert smsc_simulator.requests == asked and not SentMessage.objects.exists()
+    assert AccountState.objects.get(account="alex").pause_code == 2
