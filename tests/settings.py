@@ -57,6 +57,8 @@ if os.environ.get("SMSC_TEST_DB") == "postgres":
             "NAME": os.environ.get("PGDATABASE", "test"),
             "USER": os.environ.get("PGUSER", "postgres"),
             "PASSWORD": os.environ.get("PGPASSWORD", ""),
+            # Several checkouts on one machine can test at once with their own database.
+            "TEST": {"NAME": os.environ.get("SMSC_TEST_PG_NAME", "test_test")},
         }
     }
 else:
