@@ -9,8 +9,8 @@ reading of the answer are ours, for three reasons:
 * tolerance: SMSC's answers drift from its WSDL (``sms_cnt`` appears, children may or may not be
   namespace-qualified), so answers are read by local name instead of validated;
 * failover and timeouts: connect and read timeouts on every call, and a clear rule for when a
-  backup endpoint may be tried (never after SMSC answered; never after a non-idempotent request
-  may have arrived);
+  backup endpoint may be tried (never after SMSC answered; once the request may have arrived,
+  only for ``get_balance``: a repeated status request counts against the message's limit);
 * speed: keep-alive ``http.client`` connections (``transport.py``) cost a fraction of the CPU
   of ``requests`` per call.
 
@@ -40,11 +40,13 @@ from .conf import SmscSettings, get_settings
 from .exceptions import (
     SmscError,
     SmscHttpError,
+    SmscInvalidRequest,
     SmscMalformedResponse,
     SmscSoapFault,
     SmscTransportError,
     request_error,
 )
+from .redaction import SealedEnvelope
 from .transport import KeepAliveTransport
 
 logger = logging.getLogger(__name__)
@@ -95,9 +97,12 @@ def _int(fields: Mapping[str, str], name: str, *, required: bool = False) -> int
             raise SmscMalformedResponse(f"response has no {name!r}")
         return None
     try:
-        return int(value)
+        number = int(value)
     except ValueError:
         raise SmscMalformedResponse(f"{name!r} is not an integer: {value[:40]!r}") from None
+    if not -(2**31) <= number < 2**31:  # codes and counts are 32-bit columns
+        raise SmscMalformedResponse(f"{name!r} is out of range: {value[:40]!r}")
+    return number
 
 
 def _decimal(value: str | None) -> Decimal | None:
@@ -234,12 +239,12 @@ class SmscClient:
         once the request may have reached SMSC, so a message is not sent twice."""
         optional = {"id": smsc_id, "sender": sender, "time": time}
         return self._call("send_sms", "SendResponse", "sendresult", _send_result,
-                          idempotent=False, phones=phones, mes=text,
+                          reuse=False, phones=phones, mes=text,
                           **{k: v for k, v in optional.items() if v is not None})
 
     def get_balance(self) -> Decimal:
         """The account balance."""
-        return self._call("get_balance", "BalanceResponse", "balanceresult", _balance)
+        return self._call("get_balance", "BalanceResponse", "balanceresult", _balance, resend=True)
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -249,7 +254,11 @@ class SmscClient:
         return {"login": self.config.login, "psw": self.config.password}
 
     def _call(self, operation: str, output: str, result: str, parse: Callable[[dict], T], *,
-              idempotent: bool = True, **params: str) -> T:
+              reuse: bool = True, resend: bool = False, **params: str) -> T:
+        """One SOAP call, failing over to the next endpoint while the request cannot have
+        reached SMSC; after it may have (a read timeout, an HTTP error) only when ``resend``:
+        a repeated status request would count twice against the message's 5 a minute, a
+        repeated send would send twice. ``reuse`` allows a kept-alive connection."""
         envelope = self._envelope(operation, {**self._credentials(), **params})
         action = self._binding.get(operation).soapaction
         headers = {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": f'"{action}"'}
@@ -257,13 +266,13 @@ class SmscClient:
         for endpoint in self.config.endpoints:
             context = {"operation": operation, "endpoint": endpoint}
             try:
-                status, content = self._http.post(endpoint, envelope, headers, reuse=idempotent)
+                status, content = self._http.post(endpoint, envelope, headers, reuse=reuse)
                 if status != 200 and not _is_fault(status, content):
                     raise SmscHttpError(status_code=status)
             except SmscTransportError as exc:
                 exc.operation, exc.endpoint = operation, endpoint
                 last_error = exc
-                if idempotent or exc.before_sending:
+                if resend or exc.before_sending:
                     logger.warning("SMSC %s failed at %s: %s", operation, endpoint, exc.detail)
                     continue
                 raise
@@ -276,10 +285,16 @@ class SmscClient:
         assert last_error is not None
         raise last_error
 
-    def _envelope(self, operation: str, params: dict[str, str]) -> bytes:
+    def _envelope(self, operation: str, params: dict[str, str]) -> SealedEnvelope:
         """The request envelope. zeep renders it once per operation and set of parameters,
         with markers for the values (so the cached template holds no credential); each call
-        only fills in the escaped values: a tenth of zeep's cost per call."""
+        only fills in the escaped values: a tenth of zeep's cost per call.
+
+        Every value is checked before any is written out, and the result is sealed: no frame
+        that an error can show holds a credential in plain text (see ``redaction``)."""
+        for name, value in params.items():
+            if XML_INVALID.search(value):
+                raise SmscInvalidRequest(parameter=name, operation=operation)
         key = (operation, tuple(params))
         template = self._templates.get(key)
         if template is None:
@@ -289,15 +304,10 @@ class SmscClient:
                 encoding="unicode",
             )
             template = self._templates[key] = re.split("\ue000\\d+\ue001", rendered)
-        values = []
-        for name, value in params.items():
-            if XML_INVALID.search(value):
-                raise ValueError(f"{name!r} contains characters XML cannot carry")
-            values.append(escape(value))
         parts = [template[0]]
-        for value, rest in zip(values, template[1:], strict=True):
-            parts += [value, rest]
-        return ('<?xml version="1.0" encoding="utf-8"?>\n' + "".join(parts)).encode()
+        for value, rest in zip(params.values(), template[1:], strict=True):
+            parts += [escape(value), rest]
+        return SealedEnvelope(('<?xml version="1.0" encoding="utf-8"?>\n' + "".join(parts)).encode())
 
     def _read(self, content: bytes, output: str, result: str, context: dict) -> dict[str, str]:
         try:

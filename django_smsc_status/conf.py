@@ -16,6 +16,8 @@ from urllib.parse import urlsplit
 from django.conf import settings as django_settings
 from django.core.exceptions import ImproperlyConfigured
 
+from .redaction import RedactedSettings, Secret
+
 SETTINGS_NAME = "SMSC_STATUS"
 
 #: Known SMSC sites; any other ``https``/``http`` URL is accepted too (e.g. the simulator).
@@ -46,8 +48,8 @@ DEFAULTS: dict[str, Any] = {
     "ALL": 2,
     # SMSC allows fewer than 5 concurrent requests per login, across every process.
     "MAX_CONCURRENT_REQUESTS": 4,
-    # A message checked less than this many seconds ago is answered from the database
-    # (SMSC allows at most 5 checks of one message a minute).
+    # A message asked about less than this many seconds ago is answered from the database
+    # (SMSC allows at most 5 checks of one message a minute). At least 13.
     "MIN_CHECK_INTERVAL": 15,
     # Polling of pending messages: first delay, doubling up to the cap, +/- jitter fraction.
     "BACKOFF_INITIAL": 60,
@@ -55,7 +57,8 @@ DEFAULTS: dict[str, Any] = {
     "BACKOFF_JITTER": 0.1,
     # Stop polling a message this many seconds after it was sent (SMSC holds -1 up to ~11 h).
     "GIVE_UP_AFTER": 2 * 24 * 3600,
-    # After SMSC error 9 (too many requests) wait this long before asking about that message.
+    # After SMSC error 9 (too many requests) wait this long before asking about that message
+    # (at least 60, as are the two pauses below).
     "RATE_LIMIT_BACKOFF": 60,
     # After error 4 (IP blocked) every call for the login pauses this long.
     "IP_BLOCK_BACKOFF": 600,
@@ -74,6 +77,17 @@ DEFAULTS: dict[str, Any] = {
     # API: permission classes (dotted paths) for every endpoint; refresh and send add their
     # own permission on top. None: authenticated users with the model's Django permissions.
     "API_PERMISSION_CLASSES": None,
+}
+
+
+#: Lowest values that keep SMSC's limits (seconds): a message may be asked at most 5 times a
+#: minute, so 13 s apart leaves room for a slow connect (6 requests span over 60 s); after
+#: error 9, 2 or 4, retrying sooner than a minute only feeds the limit that refused us.
+FLOORS: dict[str, float] = {
+    "MIN_CHECK_INTERVAL": 13,
+    "RATE_LIMIT_BACKOFF": 60,
+    "BREAKER_TIMEOUT": 60,
+    "IP_BLOCK_BACKOFF": 60,
 }
 
 
@@ -158,17 +172,19 @@ def _str(key: str, value: Any) -> str:
 
 def get_settings() -> SmscSettings:
     """Read and validate ``settings.SMSC_STATUS`` now."""
-    user = getattr(django_settings, SETTINGS_NAME, None)
-    if user is None:
+    if getattr(django_settings, SETTINGS_NAME, None) is None:
         raise ImproperlyConfigured(f"settings.{SETTINGS_NAME} is missing: set at least LOGIN and PASSWORD")
-    if not isinstance(user, dict):
+    if not isinstance(getattr(django_settings, SETTINGS_NAME), dict):
         raise ImproperlyConfigured(f"settings.{SETTINGS_NAME} must be a dict")
+    # Credentials never sit in a plain local: the DEBUG error page prints every frame's locals.
+    user = RedactedSettings(getattr(django_settings, SETTINGS_NAME))
     unknown = sorted(set(user) - set(DEFAULTS))
     if unknown:
         raise _error(unknown[0], f"is not a known key (known: {', '.join(sorted(DEFAULTS))})")
-    raw = {**DEFAULTS, **user}
+    raw = RedactedSettings({**DEFAULTS, **user})
 
-    login, password, api_key = (_str(k, raw[k]) for k in ("LOGIN", "PASSWORD", "API_KEY"))
+    login = _str("LOGIN", raw["LOGIN"])
+    password, api_key = Secret(_str("PASSWORD", raw["PASSWORD"])), Secret(_str("API_KEY", raw["API_KEY"]))
     if not api_key and not (login and password):
         missing = "LOGIN" if not login else "PASSWORD"
         raise _error(missing, "is required (or set API_KEY instead of LOGIN and PASSWORD)")
@@ -203,7 +219,7 @@ def get_settings() -> SmscSettings:
         key = f.name.upper()
         if f.name in values:
             continue
-        minimum = 1 if key in integers else (0.001 if key in minimum_one else 0)
+        minimum = 1 if key in integers else (0.001 if key in minimum_one else FLOORS.get(key, 0))
         values[f.name] = _number(key, raw[key], minimum=minimum, integer=key in integers)
     if values["max_concurrent_requests"] > 4:
         raise _error("MAX_CONCURRENT_REQUESTS", "must be at most 4 (SMSC allows fewer than 5)")

@@ -17,6 +17,7 @@ credential: messages are built from those fields only, never from request data.
     ├── SmscProtocolError       an answer arrived but is not what the WSDL promises
     │   ├── SmscMalformedResponse
     │   └── SmscSoapFault
+    ├── SmscInvalidRequest      our data cannot be put in a request (nothing was sent)
     └── SmscCallRefused         our own limits refused the call before it was made
         ├── SmscCircuitOpen         after error 2 or 4, until reset or timed out
         └── SmscBusy                no free request slot for the login in time
@@ -138,6 +139,18 @@ class SmscMalformedResponse(SmscProtocolError):
 
 class SmscSoapFault(SmscProtocolError):
     default_detail = "SMSC answered with a SOAP fault"
+
+
+class SmscInvalidRequest(SmscError):
+    """A value cannot be sent to SMSC (e.g. a control character XML cannot carry); names the
+    parameter, never its value. Nothing was sent."""
+
+    default_detail = "the request holds characters SMSC cannot be sent"
+
+    def __init__(self, detail: str | None = None, *, parameter: str = "", **ctx) -> None:
+        self.parameter = parameter
+        super().__init__(detail or (f"{parameter!r} holds characters that cannot be sent to SMSC"
+                                    if parameter else None), **ctx)
 
 
 class SmscCallRefused(SmscError):

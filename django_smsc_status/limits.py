@@ -1,14 +1,20 @@
-"""SMSC's per-login limits, kept in the database so they hold across processes and machines.
+"""SMSC's limits, kept in the database so they hold across processes and machines.
 
 * **Request slots**: at most ``MAX_CONCURRENT_REQUESTS`` requests of one login in flight. A
-  caller leases slots (rows of :class:`RequestSlot`) with a conditional UPDATE, runs at most one
-  request per slot at a time, renews the lease while working and frees it at the end. A crashed
-  process's lease simply expires.
+  caller leases slots (rows of :class:`RequestSlot`) with a conditional UPDATE and runs at most
+  one request per slot at a time. A heartbeat thread renews the lease every few seconds for as
+  long as the caller lives, so a lease never runs out under a live request, and a killed
+  process's slots are free again within ``LEASE_SECONDS``.
+* **Half-open**: until a login has had an answer from SMSC since its first use or since its
+  breaker opened, only one slot of it can be leased (one request in flight, across every
+  process): a wrong password costs one call, not four.
+* **Authorisation budget**: SMSC blocks the calling IP for 30 minutes after 5 errors 2 within
+  30 minutes. Every error 2 is recorded (:class:`AuthFailure`); the slots that may be leased
+  are capped so that the requests in flight can never make the fifth.
 * **Pause** (circuit breaker): after error 2 every call for the login stops until the breaker
-  is reset or ``BREAKER_TIMEOUT`` passes (retrying bad credentials gets the IP blocked); after
-  error 4 calls pause for ``IP_BLOCK_BACKOFF``.
-* The per-message limit (5 checks a minute) lives on the message rows: see
-  ``service.claim`` and ``MIN_CHECK_INTERVAL``.
+  is reset or ``BREAKER_TIMEOUT`` passes; after error 4 calls pause for ``IP_BLOCK_BACKOFF``.
+* **Per message** (5 checks a minute): :func:`claim_messages` stamps ``last_checked_at`` with a
+  conditional UPDATE, to the latest moment the request may reach SMSC (see there).
 
 Conditional UPDATEs (write first, never read-then-write) are atomic on PostgreSQL and do not
 trip SQLite's "database is locked" on lock upgrades.
@@ -18,27 +24,36 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+from django.db import DatabaseError, connections
 from django.db.models import Q
 from django.utils import timezone
 
 from .conf import SmscSettings
 from .exceptions import SmscAuthError, SmscBusy, SmscCircuitOpen, SmscError, SmscIpBlocked
-from .models import AccountState, RequestSlot
+from .models import AccountState, AuthFailure, RequestSlot, SentMessage
 
 logger = logging.getLogger(__name__)
+
+AUTH_ERROR_LIMIT = 5  # SMSC blocks the IP at the fifth error 2 ...
+AUTH_ERROR_WINDOW = 1800  # ... within 30 minutes
+LEASE_SECONDS = 12  # a dead process's slots are free again after at most this
+HEARTBEAT_SECONDS = 3
+CLAIM_VALID_FOR = 2.0  # a claimed message must be on its way to SMSC within this
 
 
 # -- pause / circuit breaker ---------------------------------------------------------------------
 
 
-def ensure_open(account: str) -> None:
+def ensure_open(account: str, state: AccountState | None = None) -> None:
     """Raise :class:`SmscCircuitOpen` while calls for ``account`` are paused."""
-    state = AccountState.objects.filter(account=account, paused_until__gt=timezone.now()).first()
-    if state is not None:
+    if state is None:
+        state = AccountState.objects.filter(account=account).first()
+    if state is not None and state.is_paused:
         raise SmscCircuitOpen(
             f"calls to SMSC are paused until {state.paused_until:%Y-%m-%d %H:%M:%S} UTC "
             f"after SMSC error {state.pause_code}", code=state.pause_code, until=state.paused_until,
@@ -46,36 +61,102 @@ def ensure_open(account: str) -> None:
 
 
 def pause(account: str, code: int, seconds: float) -> None:
-    """Stop every call for ``account`` for ``seconds`` because SMSC answered ``code``."""
+    """Stop every call for ``account`` for ``seconds`` because SMSC answered ``code``.
+
+    After error 2 the login is half-open again: it must prove itself with one request."""
     until = timezone.now() + timedelta(seconds=seconds)
-    AccountState.objects.update_or_create(account=account,
-                                          defaults={"paused_until": until, "pause_code": code})
+    defaults = {"paused_until": until, "pause_code": code}
+    if code == 2:
+        defaults["verified_at"] = None
+    AccountState.objects.update_or_create(account=account, defaults=defaults)
     logger.error("SMSC error %s for account %s: all calls paused until %s", code, account, until)
 
 
-def pause_after(error: SmscError, config: SmscSettings) -> None:
-    """Pause the login when ``error`` must stop every call: 2 (breaker), 4 (IP blocked)."""
-    if isinstance(error, SmscAuthError):
+def pause_after(errors: list[SmscError], config: SmscSettings) -> None:
+    """Record every error 2 among ``errors`` (the IP-block budget), then pause the login if
+    any must stop every call: 2 (breaker, wins) or 4 (IP blocked)."""
+    auth = [e for e in errors if isinstance(e, SmscAuthError)]
+    if auth:
+        now = timezone.now()
+        AuthFailure.objects.bulk_create([AuthFailure(account=config.account, occurred_at=now)
+                                         for _ in auth])
+        AuthFailure.objects.filter(account=config.account,
+                                   occurred_at__lt=now - timedelta(seconds=AUTH_ERROR_WINDOW)).delete()
         pause(config.account, 2, config.breaker_timeout)
-    elif isinstance(error, SmscIpBlocked):
+    elif any(isinstance(e, SmscIpBlocked) for e in errors):
         pause(config.account, 4, config.ip_block_backoff)
 
 
 def reset(account: str) -> bool:
-    """Close the breaker for ``account`` (after fixing the credentials). True if it was open."""
+    """Close the breaker for ``account`` (after fixing the credentials). True if it was open.
+
+    The login stays half-open, and the authorisation budget still applies: see
+    :func:`auth_budget`."""
     return bool(AccountState.objects.filter(account=account, paused_until__isnull=False)
                 .update(paused_until=None, pause_code=None))
+
+
+def proves_login(answer: object) -> bool:
+    """Any answer from SMSC but error 2 or 4 shows that the credentials work."""
+    return not isinstance(answer, (SmscAuthError, SmscIpBlocked)) and (
+        not isinstance(answer, SmscError) or answer.code is not None)
+
+
+def mark_verified(account: str) -> None:
+    """The login answered: lift the half-open limit (one request in flight)."""
+    AccountState.objects.filter(account=account, verified_at__isnull=True).update(
+        verified_at=timezone.now())
+
+
+# -- authorisation budget ------------------------------------------------------------------------
+
+
+def auth_budget(account: str) -> tuple[int, datetime | None]:
+    """How many requests may be in flight without risking SMSC's IP block, and, when none
+    may, the moment one may again."""
+    now = timezone.now()
+    failures = list(AuthFailure.objects.filter(
+        account=account, occurred_at__gte=now - timedelta(seconds=AUTH_ERROR_WINDOW),
+    ).order_by("occurred_at").values_list("occurred_at", flat=True))
+    budget = AUTH_ERROR_LIMIT - 1 - len(failures)
+    if budget > 0:
+        return budget, None
+    # One request is allowed once all but AUTH_ERROR_LIMIT - 2 failures have left the window.
+    return 0, failures[-budget] + timedelta(seconds=AUTH_ERROR_WINDOW)
+
+
+def _usable_slots(config: SmscSettings) -> tuple[int, bool]:
+    """Slots that may be leased now, and whether the login is half-open; raises while paused
+    or while another error 2 could get the IP blocked."""
+    account = config.account
+    state, _ = AccountState.objects.get_or_create(account=account)
+    ensure_open(account, state)
+    budget, allowed_at = auth_budget(account)
+    if not budget:
+        raise SmscCircuitOpen(
+            f"not calling SMSC: {AUTH_ERROR_LIMIT - 1} authorisation errors (SMSC error 2) within "
+            f"30 minutes, and a fifth would get this server's IP blocked; next try allowed at "
+            f"{allowed_at:%Y-%m-%d %H:%M:%S} UTC", code=2, until=allowed_at,
+        )
+    half_open = state.verified_at is None
+    return (1 if half_open else min(budget, config.max_concurrent_requests)), half_open
 
 
 # -- request slots -------------------------------------------------------------------------------
 
 
 class SlotLease:
-    """Slots held by this caller; use as a context manager. ``len()`` is the number held."""
+    """Slots held by this caller; use as a context manager. ``len()`` is the number held.
 
-    def __init__(self, account: str, numbers: list[int], token: str, lease: float) -> None:
-        self.account, self.numbers, self.token, self.lease = account, numbers, token, lease
-        self._renewed = time.monotonic()
+    A daemon thread renews the lease while it is held (its own database connection), so the
+    lease does not depend on how fast the caller consumes results."""
+
+    def __init__(self, config: SmscSettings, numbers: list[int], token: str, half_open: bool) -> None:
+        self.config, self.account = config, config.account
+        self.numbers, self.token, self.half_open = numbers, token, half_open
+        self._stop = threading.Event()
+        self._heartbeat = threading.Thread(target=self._beat, name="smsc-lease", daemon=True)
+        self._heartbeat.start()
 
     def __len__(self) -> int:
         return len(self.numbers)
@@ -86,55 +167,116 @@ class SlotLease:
     def __exit__(self, *exc) -> None:
         self.release()
 
-    def _mine(self):
-        return RequestSlot.objects.filter(account=self.account, number__in=self.numbers,
-                                          holder=self.token)
+    def _mine(self, numbers: list[int]):
+        return RequestSlot.objects.filter(account=self.account, number__in=numbers, holder=self.token)
 
-    def renew_if_needed(self) -> None:
-        """Extend the lease once half of it has passed (a cheap no-op otherwise)."""
-        if time.monotonic() - self._renewed > self.lease / 2:
-            self._mine().update(expires_at=timezone.now() + timedelta(seconds=self.lease))
-            self._renewed = time.monotonic()
+    def _beat(self) -> None:
+        try:
+            while not self._stop.wait(HEARTBEAT_SECONDS):
+                try:
+                    self._mine(list(self.numbers)).update(
+                        expires_at=timezone.now() + timedelta(seconds=LEASE_SECONDS))
+                except DatabaseError:
+                    logger.warning("could not renew the request slots of %s", self.account,
+                                   exc_info=True)
+        finally:
+            connections.close_all()  # this thread's connections only
+
+    def top_up(self) -> int:
+        """Lease more free slots, without waiting, up to what the login may use now (after the
+        half-open login proved itself, or slots another process released). Returns how many."""
+        if self._stop.is_set():
+            return 0
+        try:
+            usable, half_open = _usable_slots(self.config)
+        except SmscCircuitOpen:
+            return 0
+        self.half_open = half_open
+        added = _lease(self.account, [n for n in range(usable) if n not in self.numbers],
+                       usable - len(self.numbers), self.token)
+        self.numbers += added
+        return len(added)
 
     def release(self) -> None:
+        self._stop.set()
         if self.numbers:
-            self._mine().update(holder="", expires_at=None)
+            self._mine(self.numbers).update(holder="", expires_at=None)
             self.numbers = []
+
+
+def _lease(account: str, numbers: list[int], want: int, token: str) -> list[int]:
+    """Take up to ``want`` of the free slots ``numbers``, in random order (less contention)."""
+    now = timezone.now()
+    free = Q(expires_at__isnull=True) | Q(expires_at__lt=now)
+    taken: list[int] = []
+    for number in random.sample(numbers, len(numbers)):
+        if len(taken) >= want:
+            break
+        if RequestSlot.objects.filter(free, account=account, number=number).update(
+            holder=token, expires_at=now + timedelta(seconds=LEASE_SECONDS)
+        ):
+            taken.append(number)
+    return taken
 
 
 def acquire_slots(config: SmscSettings, want: int) -> SlotLease:
     """Lease up to ``want`` request slots of the login, waiting up to ``SLOT_WAIT`` for one.
 
-    Returns as soon as at least one slot is free (callers work with what they get);
-    raises :class:`SmscBusy` if none frees up in time.
+    Returns as soon as at least one slot is free (callers work with what they get and may
+    :meth:`~SlotLease.top_up` later). Raises :class:`SmscCircuitOpen` while the login is paused
+    or out of authorisation budget, :class:`SmscBusy` if no slot frees up in time.
     """
-    account, total = config.account, config.max_concurrent_requests
-    want = max(1, min(want, total))
-    # Long enough for one request on every endpoint, renewed while the caller works.
-    lease = (config.connect_timeout + config.timeout) * len(config.endpoints) + 30
-    token = uuid.uuid4().hex
+    account, token = config.account, uuid.uuid4().hex
     deadline = time.monotonic() + config.slot_wait
     rows_checked = False
     while True:
-        now = timezone.now()
-        free = Q(expires_at__isnull=True) | Q(expires_at__lt=now)
-        taken = []
-        for number in random.sample(range(total), total):  # spread contention over the rows
-            if len(taken) == want:
-                break
-            if RequestSlot.objects.filter(free, account=account, number=number).update(
-                holder=token, expires_at=now + timedelta(seconds=lease)
-            ):
-                taken.append(number)
+        usable, half_open = _usable_slots(config)
+        taken = _lease(account, list(range(usable)), max(1, min(want, usable)), token)
         if taken:
-            return SlotLease(account, taken, token, lease)
+            return SlotLease(config, taken, token, half_open)
         if not rows_checked:  # first use of this login (or slots were deleted): make the rows
             rows_checked = True
             RequestSlot.objects.bulk_create(
-                [RequestSlot(account=account, number=n) for n in range(total)], ignore_conflicts=True
+                [RequestSlot(account=account, number=n) for n in range(config.max_concurrent_requests)],
+                ignore_conflicts=True,
             )
             continue
         if time.monotonic() >= deadline:
-            raise SmscBusy(f"all {total} request slots of {account} stayed busy for "
+            raise SmscBusy(f"all {usable} usable request slots of {account} stayed busy for "
                            f"{config.slot_wait:g} s")
         time.sleep(0.02 + random.random() * 0.05)
+
+
+# -- per message: at most 5 checks a minute --------------------------------------------------------
+
+
+def claim_horizon(config: SmscSettings) -> float:
+    """Seconds after a claim by which its request has certainly reached SMSC or been dropped:
+    a worker sends only within ``CLAIM_VALID_FOR``, and each endpoint it fails over to before
+    the request could arrive costs at most ``CONNECT_TIMEOUT``."""
+    return CLAIM_VALID_FOR + config.connect_timeout * len(config.endpoints)
+
+
+def claim_messages(pks: list[int], config: SmscSettings, due_only: bool
+                   ) -> tuple[datetime, list[SentMessage], list[SentMessage]]:
+    """Claim the messages that may be asked about now: ``(stamp, claimed, not claimed)``.
+
+    ``last_checked_at`` is set, with one conditional UPDATE, to ``stamp``: the latest moment
+    the request may reach SMSC (:func:`claim_horizon`). A message may be claimed again only
+    ``MIN_CHECK_INTERVAL`` after that, so two requests about one message are at least that far
+    apart at SMSC however processes interleave and however long a claim waits for a slot. When
+    the answer is written, the stamp becomes the moment the answer arrived (no later than
+    the stamp, and no earlier than the request reached SMSC).
+    """
+    now = timezone.now()
+    stamp = now + timedelta(seconds=claim_horizon(config))
+    cutoff = now - timedelta(seconds=config.min_check_interval)
+    free = Q(last_checked_at__isnull=True) | Q(last_checked_at__lt=cutoff)
+    claim = SentMessage.objects.filter(free, pk__in=pks, quarantine_reason="")
+    if due_only:
+        claim = claim.filter(is_final=False, next_check_at__lte=now)
+    claim.update(last_checked_at=stamp)
+    rows = SentMessage.objects.in_bulk(pks)
+    claimed = [rows[pk] for pk in pks if pk in rows and rows[pk].last_checked_at == stamp]
+    skipped = [rows[pk] for pk in pks if pk in rows and rows[pk].last_checked_at != stamp]
+    return stamp, claimed, skipped

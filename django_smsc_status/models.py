@@ -38,7 +38,11 @@ class SentMessageQuerySet(models.QuerySet):
 
     def given_up(self) -> SentMessageQuerySet:
         """Pending, but no longer polled (older than ``GIVE_UP_AFTER``)."""
-        return self.filter(is_final=False, next_check_at__isnull=True)
+        return self.filter(is_final=False, next_check_at__isnull=True, quarantine_reason="")
+
+    def quarantined(self) -> SentMessageQuerySet:
+        """Not polled because the row holds data SMSC cannot be asked about."""
+        return self.exclude(quarantine_reason="")
 
 
 class SentMessage(CodesMixin, models.Model):
@@ -64,6 +68,9 @@ class SentMessage(CodesMixin, models.Model):
     next_check_at = models.DateTimeField(_("next check at"), null=True, blank=True)
     check_attempts = models.PositiveIntegerField(_("checks without change"), default=0)
     last_request_error = models.CharField(_("last request error"), max_length=200, blank=True)
+    # Set when the row holds data no request can carry (e.g. a control character in the id,
+    # from before validation existed): polling stops; the admin and the API show why.
+    quarantine_reason = models.CharField(_("quarantined because"), max_length=200, blank=True)
     # Set while a django-q2 refresh of this message is queued, so it is not queued twice.
     refresh_queued_at = models.DateTimeField(_("refresh queued at"), null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), default=timezone.now, db_index=True)
@@ -94,7 +101,11 @@ class SentMessage(CodesMixin, models.Model):
 
     @property
     def is_given_up(self) -> bool:
-        return not self.is_final and self.next_check_at is None
+        return not self.is_final and self.next_check_at is None and not self.quarantine_reason
+
+    @property
+    def is_quarantined(self) -> bool:
+        return bool(self.quarantine_reason)
 
 
 class StatusSnapshotQuerySet(models.QuerySet):
@@ -131,11 +142,14 @@ class StatusSnapshot(CodesMixin, models.Model):
 
 
 class AccountState(models.Model):
-    """Per-login pause shared by every process: the circuit breaker (error 2) and IP blocks (4)."""
+    """Per-login state shared by every process: the circuit breaker (error 2), IP blocks (4),
+    and whether the login has proved itself since it was first used or since the breaker opened
+    (until then it is *half-open*: one request in flight at a time)."""
 
     account = models.CharField(_("account"), max_length=100, unique=True)
     paused_until = models.DateTimeField(_("paused until"), null=True, blank=True)
     pause_code = models.IntegerField(_("SMSC error"), null=True, blank=True)
+    verified_at = models.DateTimeField(_("last proved good at"), null=True, blank=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
@@ -152,6 +166,24 @@ class AccountState(models.Model):
     @property
     def is_paused(self) -> bool:
         return self.paused_until is not None and self.paused_until > timezone.now()
+
+    @property
+    def is_half_open(self) -> bool:
+        return self.verified_at is None
+
+
+class AuthFailure(models.Model):
+    """One SMSC error 2 of a login. SMSC blocks the IP after 5 within 30 minutes; counting them
+    here (across processes) lets ``limits`` refuse any call that could be the fifth."""
+
+    account = models.CharField(max_length=100)
+    occurred_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=("account", "occurred_at"), name="smsc_status_auth_fail_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.account} @ {self.occurred_at:%Y-%m-%d %H:%M:%S}"
 
 
 class RequestSlot(models.Model):

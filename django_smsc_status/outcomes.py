@@ -19,6 +19,8 @@ class Outcome(models.TextChoices):
     REQUEST_ERROR = "request_error", _("SMSC refused the request")
     TRANSPORT_ERROR = "transport_error", _("SMSC could not be reached")
     REFUSED = "refused", _("not asked: calls to SMSC are paused or busy")
+    QUARANTINED = "quarantined", _("not asked: the message holds data SMSC cannot be asked about")
+    FAILED = "failed", _("refresh failed on our side; see the log")
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,7 @@ class RefreshReport:
     counts: Counter = field(default_factory=Counter)
     errors: Counter = field(default_factory=Counter)
     paused: SmscCircuitOpen | None = None  # set when the sweep did not run at all
+    aborted: str = ""  # why the sweep stopped early (an error outside any one message)
 
     def add(self, result: RefreshResult) -> None:
         self.counts[result.outcome] += 1
@@ -57,4 +60,5 @@ class RefreshReport:
         if self.paused:
             return f"not run: {self.paused}"
         parts = [f"{n} {Outcome(o).label}" for o, n in self.counts.most_common()]
-        return f"{self.total} messages" + (": " + ", ".join(parts) if parts else "")
+        text = f"{self.total} messages" + (": " + ", ".join(parts) if parts else "")
+        return text + (f"; stopped early: {self.aborted}" if self.aborted else "")

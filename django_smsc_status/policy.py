@@ -17,7 +17,9 @@ from __future__ import annotations
 import logging
 import random
 from datetime import datetime, timedelta
+from decimal import Decimal
 
+from django.db import models
 from django.utils import timezone
 
 from .client import StatusResult
@@ -29,9 +31,12 @@ from .exceptions import (
     SmscCallRefused,
     SmscCircuitOpen,
     SmscError,
+    SmscInvalidRequest,
     SmscIpBlocked,
+    SmscProtocolError,
     SmscRequestError,
     SmscTooManyRequests,
+    SmscTransportError,
 )
 from .models import SentMessage, StatusSnapshot
 from .outcomes import Outcome, RefreshResult
@@ -39,15 +44,35 @@ from .outcomes import Outcome, RefreshResult
 logger = logging.getLogger(__name__)
 
 
+def fit(name: str, value):
+    """``value`` as the column ``name`` of :class:`SentMessage` can hold it: text cut to the
+    column's length, a number out of its range dropped (the snapshot keeps SMSC's raw answer)."""
+    column = SentMessage._meta.get_field(name)
+    if isinstance(value, str) and column.max_length:
+        return value[: column.max_length]
+    if isinstance(value, Decimal):
+        whole_digits = column.max_digits - column.decimal_places
+        if not value.is_finite() or abs(value) >= Decimal(10) ** whole_digits:
+            return None
+        return value.quantize(Decimal(1).scaleb(-column.decimal_places))
+    if isinstance(value, int) and isinstance(column, models.PositiveIntegerField):
+        return value if 0 <= value < 2**31 else None
+    return value
+
+
 def apply_answer(row: SentMessage, answer: StatusResult, now: datetime,
              config: SmscSettings) -> StatusSnapshot | None:
-    """Apply an answer to ``row`` in memory; the snapshot to write if the status changed."""
+    """Apply an answer to ``row`` in memory; the snapshot to write if the status changed.
+
+    ``status_changed_at`` holds SMSC's own time of the change (None when SMSC gives none), so
+    "older" compares SMSC's clock with SMSC's clock, never with ours."""
     for name, value in (("text", answer.text), ("sender", answer.sender), ("sent_at", answer.sent_at),
                         ("cost", answer.cost), ("sms_count", answer.sms_count),
                         ("operator", answer.operator), ("region", answer.region)):
         if value not in (None, ""):
-            setattr(row, name, value)
+            setattr(row, name, fit(name, value))
     row.last_request_error = ""
+    row.quarantine_reason = ""
     same = (row.status, row.err) == (answer.status, answer.err)
     stored_at, seen_at = row.status_changed_at, answer.changed_at
     older = bool(stored_at and seen_at and (
@@ -63,7 +88,7 @@ def apply_answer(row: SentMessage, answer: StatusResult, now: datetime,
         row.next_check_at = next_check(row, now, config)
         return None
     row.status, row.err = answer.status, answer.err
-    row.status_changed_at = answer.changed_at or now
+    row.status_changed_at = answer.changed_at
     row.is_final = is_final_status(answer.status)
     row.check_attempts = 0
     row.next_check_at = next_check(row, now, config)
@@ -73,15 +98,28 @@ def apply_answer(row: SentMessage, answer: StatusResult, now: datetime,
 
 def record_error(row: SentMessage, error: SmscError, now: datetime,
                   config: SmscSettings) -> RefreshResult:
-    """Keep the stored status; note the error and decide when to try again."""
+    """Keep the stored status; note the error and decide when to try again.
+
+    Data no request can carry quarantines the message: it is not polled again (a manual
+    refresh tries once more, e.g. after the row was corrected)."""
     row.last_request_error = str(error)[:200]
     if isinstance(error, SmscCallRefused):
         return RefreshResult(row, Outcome.REFUSED, error=error, retry_after=retry_after(error, config))
+    if isinstance(error, SmscInvalidRequest):
+        row.quarantine_reason, row.next_check_at = str(error)[:200], None
+        return RefreshResult(row, Outcome.QUARANTINED, error=error)
     row.check_attempts += 1
     delay = config.rate_limit_backoff if isinstance(error, SmscTooManyRequests) else None
     row.next_check_at = next_check(row, now, config, delay)
-    outcome = Outcome.REQUEST_ERROR if isinstance(error, SmscRequestError) else Outcome.TRANSPORT_ERROR
-    return RefreshResult(row, outcome, error=error, retry_after=retry_after(error, config))
+    return RefreshResult(row, _outcome_of(error), error=error, retry_after=retry_after(error, config))
+
+
+def _outcome_of(error: SmscError) -> Outcome:
+    if isinstance(error, SmscRequestError):
+        return Outcome.REQUEST_ERROR
+    if isinstance(error, (SmscTransportError, SmscProtocolError)):
+        return Outcome.TRANSPORT_ERROR
+    return Outcome.FAILED  # our own failure (a bug, an unwritable answer): see the log
 
 
 def retry_after(error: SmscError, config: SmscSettings | None = None) -> float | None:

@@ -19,12 +19,16 @@ How a refresh runs (:func:`iter_refresh`):
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import threading
+import time
+from collections import deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import timedelta
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import partial
 
@@ -38,6 +42,7 @@ from .client import XML_INVALID, StatusResult, get_client
 from .conf import SmscSettings, get_settings
 from .exceptions import (
     SmscAuthError,
+    SmscBusy,
     SmscCallRefused,
     SmscCircuitOpen,
     SmscError,
@@ -154,15 +159,20 @@ def balance() -> Decimal:
 
 
 def _call_smsc(config: SmscSettings, call):
-    """One call outside a refresh, under the same limits: refused while the login is paused,
-    one request slot held, and error 2 or 4 pausing the login for every process."""
-    limits.ensure_open(config.account)
-    with limits.acquire_slots(config, 1):
+    """One call outside a refresh, under the same limits: refused while the login is paused
+    or out of authorisation budget, one request slot held, error 2 or 4 pausing the login for
+    every process, an answer proving a half-open login."""
+    with limits.acquire_slots(config, 1) as lease:
         try:
-            return call(get_client(config))
-        except (SmscAuthError, SmscIpBlocked) as exc:
-            limits.pause_after(exc, config)
+            result = call(get_client(config))
+        except SmscError as exc:
+            limits.pause_after([exc], config)
+            if lease.half_open and limits.proves_login(exc):
+                limits.mark_verified(config.account)
             raise
+        if lease.half_open:
+            limits.mark_verified(config.account)
+        return result
 
 
 def reset_breaker(account: str | None = None) -> bool:
@@ -183,14 +193,18 @@ def refresh(message: SentMessage | int) -> RefreshResult:
 
 def refresh_many(messages: Iterable[SentMessage | int]) -> list[RefreshResult]:
     """Refresh a modest selection; one result per message, in input order."""
-    return list(iter_refresh(messages))
+    pks = [m.pk if isinstance(m, SentMessage) else int(m) for m in messages]
+    results = {r.message.pk: r for r in iter_refresh(pks)}
+    return [results[pk] for pk in dict.fromkeys(pks) if pk in results]
 
 
 def refresh_due(limit: int | None = None, *, progress=None) -> RefreshReport:
     """Refresh pending messages whose ``next_check_at`` has come (the periodic sweep).
 
     Most overdue first. Streams the due set in chunks (memory stays flat), returns counts per
-    outcome. ``progress(report)`` is called after each message, for progress bars.
+    outcome. ``progress(report)`` is called after each message, for progress bars. No exception
+    escapes: a message's trouble is its outcome, and anything else stops the sweep with the
+    reason in ``report.aborted`` (and the log).
     """
     report, config = RefreshReport(), get_settings()
     try:
@@ -199,48 +213,49 @@ def refresh_due(limit: int | None = None, *, progress=None) -> RefreshReport:
         report.paused = exc
         logger.warning("sweep skipped: %s", exc)
         return report
-    for result in iter_refresh(_due_pks(config.chunk_size), due_only=True, limit=limit):
-        report.add(result)
-        if progress:
-            progress(report)
+    try:
+        for result in iter_refresh(_due_pks(config.chunk_size), due_only=True, limit=limit):
+            report.add(result)
+            if progress:
+                progress(report)
+    except Exception as exc:
+        logger.exception("sweep stopped after %s messages", report.total)
+        report.aborted = f"{type(exc).__name__}: {exc}"[:200]
     return report
 
 
 UPDATED_FIELDS = ["text", "sender", "sent_at", "cost", "sms_count", "status", "err",
                   "status_changed_at", "operator", "region", "is_final", "next_check_at",
-                  "check_attempts", "last_request_error"]
+                  "check_attempts", "last_request_error", "last_checked_at", "quarantine_reason"]
 
 
 def iter_refresh(messages: Iterable[SentMessage | int] | models.QuerySet, *, due_only: bool = False,
                  limit: int | None = None) -> Iterator[RefreshResult]:
-    """Refresh ``messages`` (rows, primary keys or a queryset), yielding results as they land."""
+    """Refresh ``messages`` (rows, primary keys or a queryset), yielding results as they land
+    (not in input order)."""
     config = get_settings()
     chunks = pk_chunks(messages, config.chunk_size, limit)
     first = next(chunks, None)
     if not first:
         return
-    chunks = itertools.chain([first], chunks)
+    second = next(chunks, None)
+    if second is None:  # a modest selection: what was asked moments ago needs no request slot
+        soon = list(_too_soon(first, config))
+        yield from soon
+        answered = {r.message.pk for r in soon}
+        first = [pk for pk in first if pk not in answered]
+        if not first:
+            return
+    chunks = itertools.chain([first], [second] if second else [], chunks)
+    want = config.max_concurrent_requests if second or len(first) > 1 else 1
     try:
-        limits.ensure_open(config.account)
-        lease = limits.acquire_slots(config, config.max_concurrent_requests if len(first) > 1 else 1)
+        lease = limits.acquire_slots(config, want)
     except SmscCallRefused as exc:
         for chunk in chunks:
             yield from _refused(chunk, exc)
         return
-    client = get_client(config)
-    stop = threading.Event()  # set on error 2 or 4: no further calls in this run
-    with lease, ThreadPoolExecutor(len(lease), thread_name_prefix="smsc") as pool:
-        in_flight: list[tuple[SentMessage, Future]] = []
-        for chunk in chunks:
-            if stop.is_set():
-                yield from _refused(chunk, SmscCircuitOpen("calls paused after an SMSC error"))
-                continue
-            claimed, skipped = _claim(chunk, config, due_only)
-            yield from skipped
-            submitted = [(m, pool.submit(_fetch, client, m.smsc_id, m.phone, stop)) for m in claimed]
-            yield from _apply(in_flight, config, lease)  # the previous chunk, while this one runs
-            in_flight = submitted
-        yield from _apply(in_flight, config, lease)
+    with lease:
+        yield from _Run(config, lease, due_only).run(chunks)
 
 
 def _due_pks(page: int) -> Iterator[int]:
@@ -282,29 +297,19 @@ def pk_chunks(messages, size: int, limit: int | None = None) -> Iterator[list[in
         yield chunk
 
 
-def _claim(pks: list[int], config: SmscSettings, due_only: bool):
-    """Stamp ``last_checked_at`` on the messages we may ask about now; the rest are too soon."""
-    now = timezone.now()
-    cutoff = now - timedelta(seconds=config.min_check_interval)
-    free = models.Q(last_checked_at__isnull=True) | models.Q(last_checked_at__lt=cutoff)
-    claim = SentMessage.objects.filter(free, pk__in=pks)
-    if due_only:
-        claim = claim.filter(is_final=False, next_check_at__lte=now)
-    claim.update(last_checked_at=now)
-    rows = SentMessage.objects.in_bulk(pks)
-    claimed, skipped = [], []
-    for pk in pks:
-        row = rows.get(pk)
-        if row is None:
-            continue  # deleted meanwhile
-        if row.last_checked_at == now:
-            claimed.append(row)
-        else:
-            wait = config.min_check_interval
-            if row.last_checked_at:
-                wait -= (now - row.last_checked_at).total_seconds()
-            skipped.append(RefreshResult(row, Outcome.TOO_SOON, retry_after=max(wait, 1)))
-    return claimed, skipped
+def _too_soon(pks: list[int], config: SmscSettings) -> Iterator[RefreshResult]:
+    """Messages asked about less than ``MIN_CHECK_INTERVAL`` ago: their stored state."""
+    cutoff = timezone.now() - timedelta(seconds=config.min_check_interval)
+    for row in SentMessage.objects.filter(pk__in=pks, last_checked_at__gte=cutoff):
+        yield _not_claimed(row, config)
+
+
+def _not_claimed(row: SentMessage, config: SmscSettings) -> RefreshResult:
+    """A message someone else asked about moments ago, or (in a sweep) no longer due."""
+    wait = config.min_check_interval
+    if row.last_checked_at:
+        wait -= (timezone.now() - row.last_checked_at).total_seconds()
+    return RefreshResult(row, Outcome.TOO_SOON, retry_after=max(wait, 1))
 
 
 def _refused(pks: list[int], error: SmscCallRefused) -> Iterator[RefreshResult]:
@@ -315,56 +320,204 @@ def _refused(pks: list[int], error: SmscCallRefused) -> Iterator[RefreshResult]:
             yield RefreshResult(rows[pk], Outcome.REFUSED, error=error, retry_after=retry)
 
 
-def _fetch(client, smsc_id: str, phone: str, stop: threading.Event) -> StatusResult | SmscError:
-    """Runs in a pool thread: SMSC only, no database."""
-    if stop.is_set():
-        return SmscCircuitOpen("calls paused after an SMSC error earlier in this run")
-    try:
-        return client.get_status(smsc_id, phone)
-    except (SmscAuthError, SmscIpBlocked) as exc:
-        stop.set()
-        return exc
-    except SmscError as exc:
-        return exc
+@dataclass(frozen=True)
+class _Fetched:
+    """What a pool thread brings back for one claimed message."""
+
+    message: SentMessage
+    stamp: datetime  # the claim's last_checked_at
+    answer: StatusResult | SmscError
+    finished_at: datetime  # when the answer (or the failure) came: after SMSC got the request
+    sent: bool  # False: dropped before any request; the claim's stamp stands
 
 
-def _apply(fetched: list[tuple[SentMessage, Future]], config: SmscSettings,
-           lease: limits.SlotLease) -> Iterator[RefreshResult]:
-    """Write one chunk's answers in one transaction; yield results in order."""
-    if not fetched:
-        return
-    answers = {}
-    for message, future in fetched:
-        answers[message.pk] = future.result()
-        lease.renew_if_needed()
-    results, snapshots, events = [], [], []
-    with transaction.atomic():
-        rows = SentMessage.objects.select_for_update().in_bulk(list(answers))
-        now = timezone.now()  # after the lock: history's order is the order of application
-        for message, _future in fetched:
-            row = rows.get(message.pk)
-            if row is None:
-                continue
-            answer = answers[message.pk]
-            if isinstance(answer, StatusResult):
+class _Run:
+    """One refresh run: claims messages just in time for a free request slot, asks SMSC from
+    a thread pool, and writes the answers in batches.
+
+    Pool threads only talk to SMSC; every database write happens in the calling thread (its
+    transaction, its connection). A message is claimed only when a slot can take it within
+    ``limits.CLAIM_VALID_FOR``, and a thread that gets to it later drops it unsent, so the
+    claim's stamp always covers the request. Free slots are taken up as they appear (other
+    processes finished, a half-open login proved itself); error 2 or 4 stops the run.
+    """
+
+    def __init__(self, config: SmscSettings, lease: limits.SlotLease, due_only: bool) -> None:
+        self.config, self.lease, self.due_only = config, lease, due_only
+        self.client = get_client(config)
+        self.gate = threading.Semaphore(len(lease))  # requests in flight <= slots held
+        self.stop = threading.Event()
+        self.stopped_by: SmscCallRefused | None = None
+        self._topped_up = self._checked_open = time.monotonic()
+
+    def run(self, chunks: Iterator[list[int]]) -> Iterator[RefreshResult]:
+        waiting: deque[int] = deque()
+        in_flight: set[Future] = set()
+        done: list[_Fetched] = []
+        exhausted = False
+        with ThreadPoolExecutor(self.config.max_concurrent_requests, thread_name_prefix="smsc") as pool:
+            while True:
+                capacity = len(self.lease)
+                if not self.stop.is_set() and len(in_flight) <= capacity:
+                    want = 2 * capacity - len(in_flight)  # one waiting behind each busy slot
+                    while len(waiting) < want and not exhausted:
+                        chunk = next(chunks, None)
+                        exhausted = chunk is None
+                        waiting.extend(chunk or ())
+                    batch = [waiting.popleft() for _ in range(min(want, len(waiting)))]
+                    if batch:
+                        yield from self._submit(pool, batch, in_flight)
+                if self.stop.is_set() and (waiting or not exhausted):
+                    yield from _refused(list(waiting), self._stop_reason())
+                    waiting.clear()
+                    for chunk in chunks:
+                        yield from _refused(chunk, self._stop_reason())
+                    exhausted = True
+                if not in_flight:
+                    if waiting or not exhausted:
+                        continue
+                    break
+                finished, _ = wait(in_flight, timeout=1.0, return_when=FIRST_COMPLETED)
+                in_flight -= finished
+                done += (future.result() for future in finished)
+                self._widen(done)
+                if len(done) >= self.config.chunk_size:
+                    yield from self._apply(done)
+                    done = []
+        yield from self._apply(done)
+
+    def _submit(self, pool: ThreadPoolExecutor, batch: list[int],
+                in_flight: set[Future]) -> Iterator[RefreshResult]:
+        if time.monotonic() - self._checked_open > 1:  # paused by another process meanwhile?
+            self._checked_open = time.monotonic()
+            try:
+                limits.ensure_open(self.config.account)
+            except SmscCircuitOpen as exc:
+                self.stopped_by = exc
+                self.stop.set()
+                yield from _refused(batch, exc)
+                return
+        stamp, claimed, skipped = limits.claim_messages(batch, self.config, self.due_only)
+        send_by = time.monotonic() + limits.CLAIM_VALID_FOR
+        in_flight.update(pool.submit(self._fetch, row, stamp, send_by) for row in claimed)
+        yield from (_not_claimed(row, self.config) for row in skipped)
+
+    def _fetch(self, row: SentMessage, stamp: datetime, send_by: float) -> _Fetched:
+        """Runs in a pool thread: SMSC only, no database. Never raises."""
+        with self.gate:
+            if self.stop.is_set():
+                refused: SmscCallRefused = SmscCircuitOpen(
+                    "calls paused after an SMSC error earlier in this run")
+                return _Fetched(row, stamp, refused, timezone.now(), sent=False)
+            if time.monotonic() > send_by:
+                refused = SmscBusy("no request slot came free in time; asked again later")
+                return _Fetched(row, stamp, refused, timezone.now(), sent=False)
+            answer: StatusResult | SmscError
+            try:
+                answer = self.client.get_status(row.smsc_id, row.phone)
+            except (SmscAuthError, SmscIpBlocked) as exc:
+                self.stop.set()
+                answer = exc
+            except SmscError as exc:
+                answer = exc
+            except Exception as exc:  # one message's trouble stays its own
+                logger.exception("refreshing message %s failed", row.pk)
+                answer = SmscError(f"unexpected {type(exc).__name__}; see the log")
+            return _Fetched(row, stamp, answer, timezone.now(), sent=True)
+
+    def _widen(self, done: list[_Fetched]) -> None:
+        """Take up more slots: at once when a half-open login has proved itself, otherwise
+        every couple of seconds (slots that other processes released)."""
+        proved = self.lease.half_open and any(limits.proves_login(f.answer) for f in done)
+        if proved:
+            limits.mark_verified(self.config.account)
+        full = len(self.lease) >= self.config.max_concurrent_requests
+        if self.stop.is_set() or full or not (proved or time.monotonic() - self._topped_up > 2):
+            return
+        self._topped_up = time.monotonic()
+        for _slot in range(self.lease.top_up()):
+            self.gate.release()
+
+    def _stop_reason(self) -> SmscCallRefused:
+        return self.stopped_by or SmscCircuitOpen("calls paused after an SMSC error")
+
+    def _apply(self, fetched: list[_Fetched]) -> Iterator[RefreshResult]:
+        """Write a batch of answers in one transaction; one row's failure costs one row."""
+        if not fetched:
+            return
+        results: dict[int, RefreshResult] = {}
+        changes: dict[int, tuple[int | None, StatusSnapshot]] = {}  # pk -> (old status, snapshot)
+        with transaction.atomic():
+            rows = SentMessage.objects.select_for_update().in_bulk([f.message.pk for f in fetched])
+            now = timezone.now()  # after the lock: history's order is the order of application
+            for item in fetched:
+                row = rows.get(item.message.pk)
+                if row is None:
+                    continue  # deleted meanwhile
+                if item.sent and row.last_checked_at == item.stamp:
+                    row.last_checked_at = item.finished_at  # our claim, used: when SMSC answered
                 old_status = row.status
-                snapshot = policy.apply_answer(row, answer, now, config)
-                if snapshot is not None:
-                    snapshots.append(snapshot)
-                    events.append((row, old_status, snapshot))
-                results.append(RefreshResult(row, Outcome.CHANGED if snapshot else Outcome.UNCHANGED,
-                                             snapshot=snapshot))
-            else:
-                results.append(policy.record_error(row, answer, now, config))
-        _save_rows(list(rows.values()), UPDATED_FIELDS)
-        StatusSnapshot.objects.bulk_create(snapshots)
-        for row, old_status, snapshot in events:
-            transaction.on_commit(partial(
-                status_changed.send, sender=SentMessage, message=row, old_status=old_status,
-                new_status=row.status, snapshot=snapshot,
-            ))
-    _pause_if_needed(results, config)
-    yield from results
+                results[row.pk] = _apply_one(row, item.answer, now, self.config)
+                if results[row.pk].snapshot is not None:
+                    changes[row.pk] = (old_status, results[row.pk].snapshot)
+            snapshots = {pk: snapshot for pk, (_old, snapshot) in changes.items()}
+            for pk, error in _write([rows[pk] for pk in results], snapshots, now, self.config).items():
+                results[pk] = RefreshResult(rows[pk], Outcome.FAILED, error=error)
+                changes.pop(pk, None)
+            for pk, (old_status, snapshot) in changes.items():
+                transaction.on_commit(partial(
+                    status_changed.send, sender=SentMessage, message=rows[pk],
+                    old_status=old_status, new_status=rows[pk].status, snapshot=snapshot,
+                ))
+        _pause_if_needed(list(results.values()), self.config)
+        yield from results.values()
+
+
+def _apply_one(row: SentMessage, answer: StatusResult | SmscError, now: datetime,
+               config: SmscSettings) -> RefreshResult:
+    """``policy`` applied to one row in memory; a failure there becomes the row's outcome."""
+    try:
+        if isinstance(answer, SmscError):
+            return policy.record_error(row, answer, now, config)
+        snapshot = policy.apply_answer(row, answer, now, config)
+    except Exception:
+        logger.exception("applying SMSC's answer to message %s failed", row.pk)
+        row.refresh_from_db()
+        error = SmscError("could not apply SMSC's answer; see the log")
+        return policy.record_error(row, error, now, config)
+    outcome = Outcome.UNCHANGED if snapshot is None else Outcome.CHANGED
+    return RefreshResult(row, outcome, snapshot=snapshot)
+
+
+def _write(rows: list[SentMessage], snapshots: dict[int, StatusSnapshot], now: datetime,
+           config: SmscSettings) -> dict[int, SmscError]:
+    """Save rows and snapshots in one go; if that fails, row by row, so a row the database
+    refuses costs that row only (the error is noted on it where possible). Returns the
+    failures by primary key."""
+    try:
+        with transaction.atomic():  # a savepoint: a failed batch leaves the transaction usable
+            _save_rows(rows, UPDATED_FIELDS)
+            StatusSnapshot.objects.bulk_create(snapshots.values())
+        return {}
+    except Exception:
+        logger.warning("writing %s answers at once failed; writing them one by one", len(rows),
+                       exc_info=True)
+    failed = {}
+    for row in rows:
+        try:
+            with transaction.atomic():
+                _save_rows([row], UPDATED_FIELDS)
+                if row.pk in snapshots:
+                    snapshots[row.pk].save()
+        except Exception as exc:
+            logger.exception("could not save SMSC's answer for message %s", row.pk)
+            failed[row.pk] = error = SmscError(
+                f"could not save SMSC's answer ({type(exc).__name__}); see the log")
+            with contextlib.suppress(Exception), transaction.atomic():
+                row.refresh_from_db()
+                policy.record_error(row, error, now, config)
+                _save_rows([row], ["last_request_error", "check_attempts", "next_check_at"])
+    return failed
 
 
 def _save_rows(rows: list[SentMessage], fields: list[str]) -> None:
@@ -389,7 +542,4 @@ def _save_rows(rows: list[SentMessage], fields: list[str]) -> None:
 
 
 def _pause_if_needed(results: list[RefreshResult], config: SmscSettings) -> None:
-    """Error 2 anywhere in the chunk wins over error 4 (the breaker pauses longer)."""
-    errors = [r.error for r in results if isinstance(r.error, (SmscAuthError, SmscIpBlocked))]
-    if errors:
-        limits.pause_after(max(errors, key=lambda e: isinstance(e, SmscAuthError)), config)
+    limits.pause_after([r.error for r in results if r.error is not None], config)

@@ -32,8 +32,13 @@ def tracked(smsc_simulator, db):
 
 
 @pytest.fixture
-def fast_polling(smsc_settings):
-    """No minimum interval between checks and no backoff: every sweep asks again."""
+def fast_polling(smsc_settings, monkeypatch):
+    """No minimum interval between checks and no backoff: every sweep asks again.
+
+    Lifts the floors that keep real settings within SMSC's limits (tests only)."""
+    from django_smsc_status import conf
+
+    monkeypatch.setattr(conf, "FLOORS", {})
     smsc_settings.update(MIN_CHECK_INTERVAL=0, BACKOFF_INITIAL=0, BACKOFF_JITTER=0)
     return smsc_settings
 

@@ -14,6 +14,7 @@ from django_smsc_status.exceptions import (
     SmscConnectionError,
     SmscError,
     SmscHttpError,
+    SmscInvalidRequest,
     SmscIpBlocked,
     SmscMalformedResponse,
     SmscNotFound,
@@ -327,8 +328,11 @@ def test_connections_are_reused(client, smsc_simulator, message):
 
 
 def test_values_xml_cannot_carry_are_refused(client, smsc_simulator):
-    with pytest.raises(ValueError, match="'mes' contains characters XML cannot carry"):
+    with pytest.raises(SmscInvalidRequest, match="'mes' holds characters that cannot be sent") as info:
         client.send_sms("79991112233", "bell \x07")
+    assert info.value.parameter == "mes" and "bell" not in str(info.value)  # names, never shows
+    with pytest.raises(SmscInvalidRequest, match="'id'"):
+        client.get_status("x\x01y", "79991112233")
     assert smsc_simulator.requests == 0
 
 
