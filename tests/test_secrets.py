@@ -1,6 +1,8 @@
 """No password or API key in any log record or exception text, zeep's DEBUG logs included."""
 
+import html as html_module
 import logging
+import re
 
 import pytest
 
@@ -126,3 +128,80 @@ def test_no_secret_anywhere_after_every_operation(smsc_settings, smsc_simulator,
 
     assert any("error 2" in text for text in seen)  # the failures really happened
     assert [text for text in seen if leaked(text)] == []
+
+
+# -- Django's DEBUG error page ------------------------------------------------------------------
+
+
+def debug_page(request_factory, call) -> str:
+    """The technical 500 page (DEBUG=True) for the exception ``call`` raises: every frame's
+    local variables included, as Django shows them."""
+    import sys
+
+    from django.views.debug import ExceptionReporter
+
+    try:
+        call()
+    except Exception:
+        html = ExceptionReporter(request_factory.get("/"), *sys.exc_info()).get_traceback_html()
+    else:
+        raise AssertionError("the call did not fail")
+    assert "Local vars" in html  # frames with their locals were rendered: the check means something
+    # pprint splits long values into adjacent literals ('...'  b'...'): join them again
+    return re.sub(r"""['"]\s+b?['"]""", "", html_module.unescape(html))
+
+
+@pytest.mark.django_db(transaction=True)  # on_commit receivers run inside the refresh
+def test_debug_error_page_shows_no_secret(settings, smsc_settings, smsc_simulator, tracked, rf):
+    from django.dispatch import receiver
+
+    from django_smsc_status import service, signals
+    from django_smsc_status.client import get_client
+
+    settings.DEBUG = True
+    smsc_settings["API_KEY"] = API_KEY  # configured but unused by this WSDL: hidden as well
+    tracked((1,), phone="79991234567")
+    pages = []
+    smsc_simulator.inject("malformed")
+    pages.append(debug_page(rf, service.balance))  # raised inside SmscClient._call
+    smsc_simulator.inject("http500")
+    pages.append(debug_page(rf, lambda: service.send("79991234567", "hi")))
+    smsc_simulator.inject("reset")
+    pages.append(debug_page(rf, lambda: get_client().get_status("1001", "79991234567")))
+    pages.append(debug_page(rf, lambda: get_client().get_status("x\x01y", "79991234567")))
+    pages.append(debug_page(rf, lambda: get_client().send_sms("79991234567", "hi", sender="a\x01b")))
+
+    @receiver(signals.status_changed)
+    def broken_receiver(**kwargs):
+        raise RuntimeError("a user's receiver failed")
+
+    try:  # an exception out of a refresh, through the engine's frames
+        pages.append(debug_page(rf, lambda: service.refresh_many(SentMessageIds())))
+    finally:
+        signals.status_changed.disconnect(broken_receiver)
+    smsc_settings["ENDPOINT"] = "http://127.0.0.1:9/sys/soap.php"
+    pages.append(debug_page(rf, service.balance))  # connection refused, causes chained
+    smsc_settings["MIN_CHECK_INTERVAL"] = 0
+    pages.append(debug_page(rf, service.balance))  # ImproperlyConfigured out of get_settings
+
+    assert "_call" in pages[0] and "get_settings" in pages[-1] and "_apply" in pages[5]
+    assert [i for i, page in enumerate(pages) if leaked(page)] == []
+
+
+class SentMessageIds(list):
+    """Every tracked message's key, read when iterated."""
+
+    def __iter__(self):
+        from django_smsc_status.models import SentMessage
+
+        return iter(SentMessage.objects.values_list("pk", flat=True))
+
+
+def test_secrets_hidden_in_settings_and_envelopes(smsc_settings, smsc_simulator):
+    from django_smsc_status.client import get_client
+
+    config = get_settings()
+    envelope = get_client(config)._envelope("get_balance", get_client(config)._credentials())
+    assert PASSWORD.encode() in envelope  # it is sent ...
+    assert not leaked(repr(config)) and not leaked(repr(envelope))  # ... and never shown
+    assert not leaked(repr(get_client(config)._credentials()))
