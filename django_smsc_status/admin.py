@@ -25,7 +25,7 @@ from django.views.decorators.http import require_POST
 from . import service
 from .codes import DeliveryError, MessageStatus
 from .conf import get_settings
-from .models import AccountState, SentMessage, StatusSnapshot
+from .models import POLLING_STATES, AccountState, SentMessage, StatusSnapshot
 from .service import Outcome
 
 REFRESH_PERMISSION = "django_smsc_status.refresh_status"
@@ -62,16 +62,10 @@ class StateFilter(admin.SimpleListFilter):
     parameter_name = "state"
 
     def lookups(self, request, model_admin):
-        return [("pending", _("Pending")), ("due", _("Due now")), ("final", _("Final")),
-                ("given_up", _("Given up"))]
+        return POLLING_STATES
 
     def queryset(self, request, queryset):
-        return {
-            "pending": queryset.pending,
-            "due": queryset.due,
-            "final": queryset.final,
-            "given_up": queryset.given_up,
-        }.get(self.value(), queryset.all)()
+        return queryset.in_state(self.value()) if self.value() in dict(POLLING_STATES) else queryset
 
 
 class ErrFilter(admin.SimpleListFilter):
@@ -173,7 +167,8 @@ class SentMessageAdmin(admin.ModelAdmin):
         (_("Message"), {"fields": ("text", "sender", "sent_at", "cost", "sms_count", "operator",
                                    "region")}),
         (_("Polling"), {"fields": ("last_checked_at", "next_check_at", "check_attempts",
-                                   "last_request_error", "refresh_queued_at", "created_at")}),
+                                   "last_request_error", "quarantine_reason", "refresh_queued_at",
+                                   "created_at")}),
     )
 
     class Media:

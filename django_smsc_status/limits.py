@@ -272,7 +272,7 @@ def claim_messages(pks: list[int], config: SmscSettings, due_only: bool
     stamp = now + timedelta(seconds=claim_horizon(config))
     cutoff = now - timedelta(seconds=config.min_check_interval)
     free = Q(last_checked_at__isnull=True) | Q(last_checked_at__lt=cutoff)
-    claim = SentMessage.objects.filter(free, pk__in=pks, quarantine_reason="")
+    claim = SentMessage.objects.filter(free, pk__in=pks)
     if due_only:
         claim = claim.filter(is_final=False, next_check_at__lte=now)
     claim.update(last_checked_at=stamp)

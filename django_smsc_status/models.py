@@ -24,6 +24,16 @@ class CodesMixin:
         return describe(DeliveryError, self.err)
 
 
+#: Polling states: each names a :class:`SentMessageQuerySet` method (admin and API filters).
+POLLING_STATES = [
+    ("pending", _("Pending")),
+    ("due", _("Due now")),
+    ("final", _("Final")),
+    ("given_up", _("Given up")),
+    ("quarantined", _("Quarantined")),
+]
+
+
 class SentMessageQuerySet(models.QuerySet):
     def pending(self) -> SentMessageQuerySet:
         """Not in a final status (given-up messages included)."""
@@ -39,6 +49,12 @@ class SentMessageQuerySet(models.QuerySet):
     def given_up(self) -> SentMessageQuerySet:
         """Pending, but no longer polled (older than ``GIVE_UP_AFTER``)."""
         return self.filter(is_final=False, next_check_at__isnull=True, quarantine_reason="")
+
+    def in_state(self, state: str) -> SentMessageQuerySet:
+        """One of :data:`POLLING_STATES` by name."""
+        if state not in dict(POLLING_STATES):
+            raise ValueError(f"unknown polling state {state!r}")
+        return getattr(self, state)()
 
     def quarantined(self) -> SentMessageQuerySet:
         """Not polled because the row holds data SMSC cannot be asked about."""

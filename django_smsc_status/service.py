@@ -30,7 +30,6 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from functools import partial
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connections, models, router, transaction
@@ -465,12 +464,18 @@ class _Run:
                 results[pk] = RefreshResult(rows[pk], Outcome.FAILED, error=error)
                 changes.pop(pk, None)
             for pk, (old_status, snapshot) in changes.items():
-                transaction.on_commit(partial(
-                    status_changed.send, sender=SentMessage, message=rows[pk],
-                    old_status=old_status, new_status=rows[pk].status, snapshot=snapshot,
-                ))
+                # robust: a receiver's failure is logged and costs no other message anything
+                transaction.on_commit(_announcer(rows[pk], old_status, snapshot), robust=True)
         _pause_if_needed(list(results.values()), self.config)
         yield from results.values()
+
+
+def _announcer(message: SentMessage, old_status: int | None, snapshot: StatusSnapshot):
+    def send_status_changed() -> None:
+        status_changed.send(sender=SentMessage, message=message, old_status=old_status,
+                            new_status=message.status, snapshot=snapshot)
+
+    return send_status_changed
 
 
 def _apply_one(row: SentMessage, answer: StatusResult | SmscError, now: datetime,

@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django_filters.fields import IsoDateTimeField
 
 from .. import service
-from ..models import SentMessage
+from ..models import POLLING_STATES, SentMessage
 
 INT32 = {"min_value": -(2**31), "max_value": 2**31 - 1}  # codes are 32-bit in every database
 
@@ -41,8 +41,9 @@ class SentMessageFilter(django_filters.FilterSet):
                        help_text="Delivery error codes, comma-separated")
     state = django_filters.ChoiceFilter(
         method="filter_state",
-        choices=[("pending", "pending"), ("due", "due"), ("final", "final"), ("given_up", "given up")],
-        help_text="pending: not final; due: pending and due for a check; final; given_up",
+        choices=POLLING_STATES,
+        help_text="pending: not final; due: pending and due for a check; final; given_up: no "
+                  "longer polled (too old); quarantined: holds data SMSC cannot be asked about",
     )
     phone = django_filters.CharFilter(method="filter_phone", help_text="Any format: +7 999 123-45-67")
     created_after = UtcDateTimeFilter(field_name="created_at", lookup_expr="gte")
@@ -57,7 +58,7 @@ class SentMessageFilter(django_filters.FilterSet):
         fields = ("status", "err", "is_final", "smsc_id", "phone")
 
     def filter_state(self, queryset, name, value):
-        return getattr(queryset, value)()
+        return queryset.in_state(value)
 
     def filter_phone(self, queryset, name, value):
         try:

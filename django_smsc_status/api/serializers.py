@@ -47,6 +47,7 @@ class SentMessageSerializer(serializers.ModelSerializer):
     status = CodeField(MessageStatus)
     err = CodeField(DeliveryError)
     is_given_up = serializers.BooleanField(read_only=True)
+    is_quarantined = serializers.BooleanField(read_only=True)
     serializer_field_mapping = {  # every model DateTimeField renders as UTC
         **serializers.ModelSerializer.serializer_field_mapping,
         models.DateTimeField: UtcDateTimeField,
@@ -56,8 +57,8 @@ class SentMessageSerializer(serializers.ModelSerializer):
         model = SentMessage
         fields = ("id", "smsc_id", "phone", "text", "sender", "sent_at", "cost", "sms_count",
                   "status", "err", "status_changed_at", "operator", "region", "is_final",
-                  "is_given_up", "last_checked_at", "next_check_at", "check_attempts",
-                  "last_request_error", "created_at")
+                  "is_given_up", "is_quarantined", "quarantine_reason", "last_checked_at",
+                  "next_check_at", "check_attempts", "last_request_error", "created_at")
         read_only_fields = fields
 
 

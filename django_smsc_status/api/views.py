@@ -4,7 +4,7 @@
 outcome                                status  notes
 =====================================  ======  =============================================
 changed, unchanged, too_soon           200     too_soon: stored state, ``retry_after`` set
-SMSC error 1 (parameters), 3 (unknown) 422
+SMSC error 1 (parameters), 3 (unknown) 422     also: quarantined (data SMSC cannot be sent)
 SMSC error 2, 4, 9; breaker open/busy  503     ``Retry-After`` header
 transport failure (timeout, 5xx, …)    502
 =====================================  ======  =============================================
@@ -25,7 +25,7 @@ from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
 from .. import service
-from ..exceptions import SmscCallRefused, SmscError, SmscRequestError
+from ..exceptions import SmscCallRefused, SmscError, SmscInvalidRequest, SmscRequestError
 from ..models import SentMessage
 from ..service import Outcome
 from ..tasks import enqueue_refresh
@@ -60,7 +60,7 @@ def _status_for_error(error: SmscError | None) -> int:
         isinstance(error, SmscRequestError) and error.code in UNAVAILABLE_CODES
     ):
         return status.HTTP_503_SERVICE_UNAVAILABLE
-    if isinstance(error, SmscRequestError):
+    if isinstance(error, (SmscRequestError, SmscInvalidRequest)):
         return status.HTTP_422_UNPROCESSABLE_ENTITY
     return status.HTTP_502_BAD_GATEWAY
 
@@ -78,7 +78,8 @@ def _with_retry_after(response: Response, seconds: float | None) -> Response:
 
 
 SMSC_ERRORS = {
-    422: "SMSC error 1 (parameters) or 3 (message not found)",
+    422: "SMSC error 1 (parameters) or 3 (message not found), or the message is quarantined "
+         "(it holds data that cannot be sent to SMSC)",
     502: "SMSC could not be reached or answered garbage",
     503: "SMSC error 2/4/9, or calls paused by the circuit breaker; see the Retry-After header",
 }

@@ -35,7 +35,8 @@ OPERATIONS = {
 }
 
 FAULTS = ("timeout", "reset", "http500", "malformed", "wrong_namespace", "soap_fault", "empty",
-          "error")
+          "error", "no_dates")
+DATE_FIELDS = ("last_date", "last_timestamp", "send_date", "send_timestamp")
 
 
 @dataclass
@@ -230,6 +231,8 @@ class _Handler(BaseHTTPRequestHandler):
             namespace = "urn:not-smsc"
         if fault and fault.kind == "empty":
             fields = dict.fromkeys(fields, "")
+        if fault and fault.kind == "no_dates":  # an answer that says nothing of when
+            fields = {k: v for k, v in fields.items() if k not in DATE_FIELDS}
         self._send(200, envelope(namespace, element, result, fields), "text/xml; charset=utf-8")
 
     def _fail(self, fault: Fault) -> bool:
