@@ -116,6 +116,7 @@ class Smsc:
         self.accounts = dict(accounts or {"demo": "demo"})
         self.api_keys = dict(api_keys or {})
         self.latency = latency
+        self.latency_for: dict[str, float] = {}  # message id -> seconds, instead of ``latency``
         self.timeline_for = timeline_for
         self.initial_balance = balance
         self.lock = threading.RLock()
@@ -125,6 +126,7 @@ class Smsc:
     def reset(self) -> None:
         """Forget messages, counters and blocks (accounts and settings stay)."""
         with self.lock:
+            self.latency_for = {}
             self.messages: dict[tuple[str, str], SimMessage] = {}
             self.ids = itertools.count(1)
             self.status_checks: dict[tuple[str, str], list[float]] = defaultdict(list)
@@ -134,6 +136,7 @@ class Smsc:
             self.errors: dict[str, deque] = defaultdict(deque)
             self.blocked_until: dict[str, float] = {}
             self.calls: dict[str, int] = defaultdict(int)
+            self.errors_answered: dict[str, int] = defaultdict(int)  # by error code
             self.balance = dict.fromkeys(self.accounts, self.initial_balance)
 
     # -- clock and messages -------------------------------------------------------------------
@@ -171,6 +174,11 @@ class Smsc:
             self.messages[(smsc_id, message.phone)] = message
             return message
 
+    def closest_checks(self, smsc_id: str, phone: str) -> float:
+        """The shortest time between two status requests for one message (inf if < 2)."""
+        times = sorted(self.status_checks.get((smsc_id, digits(phone)), []))
+        return min((b - a for a, b in itertools.pairwise(times)), default=float("inf"))
+
     def checks_within(self, smsc_id: str, phone: str, seconds: float = 60) -> int:
         """The most status requests for one message inside any ``seconds`` window."""
         times = sorted(self.status_checks.get((smsc_id, digits(phone)), []))
@@ -188,11 +196,13 @@ class Smsc:
             concurrent = self.in_flight[login]
             self.max_in_flight[login] = max(self.max_in_flight[login], concurrent)
         try:
-            if self.latency:
-                time.sleep(self.latency)
+            delay = self.latency_for.get(params.get("id", ""), self.latency)
+            if delay:
+                time.sleep(delay)
             with self.lock:
                 fields = self._answer(operation, params, ip, login, concurrent)
                 if "error" in fields:
+                    self.errors_answered[fields["error"]] += 1
                     self._count_error(ip)
                 return fields
         finally:

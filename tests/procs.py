@@ -1,0 +1,53 @@
+"""Roles for the multi-process tests, each a real OS process on the test database:
+
+    python -m tests.procs hold N          lease N request slots and keep them (heartbeat)
+    python -m tests.procs sweep SECONDS   run the periodic sweep over and over
+    python -m tests.procs refresh SECONDS PK...   manual refreshes of random messages
+    python -m tests.procs refresh_many PK...      one refresh of these messages
+
+``SMSC_TEST_SETTINGS`` holds the ``SMSC_STATUS`` dict as JSON; the database comes from the
+environment as in ``tests.settings``. Each role prints ``ready`` when it has started.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import sys
+import time
+
+
+def main(role: str, *args: str) -> None:
+    import django
+
+    django.setup()
+    from django.conf import settings
+
+    from django_smsc_status import limits, service
+    from django_smsc_status.conf import get_settings
+
+    settings.SMSC_STATUS = json.loads(os.environ["SMSC_TEST_SETTINGS"])
+    if role == "hold":
+        limits.acquire_slots(get_settings(), int(args[0]))
+        print("ready", flush=True)
+        time.sleep(3600)
+    print("ready", flush=True)
+    if role == "sweep":
+        until = time.monotonic() + float(args[0])
+        while time.monotonic() < until:
+            service.refresh_due()
+            time.sleep(0.1)
+    elif role == "refresh":
+        until, pks = time.monotonic() + float(args[0]), [int(a) for a in args[1:]]
+        while time.monotonic() < until:
+            service.refresh(random.choice(pks))
+            time.sleep(0.3)
+    elif role == "refresh_many":
+        service.refresh_many([int(a) for a in args])
+    else:
+        raise SystemExit(f"unknown role {role!r}")
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:])

@@ -1,0 +1,202 @@
+"""SMSC's limits hold exactly at the edges, counted at the server (the simulator).
+
+Half-open logins and the authorisation budget (a wrong password never gets the IP blocked),
+the lease heartbeat against a real SIGKILL, and per-message spacing with several OS processes
+under slot starvation.
+"""
+
+import dataclasses
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+from django_smsc_status import limits, service
+from django_smsc_status.conf import get_settings
+from django_smsc_status.exceptions import SmscAuthError, SmscBusy, SmscCircuitOpen, SmscNotFound
+from django_smsc_status.models import AccountState, AuthFailure, SentMessage
+from django_smsc_status.service import Outcome
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def wrong_password(smsc_simulator, monkeypatch):
+    """Call it to change the password at SMSC (the app's settings keep the old one)."""
+    return lambda: monkeypatch.setitem(smsc_simulator.smsc.accounts, "alex", "changed-at-smsc")
+
+
+@pytest.mark.django_db
+def test_a_wrong_password_costs_one_call_not_four(smsc_settings, smsc_simulator, tracked,
+                                                   wrong_password):
+    smsc_simulator.smsc.latency = 0.05
+    messages = [tracked((1,)) for _ in range(10)]
+    wrong_password()
+
+    results = service.refresh_many(messages)
+
+    assert smsc_simulator.smsc.calls["get_status"] == 1  # half-open: one request, not a pool's worth
+    assert [r.outcome for r in results].count(Outcome.REQUEST_ERROR) == 1
+    assert [r.outcome for r in results].count(Outcome.REFUSED) == 9
+    assert AccountState.objects.get(account="alex").is_half_open
+
+
+@pytest.mark.django_db
+def test_resetting_the_breaker_never_gets_the_ip_blocked(fast_polling, smsc_simulator, tracked,
+                                                        wrong_password):
+    message = tracked((1,))
+    wrong_password()
+    outcomes = []
+    for _ in range(8):  # an impatient admin resets the breaker again and again
+        service.reset_breaker()
+        outcomes.append(service.refresh(message))
+
+    sim = smsc_simulator.smsc
+    assert sim.errors_answered["2"] == 4  # four tries, never the fifth
+    assert sim.blocked_until == {}  # SMSC never blocked the IP
+    assert [type(r.error) for r in outcomes[:4]] == [SmscAuthError] * 4
+    refused = outcomes[4:]
+    assert {r.outcome for r in refused} == {Outcome.REFUSED}
+    first_failure = AuthFailure.objects.order_by("occurred_at").first().occurred_at
+    assert refused[0].error.until == first_failure + timedelta(minutes=30)
+    assert 29 * 60 < refused[0].retry_after <= 30 * 60  # the outcome says when to try again
+    with pytest.raises(SmscCircuitOpen, match="a fifth would get this server's IP blocked"):
+        service.balance()
+    assert sim.calls["get_balance"] == 0
+
+
+@pytest.mark.django_db
+def test_a_password_changed_mid_sweep_is_paid_for_by_at_most_the_requests_in_flight(
+        fast_polling, smsc_simulator, tracked, wrong_password):
+    smsc_simulator.smsc.latency = 0.05
+    messages = [tracked((-1,)) for _ in range(20)]
+    service.refresh(messages[0])  # the login proves itself: four requests at a time from now on
+    wrong_password()
+
+    service.refresh_many(messages)
+    errors_in_the_sweep = smsc_simulator.smsc.errors_answered["2"]
+    for _ in range(6):
+        service.reset_breaker()
+        service.refresh_many(messages)
+
+    assert 1 <= errors_in_the_sweep <= 4
+    assert smsc_simulator.smsc.errors_answered["2"] == 4
+    assert smsc_simulator.smsc.blocked_until == {}
+
+
+@pytest.mark.django_db
+def test_auth_errors_in_the_window_narrow_the_slots(smsc_settings, smsc_simulator, tracked):
+    smsc_simulator.smsc.latency = 0.05
+    messages = [tracked((1,)) for _ in range(12)]
+    service.refresh(messages[0])  # proved
+    AuthFailure.objects.bulk_create([AuthFailure(account="alex") for _ in range(2)])
+    service.refresh_many(messages[1:])
+    assert smsc_simulator.smsc.max_in_flight["alex"] == 2  # 4 - 2 earlier errors: never a fifth
+
+
+@pytest.mark.django_db
+def test_an_answer_other_than_2_or_4_proves_the_login(smsc_settings, smsc_simulator):
+    assert limits.proves_login(SmscNotFound(code=3))
+    assert not limits.proves_login(SmscAuthError(code=2))
+    assert not limits.proves_login(SmscBusy())  # no answer at all
+    service.balance()
+    assert not AccountState.objects.get(account="alex").is_half_open
+
+
+# -- real OS processes ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def spawn(smsc_settings):
+    """Start ``python -m tests.procs ROLE ...`` on the test database; wait for it to be ready."""
+    processes = []
+
+    def start(role, *args, **overrides):
+        db = connection.settings_dict
+        env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings",
+               "SMSC_TEST_SQLITE": str(db["NAME"]), "PGDATABASE": str(db["NAME"]),
+               "SMSC_TEST_SETTINGS": json.dumps({**smsc_settings, **overrides})}
+        process = subprocess.Popen([sys.executable, "-m", "tests.procs", role, *map(str, args)],
+                                   cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+        processes.append(process)
+        assert process.stdout.readline().strip() == "ready", f"{role} did not start"
+        return process
+
+    yield start
+    for process in processes:
+        process.kill()
+        process.wait(10)
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_leases_outlive_their_length_while_alive_and_free_up_after_sigkill(smsc_settings, spawn):
+    config = get_settings()
+    service.balance()  # the login proves itself: all four slots can be leased
+    holder = spawn("hold", 4)
+    ready = time.monotonic()
+    time.sleep(limits.LEASE_SECONDS + 1)  # longer than a lease: only the heartbeat keeps it
+    impatient = dataclasses.replace(config, slot_wait=0.2)
+    with pytest.raises(SmscBusy):
+        limits.acquire_slots(impatient, 1)
+    assert time.monotonic() - ready > limits.LEASE_SECONDS
+
+    holder.send_signal(signal.SIGKILL)
+    holder.wait(10)
+    killed = time.monotonic()
+    while True:
+        try:
+            lease = limits.acquire_slots(impatient, 4)
+            break
+        except SmscBusy:
+            assert time.monotonic() - killed < 15, "slots of a killed process stayed taken"
+    freed_after = time.monotonic() - killed
+    with lease:
+        assert len(lease) == 4
+    assert freed_after <= limits.LEASE_SECONDS + 1
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_per_message_spacing_across_processes_under_slot_starvation(smsc_settings, smsc_simulator,
+                                                                   tracked, spawn):
+    """Three sweeping processes and one clicking "Refresh" share the one slot left free by three
+    hanging requests, until those end after 16 s and free their slots; SMSC answers in 50 ms.
+    Every message is due again a second after its check, so the processes compete for every
+    message all the time, and whoever claimed many messages with one slot is overtaken."""
+    sim = smsc_simulator.smsc
+    sim.latency = 0.05
+    smsc_settings.update(BACKOFF_INITIAL=1, BACKOFF_MAX=1, BACKOFF_JITTER=0, SLOT_WAIT=2.0,
+                         TIMEOUT=5.0)
+    service.refresh(tracked((-1,)))  # the login proves itself
+    hanging = [tracked((1,)) for _ in range(3)]  # delivered: not asked again once answered
+    SentMessage.objects.filter(pk__in=[m.pk for m in hanging]).update(next_check_at=None)
+    sim.latency_for.update({m.smsc_id: 16.0 for m in hanging})
+    messages = [tracked((-1,)) for _ in range(400)]
+    spawn("refresh_many", *[m.pk for m in hanging], MAX_CONCURRENT_REQUESTS=3, TIMEOUT=30.0)
+    deadline = time.monotonic() + 10
+    while sim.in_flight["alex"] < 3:
+        assert time.monotonic() < deadline, "the hanging requests did not start"
+        time.sleep(0.05)
+
+    duration = 40
+    workers = [spawn("sweep", duration) for _ in range(3)]
+    workers.append(spawn("refresh", duration, *[m.pk for m in messages[:20]]))
+    for worker in workers:
+        assert worker.wait(duration + 60) == 0
+
+    asked = [len(sim.status_checks.get((m.smsc_id, m.phone), [])) for m in messages]
+    print(f"requests per message: {sum(asked)} in all, {sum(a >= 2 for a in asked)} asked again")
+    assert sum(a >= 2 for a in asked) >= 100, "too little traffic to prove anything"
+    assert sim.max_in_flight["alex"] <= 4
+    closest = min(sim.closest_checks(m.smsc_id, m.phone) for m in messages)
+    assert closest >= 12, f"one message was asked twice {closest:.2f} s apart"
+    assert max(sim.checks_within(m.smsc_id, m.phone) for m in messages) <= 5
+    assert sim.errors_answered.get("9", 0) == 0
