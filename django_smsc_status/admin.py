@@ -307,8 +307,10 @@ class SentMessageAdmin(admin.ModelAdmin):
 class AccountStateAdmin(admin.ModelAdmin):
     """Where a tripped circuit breaker (error 2) or an IP block (error 4) shows, and is reset."""
 
-    list_display = ("account", "paused_until", "reason", "is_paused_now", "updated_at")
-    readonly_fields = ("account", "paused_until", "pause_code", "updated_at")
+    list_display = ("account", "paused_until", "reason", "is_paused_now", "half_open", "auth_errors",
+                    "next_call_at", "updated_at")
+    readonly_fields = ("account", "paused_until", "pause_code", "verified_at", "auth_errors",
+                       "next_call_at", "updated_at")
     actions = ("reset",)
 
     def has_add_permission(self, request) -> bool:
@@ -321,6 +323,18 @@ class AccountStateAdmin(admin.ModelAdmin):
     @admin.display(description=_("paused now"), boolean=True)
     def is_paused_now(self, state: AccountState) -> bool:
         return state.is_paused
+
+    @admin.display(description=_("one request at a time (until SMSC answers)"), boolean=True)
+    def half_open(self, state: AccountState) -> bool:
+        return state.is_half_open
+
+    @admin.display(description=_("authorisation errors in 30 min (SMSC blocks the IP at 5)"))
+    def auth_errors(self, state: AccountState) -> int:
+        return service.account_status(state.account).auth_errors
+
+    @admin.display(description=_("next call allowed at"))
+    def next_call_at(self, state: AccountState):
+        return service.account_status(state.account).next_call_at or _("now")
 
     @admin.action(description=_("Allow calls to SMSC again (reset the breaker)"),
                   permissions=["change"])

@@ -27,6 +27,7 @@ import random
 import threading
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import DatabaseError, connections
@@ -123,6 +124,32 @@ def auth_budget(account: str) -> tuple[int, datetime | None]:
         return budget, None
     # One request is allowed once all but AUTH_ERROR_LIMIT - 2 failures have left the window.
     return 0, failures[-budget] + timedelta(seconds=AUTH_ERROR_WINDOW)
+
+
+@dataclass(frozen=True)
+class AccountStatus:
+    """What the limits say about a login now (admin, command, API)."""
+
+    account: str
+    paused_until: datetime | None  # the breaker (error 2) or an IP block (error 4)
+    pause_code: int | None
+    half_open: bool  # one request at a time until SMSC answers
+    auth_errors: int  # SMSC errors 2 within the last 30 minutes
+    next_call_at: datetime | None  # None: a call is allowed now
+
+
+def account_status(account: str) -> AccountStatus:
+    state = AccountState.objects.filter(account=account).first()
+    paused = state.paused_until if state is not None and state.is_paused else None
+    _budget, budget_at = auth_budget(account)
+    waits = [t for t in (paused, budget_at) if t is not None]
+    window_start = timezone.now() - timedelta(seconds=AUTH_ERROR_WINDOW)
+    return AccountStatus(
+        account=account, paused_until=paused, pause_code=state.pause_code if paused else None,
+        half_open=state is None or state.verified_at is None,
+        auth_errors=AuthFailure.objects.filter(account=account, occurred_at__gte=window_start).count(),
+        next_call_at=max(waits) if waits else None,
+    )
 
 
 def _usable_slots(config: SmscSettings) -> tuple[int, bool]:

@@ -58,6 +58,7 @@ __all__ = [
     "Outcome",
     "RefreshReport",
     "RefreshResult",
+    "account_status",
     "balance",
     "iter_refresh",
     "normalize_phone",
@@ -172,6 +173,12 @@ def _call_smsc(config: SmscSettings, call):
         if lease.half_open:
             limits.mark_verified(config.account)
         return result
+
+
+def account_status(account: str | None = None) -> limits.AccountStatus:
+    """Whether calls for the login (default: the configured one) are allowed, and if not, when:
+    the breaker, an IP block, the half-open state and SMSC's authorisation-error budget."""
+    return limits.account_status(account or get_settings().account)
 
 
 def reset_breaker(account: str | None = None) -> bool:

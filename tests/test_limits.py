@@ -200,3 +200,28 @@ def test_per_message_spacing_across_processes_under_slot_starvation(smsc_setting
     assert closest >= 12, f"one message was asked twice {closest:.2f} s apart"
     assert max(sim.checks_within(m.smsc_id, m.phone) for m in messages) <= 5
     assert sim.errors_answered.get("9", 0) == 0
+
+
+@pytest.mark.django_db
+def test_admin_and_command_say_when_a_call_is_allowed_again(fast_polling, smsc_simulator, tracked,
+                                                            wrong_password, admin_client):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    message = tracked((1,))
+    wrong_password()
+    for _ in range(4):
+        service.reset_breaker()
+        service.refresh(message)
+    status = service.account_status()
+    first_failure = AuthFailure.objects.order_by("occurred_at").first().occurred_at
+    assert status.auth_errors == 4 and status.half_open
+    assert status.next_call_at == max(status.paused_until, first_failure + timedelta(minutes=30))
+
+    out = StringIO()
+    call_command("smsc_status", "reset-breaker", stdout=out)
+    allowed_at = f"{first_failure + timedelta(minutes=30):%Y-%m-%d %H:%M:%S} UTC"
+    assert "4 authorisation errors" in out.getvalue() and allowed_at in out.getvalue()
+    page = admin_client.get("/admin/django_smsc_status/accountstate/").content.decode()
+    assert "Authorisation errors in 30 min" in page and 'class="field-auth_errors">4<' in page

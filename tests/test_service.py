@@ -154,6 +154,20 @@ def test_older_observation_is_ignored(fast_polling, smsc_simulator, tracked):
     assert result.message.status == -1 and result.message.status_changed_at == future
 
 
+def test_smsc_time_is_compared_with_smsc_time_never_with_ours(fast_polling, smsc_simulator, tracked):
+    """SMSC's clock runs an hour behind ours. A first answer without any date must not store our
+    clock as SMSC's, or every later (newer) answer would look older and be dropped."""
+    smsc_simulator.smsc.advance(-3600)
+    message = tracked((0,), (1,), by_checks=True)
+    smsc_simulator.inject("no_dates")
+    first = service.refresh(message)
+    assert first.outcome == Outcome.CHANGED and first.message.status_changed_at is None
+    second = service.refresh(message)
+    assert second.outcome == Outcome.CHANGED, second.detail
+    assert second.message.status == 1
+    assert second.message.status_changed_at < timezone.now() - timedelta(minutes=59)  # SMSC's clock
+
+
 def test_final_to_final_is_recorded(fast_polling, smsc_simulator, tracked):
     from django_smsc_status.simulator import timeline
 

@@ -106,8 +106,17 @@ class Command(BaseCommand):
         self.stdout.write(f"Balance: {service.balance()}")
 
     def do_reset_breaker(self, **options) -> None:
-        if service.reset_breaker():
-            self.stdout.write("Breaker reset: calls to SMSC are allowed again.")
+        was_open = service.reset_breaker()
+        status = service.account_status()
+        if status.next_call_at is not None:
+            self.stdout.write(
+                f"{'Breaker reset, but' if was_open else 'The breaker was not open, but'} "
+                f"{status.auth_errors} authorisation errors (SMSC error 2) in the last 30 minutes: "
+                f"one more would get this server's IP blocked. The next call is allowed at "
+                f"{status.next_call_at:%Y-%m-%d %H:%M:%S} UTC.")
+        elif was_open:
+            self.stdout.write("Breaker reset: calls to SMSC are allowed again, one at a time until "
+                              "SMSC answers.")
         else:
             self.stdout.write("The breaker was not open.")
 
