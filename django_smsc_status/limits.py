@@ -30,7 +30,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db import DatabaseError, connections
+from django.db import DatabaseError, connections, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -284,9 +284,9 @@ def claim_horizon(config: SmscSettings) -> float:
     return CLAIM_VALID_FOR + config.connect_timeout * len(config.endpoints)
 
 
-def claim_messages(pks: list[int], config: SmscSettings, due_only: bool
+def claim_messages(pks: list[int], config: SmscSettings
                    ) -> tuple[datetime, list[SentMessage], list[SentMessage]]:
-    """Claim the messages that may be asked about now: ``(stamp, claimed, not claimed)``.
+    """Claim the messages ``pks`` that may be asked about now: ``(stamp, claimed, not claimed)``.
 
     ``last_checked_at`` is set, with one conditional UPDATE, to ``stamp``: the latest moment
     the request may reach SMSC (:func:`claim_horizon`). A message may be claimed again only
@@ -295,15 +295,30 @@ def claim_messages(pks: list[int], config: SmscSettings, due_only: bool
     the answer is written, the stamp becomes the moment the answer arrived (no later than
     the stamp, and no earlier than the request reached SMSC).
     """
-    now = timezone.now()
-    stamp = now + timedelta(seconds=claim_horizon(config))
-    cutoff = now - timedelta(seconds=config.min_check_interval)
-    free = Q(last_checked_at__isnull=True) | Q(last_checked_at__lt=cutoff)
-    claim = SentMessage.objects.filter(free, pk__in=pks)
-    if due_only:
-        claim = claim.filter(is_final=False, next_check_at__lte=now)
-    claim.update(last_checked_at=stamp)
+    stamp, free = _claim_window(config)
+    SentMessage.objects.filter(free, pk__in=pks).update(last_checked_at=stamp)
     rows = SentMessage.objects.in_bulk(pks)
     claimed = [rows[pk] for pk in pks if pk in rows and rows[pk].last_checked_at == stamp]
-    skipped = [rows[pk] for pk in pks if pk in rows and rows[pk].last_checked_at != stamp]
-    return stamp, claimed, skipped
+    taken = [rows[pk] for pk in pks if pk in rows and rows[pk].last_checked_at != stamp]
+    return stamp, claimed, taken
+
+
+def claim_due(config: SmscSettings, count: int, due_by: datetime) -> tuple[datetime, list[SentMessage]]:
+    """Claim up to ``count`` messages due by ``due_by`` that nobody holds, most overdue first
+    (as :func:`claim_messages`). Rows another process is claiming right now are skipped
+    (``SKIP LOCKED``) instead of waited for, so concurrent sweeps share the due set."""
+    stamp, free = _claim_window(config)
+    with transaction.atomic():
+        pks = list(SentMessage.objects.due(due_by).filter(free).order_by("next_check_at", "pk")
+                   .select_for_update(skip_locked=True).values_list("pk", flat=True)[:count])
+        SentMessage.objects.filter(pk__in=pks).update(last_checked_at=stamp)
+    rows = SentMessage.objects.in_bulk(pks)
+    return stamp, [rows[pk] for pk in pks if pk in rows]
+
+
+def _claim_window(config: SmscSettings) -> tuple[datetime, Q]:
+    """The stamp a claim writes now, and the condition of a message free to be claimed."""
+    now = timezone.now()
+    cutoff = now - timedelta(seconds=config.min_check_interval)
+    free = Q(last_checked_at__isnull=True) | Q(last_checked_at__lt=cutoff)
+    return now + timedelta(seconds=claim_horizon(config)), free

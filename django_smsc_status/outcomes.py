@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from .exceptions import SmscCircuitOpen, SmscError
+from .exceptions import SmscCallRefused, SmscError
 from .models import SentMessage, StatusSnapshot
 
 
@@ -44,7 +44,7 @@ class RefreshReport:
 
     counts: Counter = field(default_factory=Counter)
     errors: Counter = field(default_factory=Counter)
-    paused: SmscCircuitOpen | None = None  # set when the sweep did not run at all
+    paused: SmscCallRefused | None = None  # set when the sweep did not run at all
     aborted: str = ""  # why the sweep stopped early (an error outside any one message)
 
     def add(self, result: RefreshResult) -> None:

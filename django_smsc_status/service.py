@@ -207,23 +207,26 @@ def refresh_many(messages: Iterable[SentMessage | int]) -> list[RefreshResult]:
 def refresh_due(limit: int | None = None, *, progress=None) -> RefreshReport:
     """Refresh pending messages whose ``next_check_at`` has come (the periodic sweep).
 
-    Most overdue first. Streams the due set in chunks (memory stays flat), returns counts per
-    outcome. ``progress(report)`` is called after each message, for progress bars. No exception
-    escapes: a message's trouble is its outcome, and anything else stops the sweep with the
-    reason in ``report.aborted`` (and the log).
+    Most overdue first; each process claims the next due messages no other process holds
+    (several sweeps at once share the work instead of racing for it), one small batch per free
+    request slot, so memory stays flat. Returns counts per outcome; ``progress(report)`` is
+    called after each message, for progress bars. No exception escapes: a message's trouble is
+    its outcome, and anything else stops the sweep with the reason in ``report.aborted`` (and
+    the log).
     """
     report, config = RefreshReport(), get_settings()
     try:
-        limits.ensure_open(config.account)
-    except SmscCircuitOpen as exc:
-        report.paused = exc
-        logger.warning("sweep skipped: %s", exc)
-        return report
-    try:
-        for result in iter_refresh(_due_pks(config.chunk_size), due_only=True, limit=limit):
-            report.add(result)
-            if progress:
-                progress(report)
+        try:
+            lease = limits.acquire_slots(config, config.max_concurrent_requests)
+        except SmscCallRefused as exc:  # paused, out of budget, or no slot came free
+            report.paused = exc
+            logger.warning("sweep skipped: %s", exc)
+            return report
+        with lease:
+            for result in _Run(config, lease).run(_Due(config, limit)):
+                report.add(result)
+                if progress:
+                    progress(report)
     except Exception as exc:
         logger.exception("sweep stopped after %s messages", report.total)
         report.aborted = f"{type(exc).__name__}: {exc}"[:200]
@@ -235,7 +238,7 @@ UPDATED_FIELDS = ["text", "sender", "sent_at", "cost", "sms_count", "status", "e
                   "check_attempts", "last_request_error", "last_checked_at", "quarantine_reason"]
 
 
-def iter_refresh(messages: Iterable[SentMessage | int] | models.QuerySet, *, due_only: bool = False,
+def iter_refresh(messages: Iterable[SentMessage | int] | models.QuerySet, *,
                  limit: int | None = None) -> Iterator[RefreshResult]:
     """Refresh ``messages`` (rows, primary keys or a queryset), yielding results as they land
     (not in input order)."""
@@ -261,24 +264,7 @@ def iter_refresh(messages: Iterable[SentMessage | int] | models.QuerySet, *, due
             yield from _refused(chunk, exc)
         return
     with lease:
-        yield from _Run(config, lease, due_only).run(chunks)
-
-
-def _due_pks(page: int) -> Iterator[int]:
-    """Due messages' keys, most overdue first, paged by ``(next_check_at, pk)`` on the partial
-    index: the query reads only due rows, never the whole table."""
-    now = timezone.now()
-    after = None
-    while True:
-        due = SentMessage.objects.due(now).order_by("next_check_at", "pk")
-        if after is not None:
-            due = due.filter(models.Q(next_check_at__gt=after[1])
-                             | models.Q(next_check_at=after[1], pk__gt=after[0]))
-        rows = list(due.values_list("pk", "next_check_at")[:page])
-        if not rows:
-            return
-        yield from (pk for pk, _ in rows)
-        after = rows[-1]
+        yield from _Run(config, lease).run(_Listed(config, chunks))
 
 
 def pk_chunks(messages, size: int, limit: int | None = None) -> Iterator[list[int]]:
@@ -337,6 +323,52 @@ class _Fetched:
     sent: bool  # False: dropped before any request; the claim's stamp stands
 
 
+class _Listed:
+    """Messages given by the caller: each is claimed once, in the order given; one asked
+    moments ago (by anyone) is answered from the database."""
+
+    def __init__(self, config: SmscSettings, chunks: Iterator[list[int]]) -> None:
+        self.config, self.chunks = config, chunks
+        self.waiting: deque[int] = deque()
+        self.exhausted = False
+
+    def claim(self, want: int) -> tuple[datetime, list[SentMessage], list[RefreshResult]]:
+        while len(self.waiting) < want and (chunk := next(self.chunks, None)):
+            self.waiting.extend(chunk)
+        batch = [self.waiting.popleft() for _ in range(min(want, len(self.waiting)))]
+        self.exhausted = not self.waiting and len(batch) < want
+        stamp, claimed, taken = limits.claim_messages(batch, self.config)
+        return stamp, claimed, [_not_claimed(row, self.config) for row in taken]
+
+    def refuse_rest(self, error: SmscCallRefused) -> Iterator[RefreshResult]:
+        yield from _refused(list(self.waiting), error)
+        self.waiting.clear()
+        for chunk in self.chunks:
+            yield from _refused(chunk, error)
+        self.exhausted = True
+
+
+class _Due:
+    """The sweep's messages: due when the sweep began, not held by anyone, most overdue first,
+    at most ``limit`` of them. What is left when calls stop stays due for the next sweep."""
+
+    def __init__(self, config: SmscSettings, limit: int | None) -> None:
+        self.config, self.due_by = config, timezone.now()
+        self.left = float("inf") if limit is None else limit
+        self.exhausted = self.left <= 0
+
+    def claim(self, want: int) -> tuple[datetime, list[SentMessage], list[RefreshResult]]:
+        count = int(min(want, self.left))
+        stamp, claimed = limits.claim_due(self.config, count, self.due_by)
+        self.left -= len(claimed)
+        self.exhausted = len(claimed) < count or self.left <= 0
+        return stamp, claimed, []
+
+    def refuse_rest(self, error: SmscCallRefused) -> Iterator[RefreshResult]:
+        self.exhausted = True
+        return iter(())
+
+
 class _Run:
     """One refresh run: claims messages just in time for a free request slot, asks SMSC from
     a thread pool, and writes the answers in batches.
@@ -348,41 +380,29 @@ class _Run:
     processes finished, a half-open login proved itself); error 2 or 4 stops the run.
     """
 
-    def __init__(self, config: SmscSettings, lease: limits.SlotLease, due_only: bool) -> None:
-        self.config, self.lease, self.due_only = config, lease, due_only
+    def __init__(self, config: SmscSettings, lease: limits.SlotLease) -> None:
+        self.config, self.lease = config, lease
         self.client = get_client(config)
         self.gate = threading.Semaphore(len(lease))  # requests in flight <= slots held
         self.stop = threading.Event()
         self.stopped_by: SmscCallRefused | None = None
         self._topped_up = self._checked_open = time.monotonic()
 
-    def run(self, chunks: Iterator[list[int]]) -> Iterator[RefreshResult]:
-        waiting: deque[int] = deque()
+    def run(self, source: _Listed | _Due) -> Iterator[RefreshResult]:
         in_flight: set[Future] = set()
         done: list[_Fetched] = []
-        exhausted = False
         with ThreadPoolExecutor(self.config.max_concurrent_requests, thread_name_prefix="smsc") as pool:
             while True:
                 capacity = len(self.lease)
-                if not self.stop.is_set() and len(in_flight) <= capacity:
-                    want = 2 * capacity - len(in_flight)  # one waiting behind each busy slot
-                    while len(waiting) < want and not exhausted:
-                        chunk = next(chunks, None)
-                        exhausted = chunk is None
-                        waiting.extend(chunk or ())
-                    batch = [waiting.popleft() for _ in range(min(want, len(waiting)))]
-                    if batch:
-                        yield from self._submit(pool, batch, in_flight)
-                if self.stop.is_set() and (waiting or not exhausted):
-                    yield from _refused(list(waiting), self._stop_reason())
-                    waiting.clear()
-                    for chunk in chunks:
-                        yield from _refused(chunk, self._stop_reason())
-                    exhausted = True
+                if not self.stop.is_set() and not source.exhausted and len(in_flight) <= capacity:
+                    # one waiting behind each busy slot, claimed just before a slot frees
+                    yield from self._submit(pool, source, 2 * capacity - len(in_flight), in_flight)
+                if self.stop.is_set() and not source.exhausted:
+                    yield from source.refuse_rest(self._stop_reason())
                 if not in_flight:
-                    if waiting or not exhausted:
-                        continue
-                    break
+                    if source.exhausted:
+                        break
+                    continue
                 finished, _ = wait(in_flight, timeout=1.0, return_when=FIRST_COMPLETED)
                 in_flight -= finished
                 done += (future.result() for future in finished)
@@ -392,7 +412,7 @@ class _Run:
                     done = []
         yield from self._apply(done)
 
-    def _submit(self, pool: ThreadPoolExecutor, batch: list[int],
+    def _submit(self, pool: ThreadPoolExecutor, source: _Listed | _Due, want: int,
                 in_flight: set[Future]) -> Iterator[RefreshResult]:
         if time.monotonic() - self._checked_open > 1:  # paused by another process meanwhile?
             self._checked_open = time.monotonic()
@@ -401,12 +421,11 @@ class _Run:
             except SmscCircuitOpen as exc:
                 self.stopped_by = exc
                 self.stop.set()
-                yield from _refused(batch, exc)
                 return
-        stamp, claimed, skipped = limits.claim_messages(batch, self.config, self.due_only)
+        stamp, claimed, not_claimed = source.claim(want)
         send_by = time.monotonic() + limits.CLAIM_VALID_FOR
         in_flight.update(pool.submit(self._fetch, row, stamp, send_by) for row in claimed)
-        yield from (_not_claimed(row, self.config) for row in skipped)
+        yield from not_claimed
 
     def _fetch(self, row: SentMessage, stamp: datetime, send_by: float) -> _Fetched:
         """Runs in a pool thread: SMSC only, no database. Never raises."""

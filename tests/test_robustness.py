@@ -149,7 +149,7 @@ def test_an_unexpected_failure_inside_a_run_never_escapes_a_sweep(smsc_settings,
     def broken_claim(*args, **kwargs):
         raise RuntimeError("database went away")
 
-    monkeypatch.setattr(limits, "claim_messages", broken_claim)
+    monkeypatch.setattr(limits, "claim_due", broken_claim)
     report = service.refresh_due()
     assert report.aborted == "RuntimeError: database went away"
     assert "stopped early" in str(report)
