@@ -39,7 +39,7 @@ def worker(endpoint: str, role: str, pks: list[int]) -> None:
     counts: dict[str, int] = {}
     if role == "sweep":
         report = service.refresh_due()
-        counts = {str(k): v for k, v in report.counts.items()}
+        counts = {str(k): v for k, v in report.counts.items()} | {str(e)[:60]: n for e, n in report.errors.items()}
     else:
         for _ in range(10):
             result = service.refresh(random.choice(pks))

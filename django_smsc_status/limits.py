@@ -27,6 +27,7 @@ import random
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -246,16 +247,18 @@ def _lease(account: str, numbers: list[int], want: int, token: str) -> list[int]
     return taken
 
 
-def acquire_slots(config: SmscSettings, want: int) -> SlotLease:
+def acquire_slots(config: SmscSettings, want: int,
+                  still_needed: Callable[[], bool] | None = None) -> SlotLease | None:
     """Lease up to ``want`` request slots of the login, waiting up to ``SLOT_WAIT`` for one.
 
     Returns as soon as at least one slot is free (callers work with what they get and may
-    :meth:`~SlotLease.top_up` later). Raises :class:`SmscCircuitOpen` while the login is paused
+    :meth:`~SlotLease.top_up` later), or None once ``still_needed()`` says the wait is moot
+    (another process did the work). Raises :class:`SmscCircuitOpen` while the login is paused
     or out of authorisation budget, :class:`SmscBusy` if no slot frees up in time.
     """
     account, token = config.account, uuid.uuid4().hex
     deadline = time.monotonic() + config.slot_wait
-    rows_checked = False
+    rows_checked, pause = False, 0.02
     while True:
         usable, half_open = _usable_slots(config)
         taken = _lease(account, list(range(usable)), max(1, min(want, usable)), token)
@@ -268,10 +271,13 @@ def acquire_slots(config: SmscSettings, want: int) -> SlotLease:
                 ignore_conflicts=True,
             )
             continue
+        if still_needed is not None and not still_needed():
+            return None
         if time.monotonic() >= deadline:
             raise SmscBusy(f"all {usable} usable request slots of {account} stayed busy for "
                            f"{config.slot_wait:g} s")
-        time.sleep(0.02 + random.random() * 0.05)
+        time.sleep(pause * (0.5 + random.random()))  # waiting is cheap for the others, too
+        pause = min(pause * 1.5, 0.25)
 
 
 # -- per message: at most 5 checks a minute --------------------------------------------------------
@@ -301,6 +307,11 @@ def claim_messages(pks: list[int], config: SmscSettings
     claimed = [rows[pk] for pk in pks if pk in rows and rows[pk].last_checked_at == stamp]
     taken = [rows[pk] for pk in pks if pk in rows and rows[pk].last_checked_at != stamp]
     return stamp, claimed, taken
+
+
+def any_due(config: SmscSettings, due_by: datetime) -> bool:
+    """Whether a message due by ``due_by`` is free to be claimed now."""
+    return SentMessage.objects.due(due_by).filter(_claim_window(config)[1]).exists()
 
 
 def claim_due(config: SmscSettings, count: int, due_by: datetime) -> tuple[datetime, list[SentMessage]]:

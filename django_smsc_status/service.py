@@ -22,11 +22,12 @@ from __future__ import annotations
 import contextlib
 import itertools
 import logging
+import queue
 import threading
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -216,14 +217,18 @@ def refresh_due(limit: int | None = None, *, progress=None) -> RefreshReport:
     """
     report, config = RefreshReport(), get_settings()
     try:
-        try:
-            lease = limits.acquire_slots(config, config.max_concurrent_requests)
+        due = _Due(config, limit)
+        try:  # while waiting for a slot, other sweeps may take every due message
+            lease = limits.acquire_slots(config, config.max_concurrent_requests,
+                                         still_needed=lambda: limits.any_due(config, due.due_by))
         except SmscCallRefused as exc:  # paused, out of budget, or no slot came free
             report.paused = exc
             logger.warning("sweep skipped: %s", exc)
             return report
+        if lease is None:
+            return report
         with lease:
-            for result in _Run(config, lease).run(_Due(config, limit)):
+            for result in _Run(config, lease).run(due):
                 report.add(result)
                 if progress:
                     progress(report)
@@ -321,6 +326,7 @@ class _Fetched:
     answer: StatusResult | SmscError
     finished_at: datetime  # when the answer (or the failure) came: after SMSC got the request
     sent: bool  # False: dropped before any request; the claim's stamp stands
+    took: float = 0.0  # seconds the request took
 
 
 class _Listed:
@@ -371,49 +377,64 @@ class _Due:
 
 class _Run:
     """One refresh run: claims messages just in time for a free request slot, asks SMSC from
-    a thread pool, and writes the answers in batches.
+    one thread per slot, and writes the answers in batches.
 
-    Pool threads only talk to SMSC; every database write happens in the calling thread (its
-    transaction, its connection). A message is claimed only when a slot can take it within
-    ``limits.CLAIM_VALID_FOR``, and a thread that gets to it later drops it unsent, so the
-    claim's stamp always covers the request. Free slots are taken up as they appear (other
-    processes finished, a half-open login proved itself); error 2 or 4 stops the run.
+    The threads only talk to SMSC, taking claimed messages in order from a queue; every
+    database write happens in the calling thread (its transaction, its connection). Messages
+    are claimed only as fast as the slots can take them (a short queue, sized from how long
+    SMSC takes), and a thread that gets one after ``limits.CLAIM_VALID_FOR`` drops it unsent,
+    so the claim's stamp always covers the request. Free slots are taken up as they appear
+    (other processes finished, a half-open login proved itself); error 2 or 4 stops the run.
     """
 
     def __init__(self, config: SmscSettings, lease: limits.SlotLease) -> None:
         self.config, self.lease = config, lease
         self.client = get_client(config)
-        self.gate = threading.Semaphore(len(lease))  # requests in flight <= slots held
+        self.todo: queue.SimpleQueue = queue.SimpleQueue()  # (row, stamp, send_by) or None: stop
+        self.answers: queue.SimpleQueue = queue.SimpleQueue()  # _Fetched
         self.stop = threading.Event()
         self.stopped_by: SmscCallRefused | None = None
         self._topped_up = self._checked_open = time.monotonic()
+        self._took = limits.CLAIM_VALID_FOR / 4  # seconds per request, learnt as answers come
 
     def run(self, source: _Listed | _Due) -> Iterator[RefreshResult]:
-        in_flight: set[Future] = set()
         done: list[_Fetched] = []
+        outstanding = 0  # claimed, answer not back yet
         with ThreadPoolExecutor(self.config.max_concurrent_requests, thread_name_prefix="smsc") as pool:
-            while True:
-                capacity = len(self.lease)
-                if not self.stop.is_set() and not source.exhausted and len(in_flight) <= capacity:
-                    # one waiting behind each busy slot, claimed just before a slot frees
-                    yield from self._submit(pool, source, 2 * capacity - len(in_flight), in_flight)
-                if self.stop.is_set() and not source.exhausted:
-                    yield from source.refuse_rest(self._stop_reason())
-                if not in_flight:
-                    if source.exhausted:
-                        break
-                    continue
-                finished, _ = wait(in_flight, timeout=1.0, return_when=FIRST_COMPLETED)
-                in_flight -= finished
-                done += (future.result() for future in finished)
-                self._widen(done)
-                if len(done) >= self.config.chunk_size:
-                    yield from self._apply(done)
-                    done = []
+            workers = [pool.submit(self._work) for _ in range(len(self.lease))]
+            try:
+                while True:
+                    capacity, ahead = len(self.lease), self._ahead()
+                    if not self.stop.is_set() and not source.exhausted and \
+                            outstanding <= capacity * ahead:
+                        # a short queue behind each slot: fewer, larger claims, none stale
+                        claimed, refused = self._claim(source, capacity * (ahead + 1) - outstanding)
+                        outstanding += claimed
+                        yield from refused
+                    if self.stop.is_set() and not source.exhausted:
+                        yield from source.refuse_rest(self._stop_reason())
+                    if not outstanding:
+                        if source.exhausted:
+                            break
+                        continue
+                    came = self._collect()
+                    outstanding -= len(came)
+                    done += came
+                    workers += [pool.submit(self._work) for _slot in range(self._widen(came))]
+                    if len(done) >= self.config.chunk_size:
+                        yield from self._apply(done)
+                        done = []
+            finally:
+                for _worker in workers:
+                    self.todo.put(None)
         yield from self._apply(done)
 
-    def _submit(self, pool: ThreadPoolExecutor, source: _Listed | _Due, want: int,
-                in_flight: set[Future]) -> Iterator[RefreshResult]:
+    def _ahead(self) -> int:
+        """Requests to queue behind each slot: what SMSC answers in a quarter of the time a
+        claim stays valid, between 1 and 8."""
+        return max(1, min(8, int(limits.CLAIM_VALID_FOR / 4 / max(self._took, 0.001))))
+
+    def _claim(self, source: _Listed | _Due, want: int) -> tuple[int, list[RefreshResult]]:
         if time.monotonic() - self._checked_open > 1:  # paused by another process meanwhile?
             self._checked_open = time.monotonic()
             try:
@@ -421,47 +442,66 @@ class _Run:
             except SmscCircuitOpen as exc:
                 self.stopped_by = exc
                 self.stop.set()
-                return
+                return 0, []
         stamp, claimed, not_claimed = source.claim(want)
         send_by = time.monotonic() + limits.CLAIM_VALID_FOR
-        in_flight.update(pool.submit(self._fetch, row, stamp, send_by) for row in claimed)
-        yield from not_claimed
+        for row in claimed:
+            self.todo.put((row, stamp, send_by))
+        return len(claimed), not_claimed
+
+    def _collect(self) -> list[_Fetched]:
+        """The answers that came back (waiting up to a second for the first), learning from
+        them how long SMSC takes."""
+        came: list[_Fetched] = []
+        with contextlib.suppress(queue.Empty):
+            came.append(self.answers.get(timeout=1.0))
+            while True:
+                came.append(self.answers.get_nowait())
+        for item in came:
+            if item.sent:
+                self._took = 0.8 * self._took + 0.2 * item.took
+        return came
+
+    def _work(self) -> None:
+        """One per leased slot, in a pool thread: SMSC only, no database."""
+        while (item := self.todo.get()) is not None:
+            self.answers.put(self._fetch(*item))
 
     def _fetch(self, row: SentMessage, stamp: datetime, send_by: float) -> _Fetched:
-        """Runs in a pool thread: SMSC only, no database. Never raises."""
-        with self.gate:
-            if self.stop.is_set():
-                refused: SmscCallRefused = SmscCircuitOpen(
-                    "calls paused after an SMSC error earlier in this run")
-                return _Fetched(row, stamp, refused, timezone.now(), sent=False)
-            if time.monotonic() > send_by:
-                refused = SmscBusy("no request slot came free in time; asked again later")
-                return _Fetched(row, stamp, refused, timezone.now(), sent=False)
-            answer: StatusResult | SmscError
-            try:
-                answer = self.client.get_status(row.smsc_id, row.phone)
-            except (SmscAuthError, SmscIpBlocked) as exc:
-                self.stop.set()
-                answer = exc
-            except SmscError as exc:
-                answer = exc
-            except Exception as exc:  # one message's trouble stays its own
-                logger.exception("refreshing message %s failed", row.pk)
-                answer = SmscError(f"unexpected {type(exc).__name__}; see the log")
-            return _Fetched(row, stamp, answer, timezone.now(), sent=True)
+        """Never raises: whatever happens is the message's answer."""
+        if self.stop.is_set():
+            refused: SmscCallRefused = SmscCircuitOpen(
+                "calls paused after an SMSC error earlier in this run")
+            return _Fetched(row, stamp, refused, timezone.now(), sent=False)
+        if time.monotonic() > send_by:
+            refused = SmscBusy("no request slot came free in time; asked again later")
+            return _Fetched(row, stamp, refused, timezone.now(), sent=False)
+        answer: StatusResult | SmscError
+        started = time.monotonic()
+        try:
+            answer = self.client.get_status(row.smsc_id, row.phone)
+        except (SmscAuthError, SmscIpBlocked) as exc:
+            self.stop.set()
+            answer = exc
+        except SmscError as exc:
+            answer = exc
+        except Exception as exc:  # one message's trouble stays its own
+            logger.exception("refreshing message %s failed", row.pk)
+            answer = SmscError(f"unexpected {type(exc).__name__}; see the log")
+        return _Fetched(row, stamp, answer, timezone.now(), sent=True,
+                        took=time.monotonic() - started)
 
-    def _widen(self, done: list[_Fetched]) -> None:
-        """Take up more slots: at once when a half-open login has proved itself, otherwise
-        every couple of seconds (slots that other processes released)."""
-        proved = self.lease.half_open and any(limits.proves_login(f.answer) for f in done)
+    def _widen(self, came: list[_Fetched]) -> int:
+        """Slots added to the lease: at once when a half-open login has proved itself,
+        otherwise looked for every second (slots that other processes released)."""
+        proved = self.lease.half_open and any(limits.proves_login(f.answer) for f in came)
         if proved:
             limits.mark_verified(self.config.account)
         full = len(self.lease) >= self.config.max_concurrent_requests
-        if self.stop.is_set() or full or not (proved or time.monotonic() - self._topped_up > 2):
-            return
+        if self.stop.is_set() or full or not (proved or time.monotonic() - self._topped_up > 1):
+            return 0
         self._topped_up = time.monotonic()
-        for _slot in range(self.lease.top_up()):
-            self.gate.release()
+        return self.lease.top_up()
 
     def _stop_reason(self) -> SmscCallRefused:
         return self.stopped_by or SmscCircuitOpen("calls paused after an SMSC error")
