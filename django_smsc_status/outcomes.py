@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -33,6 +34,9 @@ class RefreshResult:
 
     @property
     def detail(self) -> str:
+        if self.outcome == Outcome.TOO_SOON and self.retry_after:
+            return str(_("checked moments ago; stored status shown; a check is allowed again in "
+                         "%(seconds)d s") % {"seconds": math.ceil(self.retry_after)})
         return f"{self.outcome.label}: {self.error}" if self.error else str(self.outcome.label)
 
 

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from django.utils import timezone
 
 from .client import StatusResult
-from .codes import is_final_status, lifecycle_rank
+from .codes import MessageStatus, is_final_status, lifecycle_rank
 from .conf import SmscSettings, get_settings
 from .exceptions import (
     SmscAuthError,
@@ -30,6 +30,7 @@ from .exceptions import (
     SmscCircuitOpen,
     SmscError,
     SmscIpBlocked,
+    SmscNotFound,
     SmscRequestError,
     SmscTooManyRequests,
 )
@@ -77,6 +78,11 @@ def record_error(row: SentMessage, error: SmscError, now: datetime,
     row.last_request_error = str(error)[:200]
     if isinstance(error, SmscCallRefused):
         return RefreshResult(row, Outcome.REFUSED, error=error, retry_after=retry_after(error, config))
+    if isinstance(error, SmscNotFound) and row.status is None:
+        # Error 3 on a message never seen: show it as "not found" (filterable), keep polling
+        # with backoff until GIVE_UP_AFTER (SMSC may not know a fresh message yet). No change
+        # time is stored, so any later real status wins.
+        row.status = MessageStatus.NOT_FOUND
     row.check_attempts += 1
     delay = config.rate_limit_backoff if isinstance(error, SmscTooManyRequests) else None
     row.next_check_at = next_check(row, now, config, delay)

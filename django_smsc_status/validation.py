@@ -62,7 +62,8 @@ def normalize_phone(phone: str, region: str | None = None) -> str:
     text = str(phone).strip()
     invalid = ValidationError(_("Enter a valid phone number, e.g. +7 999 123-45-67."),
                               code="phone")
-    if not text or len(text) > 32 or _has_control(text):
+    # Letters would be read as a keypad word ("abc" -> 222): refuse them.
+    if not text or len(text) > 32 or any(not (c.isdigit() or c in "+ ()-./") for c in text):
         raise invalid
     candidates = [(text, region or default_region())]
     if text[0].isdigit():

@@ -194,10 +194,14 @@ def test_register_from_the_admin(admin_client, smsc_settings):
 def test_register_duplicate_and_bad_phone(admin_client, smsc_settings):
     url = reverse("admin:django_smsc_status_sentmessage_add")
     service.register("77", "79990001122")
-    duplicate = admin_client.post(url, {"smsc_id": "77", "phone": "79990001122"})
-    assert "already tracked" in duplicate.content.decode()
+    duplicate = admin_client.post(url, {"smsc_id": "77", "phone": "8 (999) 000-11-22"})
+    page = duplicate.content.decode()
+    assert "already tracked" in page
+    # Once: not also Django's "Sent message with this SMSC id and phone already exists."
+    assert "already exists" not in page
+    assert page.count("errorlist") == 1
     bad = admin_client.post(url, {"smsc_id": "78", "phone": "call me"})
-    assert "7 to 15 digits" in bad.content.decode()
+    assert "Enter a valid phone number" in bad.content.decode()
     assert SentMessage.objects.count() == 1
 
 
