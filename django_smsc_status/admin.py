@@ -26,6 +26,7 @@ from django.views.decorators.http import require_POST
 from . import service, validation
 from .codes import DeliveryError, MessageStatus, describe
 from .conf import get_settings
+from .error_types import error_type
 from .models import AccountState, SentMessage, StatusSnapshot
 from .service import Outcome
 
@@ -341,13 +342,14 @@ class SentMessageAdmin(admin.ModelAdmin):
         from .tasks import enqueue_refresh
 
         queued = enqueue_refresh(queryset.values_list("pk", flat=True))
+        level = messages.SUCCESS if queued else messages.WARNING
         skipped = queryset.count() - queued
         text = ngettext("Queued a status refresh of %(n)d message.",
                         "Queued a status refresh of %(n)d messages.", queued) % {"n": queued}
         if skipped:
             text += " " + ngettext("%(n)d was already queued.", "%(n)d were already queued.",
                                    skipped) % {"n": skipped}
-        self.message_user(request, text, messages.SUCCESS)
+        self.message_user(request, text, level)
 
     def _summarize(self, request: HttpRequest, results: list[service.RefreshResult]) -> None:
         counts = {outcome: 0 for outcome in Outcome}
@@ -361,7 +363,7 @@ class SentMessageAdmin(admin.ModelAdmin):
                                                                          "summary": summary}, level)
         reasons: dict[str, list[str]] = {}
         for result in failed:
-            reasons.setdefault(str(result.error.detail), []).append(str(result.message))
+            reasons.setdefault(error_type(result.error)[1], []).append(str(result.message))
         for reason, which in list(reasons.items())[:5]:
             shown = ", ".join(which[:5]) + ("…" if len(which) > 5 else "")
             self.message_user(request, f"{reason}: {shown}", messages.ERROR)

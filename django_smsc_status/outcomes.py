@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from .error_types import error_type
 from .exceptions import SmscCircuitOpen, SmscError
 from .models import SentMessage, StatusSnapshot
 
@@ -34,10 +35,13 @@ class RefreshResult:
 
     @property
     def detail(self) -> str:
+        """The outcome in the user's language; the technical error is ``str(error)``."""
         if self.outcome == Outcome.TOO_SOON and self.retry_after:
             return str(_("checked moments ago; stored status shown; a check is allowed again in "
                          "%(seconds)d s") % {"seconds": math.ceil(self.retry_after)})
-        return f"{self.outcome.label}: {self.error}" if self.error else str(self.outcome.label)
+        if self.error is None:
+            return str(self.outcome.label)
+        return f"{self.outcome.label}: {error_type(self.error)[1]}"
 
 
 @dataclass

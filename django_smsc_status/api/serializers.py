@@ -12,6 +12,7 @@ from rest_framework import serializers
 
 from .. import service, validation
 from ..codes import DeliveryError, MessageStatus, describe
+from ..error_types import ERROR_TYPES
 from ..models import SentMessage, StatusSnapshot
 from .schema import extend_schema_field
 
@@ -124,7 +125,8 @@ class BulkRefreshSerializer(serializers.Serializer):
 
 
 class ErrorSerializer(serializers.Serializer):
-    type = serializers.CharField()
+    type = serializers.ChoiceField(choices=sorted({kind for kind, _label in ERROR_TYPES.values()}),
+                                   help_text="Stable error type (see the README)")
     code = serializers.IntegerField(allow_null=True)
     detail = serializers.CharField()
 

@@ -31,7 +31,7 @@ from ..exceptions import SmscCallRefused, SmscError, SmscRequestError
 from ..models import SentMessage
 from ..service import Outcome
 from ..tasks import enqueue_refresh
-from .errors import SafeJSONParser, error_body, error_type
+from .errors import SafeJSONParser, error_body
 from .filters import SentMessageFilter
 from .permissions import CanRefreshStatus, CanSendMessages, base_permission_classes
 from .schema import SCHEMA, OpenApiResponse, extend_schema
@@ -66,13 +66,6 @@ def _status_for_error(error: SmscError | None) -> int:
     if isinstance(error, SmscRequestError):
         return status.HTTP_422_UNPROCESSABLE_ENTITY
     return status.HTTP_502_BAD_GATEWAY
-
-
-def _detail(result: service.RefreshResult) -> str:
-    """The outcome in the request's language (the error's class and endpoint stay out)."""
-    if result.error is None:
-        return result.detail
-    return f"{result.outcome.label}: {error_type(result.error)[1]}"
 
 
 def _with_retry_after(response: Response, seconds: float | None) -> Response:
@@ -164,7 +157,7 @@ class SentMessageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
         result = service.refresh(self.get_object())
         body = {
             "outcome": result.outcome.value,
-            "detail": _detail(result),
+            "detail": result.detail,
             "error": error_body(result.error),
             "retry_after": math.ceil(result.retry_after) if result.retry_after else None,
             "message": result.message,
