@@ -229,7 +229,7 @@ class SentMessageAdmin(admin.ModelAdmin):
             return queryset, False
         match = Q(smsc_id=term)
         with contextlib.suppress(ValidationError):  # not a phone number: the SMSC id only
-            match |= Q(phone=service.normalize_phone(term))
+            match |= Q(phone=validation.normalize_phone(term))
         return queryset.filter(match), False
 
     # -- display -----------------------------------------------------------------------------
