@@ -43,13 +43,9 @@ def status_badge(info) -> str:
                        "" if info.code is None else info.code, info.label)
 
 
-#: Worst first. Django's admin shows INFO like SUCCESS (green), so neither is used for a check
-#: that did not happen or found nothing.
-LEVEL_ORDER = [messages.ERROR, messages.WARNING, messages.SUCCESS]
-
-
 def outcome_level(result: service.RefreshResult) -> int:
-    """Green only when SMSC answered with a status; warning when not asked; error on failure."""
+    """Green only when SMSC answered with a status; warning when not asked; error on failure.
+    (Django's admin shows INFO as green too, so it is never used here.)"""
     if result.outcome in (Outcome.CHANGED, Outcome.UNCHANGED):
         return messages.SUCCESS
     if result.outcome in (Outcome.TOO_SOON, Outcome.REFUSED):
@@ -357,8 +353,10 @@ class SentMessageAdmin(admin.ModelAdmin):
             counts[result.outcome] += 1
         summary = ", ".join(f"{n} {outcome.label}" for outcome, n in counts.items() if n)
         failed = [r for r in results if r.error is not None]
-        level = min((outcome_level(r) for r in results), key=LEVEL_ORDER.index,
-                    default=messages.SUCCESS)
+        levels = {outcome_level(r) for r in results}
+        level = (messages.SUCCESS if levels <= {messages.SUCCESS}
+                 else messages.WARNING if messages.SUCCESS in levels or messages.ERROR not in levels
+                 else messages.ERROR)
         self.message_user(request, _("Refreshed %(n)s: %(summary)s.") % {"n": len(results),
                                                                          "summary": summary}, level)
         reasons: dict[str, list[str]] = {}
