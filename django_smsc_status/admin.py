@@ -17,14 +17,16 @@ from django.db.models import Q
 from django.http import HttpRequest, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
+from django.utils import formats, timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
-from . import service
-from .codes import DeliveryError, MessageStatus
+from . import service, validation
+from .codes import DeliveryError, MessageStatus, describe
 from .conf import get_settings
+from .error_types import error_type
 from .models import POLLING_STATES, AccountState, SentMessage, StatusSnapshot
 from .service import Outcome
 
@@ -32,10 +34,23 @@ REFRESH_PERMISSION = "django_smsc_status.refresh_status"
 
 
 def status_badge(info) -> str:
+    """Green only for success, red for failure, dark amber for "not found at SMSC" (still
+    polled), amber for pending, grey for not checked or unknown codes."""
     kind = ("success" if info.is_success else "failure" if info.is_final
+            else "notfound" if info.code == MessageStatus.NOT_FOUND
             else "pending" if info.is_known else "unknown")
     return format_html('<span class="smsc-badge {}" title="{}">{}</span>', kind,
                        "" if info.code is None else info.code, info.label)
+
+
+def outcome_level(result: service.RefreshResult) -> int:
+    """Green only when SMSC answered with a status; warning when not asked; error on failure.
+    (Django's admin shows INFO as green too, so it is never used here.)"""
+    if result.outcome in (Outcome.CHANGED, Outcome.UNCHANGED):
+        return messages.SUCCESS
+    if result.outcome in (Outcome.TOO_SOON, Outcome.REFUSED):
+        return messages.WARNING
+    return messages.ERROR
 
 
 class StatusFilter(admin.SimpleListFilter):
@@ -73,7 +88,11 @@ class ErrFilter(admin.SimpleListFilter):
     parameter_name = "err"
 
     def lookups(self, request, model_admin):
-        return [("any", _("Any error")), *((str(e.value), e.label) for e in DeliveryError if e.value)]
+        """"Any error", then only the codes that occur (SMSC has some 30), by code."""
+        present = (model_admin.get_queryset(request).exclude(Q(err__isnull=True) | Q(err=0))
+                   .order_by("err").values_list("err", flat=True).distinct())
+        return [("any", _("Any error")),
+                *((str(code), _err_option(code)) for code in present)]
 
     def queryset(self, request, queryset):
         if self.value() == "any":
@@ -83,29 +102,47 @@ class ErrFilter(admin.SimpleListFilter):
         return queryset
 
 
+def short_datetime(value) -> str:
+    """``29.11.2026 10:27`` (the locale's short format) in the current time zone."""
+    if value is None:
+        return "—"
+    return formats.date_format(timezone.localtime(value), "SHORT_DATETIME_FORMAT")
+
+
+def _err_option(code: int) -> str:
+    info = describe(DeliveryError, code)
+    return f"{code} · {info.label}" if info.is_known else info.label
+
+
 class RegisterForm(forms.ModelForm):
-    """Register a message sent elsewhere; a duplicate is reported, not created again."""
+    """Register a message sent elsewhere; a duplicate is reported once, not created again."""
 
     class Meta:
         model = SentMessage
         fields = ("smsc_id", "phone", "text", "sender")
 
-    def validate_unique(self) -> None:
-        pass  # clean() reports duplicates with a friendlier message
+    def clean_smsc_id(self) -> str:
+        return validation.clean_smsc_id(self.cleaned_data["smsc_id"])
+
+    def clean_phone(self) -> str:
+        return validation.normalize_phone(self.cleaned_data["phone"])
+
+    def clean_text(self) -> str:
+        return validation.clean_text(self.cleaned_data.get("text"))
+
+    def clean_sender(self) -> str:
+        return validation.clean_sender(self.cleaned_data.get("sender"))
 
     def clean(self) -> dict:
         data = super().clean()
-        try:
-            if data.get("phone"):
-                data["phone"] = service.normalize_phone(data["phone"])
-        except ValidationError as exc:
-            self.add_error("phone", exc)
         if data.get("smsc_id") and data.get("phone"):
-            existing = SentMessage.objects.filter(smsc_id=data["smsc_id"].strip(),
-                                                  phone=data["phone"]).first()
+            existing = SentMessage.objects.filter(smsc_id=data["smsc_id"], phone=data["phone"]).first()
             if existing:
-                raise ValidationError(_("This message is already tracked (#%(pk)s)."),
-                                      code="duplicate", params={"pk": existing.pk})
+                # On the field, so the model's unique constraint (which skips fields with errors)
+                # does not report the same duplicate a second time.
+                self.add_error("smsc_id", ValidationError(
+                    _("This message is already tracked (#%(pk)s)."), code="duplicate",
+                    params={"pk": existing.pk}))
         return data
 
 
@@ -145,8 +182,10 @@ class SnapshotInline(admin.TabularInline):
 
 @admin.register(SentMessage)
 class SentMessageAdmin(admin.ModelAdmin):
-    list_display = ("smsc_id", "phone", "status_label", "err_label", "sent_at", "status_changed_at",
-                    "last_checked_at")
+    # Short dates and no polling bookkeeping (on the change form), so the columns fit beside
+    # the filters at 1400 px in Russian too.
+    list_display = ("smsc_id", "phone", "status_label", "err_label", "sent_at_short",
+                    "status_changed_at_short")
     list_display_links = ("smsc_id", "phone")
     list_filter = (StatusFilter, StateFilter, ErrFilter, "created_at", "sent_at")
     # Exact SMSC id or phone (any format): both use an index (see get_search_results).
@@ -163,7 +202,7 @@ class SentMessageAdmin(admin.ModelAdmin):
     change_form_template = "admin/django_smsc_status/sentmessage/change_form.html"
     fieldsets = (
         (None, {"fields": ("smsc_id", "phone", "status_label", "err_label", "status_changed_at",
-                           "is_final")}),
+                           "polling_state")}),
         (_("Message"), {"fields": ("text", "sender", "sent_at", "cost", "sms_count", "operator",
                                    "region")}),
         (_("Polling"), {"fields": ("last_checked_at", "next_check_at", "check_attempts",
@@ -181,7 +220,7 @@ class SentMessageAdmin(admin.ModelAdmin):
             return queryset, False
         match = Q(smsc_id=term)
         with contextlib.suppress(ValidationError):  # not a phone number: the SMSC id only
-            match |= Q(phone=service.normalize_phone(term))
+            match |= Q(phone=validation.normalize_phone(term))
         return queryset.filter(match), False
 
     # -- display -----------------------------------------------------------------------------
@@ -193,6 +232,23 @@ class SentMessageAdmin(admin.ModelAdmin):
     @admin.display(description=_("delivery error"), ordering="err")
     def err_label(self, message: SentMessage) -> str:
         return message.err_info.label if message.err else "—"
+
+    @admin.display(description=_("sent at"), ordering="sent_at")
+    def sent_at_short(self, message: SentMessage) -> str:
+        return short_datetime(message.sent_at)
+
+    @admin.display(description=_("status changed at"), ordering="status_changed_at")
+    def status_changed_at_short(self, message: SentMessage) -> str:
+        return short_datetime(message.status_changed_at)
+
+    @admin.display(description=_("polling"))
+    def polling_state(self, message: SentMessage) -> str:
+        """Finality in words: a red or green icon would read as failure or success."""
+        if message.is_final:
+            return _("Final: no more checks")
+        if message.is_given_up:
+            return _("Given up: no more automatic checks")
+        return _("Pending: checked again automatically")
 
     # -- forms: register on add, read-only afterwards -----------------------------------------
 
@@ -252,10 +308,9 @@ class SentMessageAdmin(admin.ModelAdmin):
             raise PermissionDenied
         message = get_object_or_404(SentMessage, pk=pk)
         result = service.refresh(message)
-        level = {Outcome.CHANGED: messages.SUCCESS, Outcome.UNCHANGED: messages.INFO,
-                 Outcome.TOO_SOON: messages.INFO}.get(result.outcome, messages.ERROR)
         self.message_user(request, format_html(
-            "{}: {} — {}", message, result.detail, result.message.status_info.label), level)
+            "{}: {} — {}", message, result.detail, result.message.status_info.label),
+            outcome_level(result))
         opts = self.model._meta
         return HttpResponseRedirect(reverse(f"admin:{opts.app_label}_{opts.model_name}_change",
                                             args=[pk], current_app=self.admin_site.name))
@@ -278,13 +333,14 @@ class SentMessageAdmin(admin.ModelAdmin):
         from .tasks import enqueue_refresh
 
         queued = enqueue_refresh(queryset.values_list("pk", flat=True))
+        level = messages.SUCCESS if queued else messages.WARNING
         skipped = queryset.count() - queued
         text = ngettext("Queued a status refresh of %(n)d message.",
                         "Queued a status refresh of %(n)d messages.", queued) % {"n": queued}
         if skipped:
             text += " " + ngettext("%(n)d was already queued.", "%(n)d were already queued.",
                                    skipped) % {"n": skipped}
-        self.message_user(request, text, messages.SUCCESS)
+        self.message_user(request, text, level)
 
     def _summarize(self, request: HttpRequest, results: list[service.RefreshResult]) -> None:
         counts = {outcome: 0 for outcome in Outcome}
@@ -292,12 +348,15 @@ class SentMessageAdmin(admin.ModelAdmin):
             counts[result.outcome] += 1
         summary = ", ".join(f"{n} {outcome.label}" for outcome, n in counts.items() if n)
         failed = [r for r in results if r.error is not None]
-        level = messages.WARNING if failed else messages.SUCCESS
+        levels = {outcome_level(r) for r in results}
+        level = (messages.SUCCESS if levels <= {messages.SUCCESS}
+                 else messages.WARNING if messages.SUCCESS in levels or messages.ERROR not in levels
+                 else messages.ERROR)
         self.message_user(request, _("Refreshed %(n)s: %(summary)s.") % {"n": len(results),
                                                                          "summary": summary}, level)
         reasons: dict[str, list[str]] = {}
         for result in failed:
-            reasons.setdefault(str(result.error.detail), []).append(str(result.message))
+            reasons.setdefault(error_type(result.error)[1], []).append(str(result.message))
         for reason, which in list(reasons.items())[:5]:
             shown = ", ".join(which[:5]) + ("…" if len(which) > 5 else "")
             self.message_user(request, f"{reason}: {shown}", messages.ERROR)

@@ -48,6 +48,7 @@ from .exceptions import (
 )
 from .redaction import SealedEnvelope
 from .transport import KeepAliveTransport
+from .validation import XML_INVALID
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -56,7 +57,6 @@ SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 USER_AGENT = "django-smsc-status"
 MOSCOW = ZoneInfo("Europe/Moscow")
 SHIPPED_LOCATION = str(wsdl.SHIPPED_WSDL)  # the transport serves it rendered for the site
-XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, remove_blank_text=True)
 
 

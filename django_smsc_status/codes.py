@@ -18,7 +18,7 @@ from django.utils.translation import gettext_lazy as _
 
 
 class MessageStatus(models.IntegerChoices):
-    NOT_FOUND = -3, _("Message not found")
+    NOT_FOUND = -3, _("Not found at SMSC")
     STOPPED = -2, _("Stopped")
     WAITING = -1, _("Waiting to be sent")
     TRANSFERRED = 0, _("Transferred to operator")

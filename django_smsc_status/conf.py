@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 from urllib.parse import urlsplit
 
+import phonenumbers
 from django.conf import settings as django_settings
 from django.core.exceptions import ImproperlyConfigured
 
@@ -77,6 +78,9 @@ DEFAULTS: dict[str, Any] = {
     # API: permission classes (dotted paths) for every endpoint; refresh and send add their
     # own permission on top. None: authenticated users with the model's Django permissions.
     "API_PERMISSION_CLASSES": None,
+    # Region for phone numbers written without a country code ("8 999 ..." in Russia):
+    # an ISO 3166 code libphonenumber knows, e.g. "RU", "KZ", "UA", "BY".
+    "DEFAULT_REGION": "RU",
 }
 
 
@@ -120,6 +124,7 @@ class SmscSettings:
     sweep_interval_minutes: int
     sweep_limit: int
     api_permission_classes: tuple[str, ...] | None
+    default_region: str = "RU"
 
     @property
     def account(self) -> str:
@@ -160,6 +165,12 @@ def _dotted_paths(key: str, value: Any) -> tuple[str, ...] | None:
             not all(isinstance(v, str) and "." in v for v in value):
         raise _error(key, "must be a list of dotted paths, e.g. ['rest_framework.permissions.IsAdminUser']")
     return tuple(value)
+
+
+def _region(key: str, value: Any) -> str:
+    if not isinstance(value, str) or value.upper() not in phonenumbers.SUPPORTED_REGIONS:
+        raise _error(key, f"must be a region code such as 'RU', 'KZ' or 'UA', got {value!r}")
+    return value.upper()
 
 
 def _str(key: str, value: Any) -> str:
@@ -211,6 +222,7 @@ def get_settings() -> SmscSettings:
         "failover_endpoints": tuple(_url("FAILOVER_ENDPOINTS", u) for u in failover),
         "all": raw["ALL"],
         "api_permission_classes": _dotted_paths("API_PERMISSION_CLASSES", raw["API_PERMISSION_CLASSES"]),
+        "default_region": _region("DEFAULT_REGION", raw["DEFAULT_REGION"]),
     }
     integers = {"MAX_CONCURRENT_REQUESTS", "SYNC_REFRESH_LIMIT", "CHUNK_SIZE",
                 "SWEEP_INTERVAL_MINUTES", "SWEEP_LIMIT"}

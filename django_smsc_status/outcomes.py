@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from dataclasses import dataclass, field
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from .error_types import error_type
 from .exceptions import SmscCallRefused, SmscError
 from .models import SentMessage, StatusSnapshot
 
@@ -35,7 +37,13 @@ class RefreshResult:
 
     @property
     def detail(self) -> str:
-        return f"{self.outcome.label}: {self.error}" if self.error else str(self.outcome.label)
+        """The outcome in the user's language; the technical error is ``str(error)``."""
+        if self.outcome == Outcome.TOO_SOON and self.retry_after:
+            return str(_("checked moments ago; stored status shown; a check is allowed again in "
+                         "%(seconds)d s") % {"seconds": math.ceil(self.retry_after)})
+        if self.error is None:
+            return str(self.outcome.label)
+        return f"{self.outcome.label}: {error_type(self.error)[1]}"
 
 
 @dataclass

@@ -23,7 +23,7 @@ from django.db import models
 from django.utils import timezone
 
 from .client import StatusResult
-from .codes import is_final_status, lifecycle_rank
+from .codes import MessageStatus, is_final_status, lifecycle_rank
 from .conf import SmscSettings, get_settings
 from .exceptions import (
     SmscAuthError,
@@ -33,6 +33,7 @@ from .exceptions import (
     SmscError,
     SmscInvalidRequest,
     SmscIpBlocked,
+    SmscNotFound,
     SmscProtocolError,
     SmscRequestError,
     SmscTooManyRequests,
@@ -108,6 +109,11 @@ def record_error(row: SentMessage, error: SmscError, now: datetime,
     if isinstance(error, SmscInvalidRequest):
         row.quarantine_reason, row.next_check_at = str(error)[:200], None
         return RefreshResult(row, Outcome.QUARANTINED, error=error)
+    if isinstance(error, SmscNotFound) and row.status is None:
+        # Error 3 on a message never seen: show it as "not found" (filterable), keep polling
+        # with backoff until GIVE_UP_AFTER (SMSC may not know a fresh message yet). No change
+        # time is stored, so any later real status wins.
+        row.status = MessageStatus.NOT_FOUND
     row.check_attempts += 1
     delay = config.rate_limit_backoff if isinstance(error, SmscTooManyRequests) else None
     row.next_check_at = next_check(row, now, config, delay)

@@ -38,7 +38,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from . import limits, policy
-from .client import XML_INVALID, StatusResult, get_client
+from .client import StatusResult, get_client
 from .conf import SmscSettings, get_settings
 from .exceptions import (
     SmscAuthError,
@@ -52,6 +52,7 @@ from .models import SentMessage, StatusSnapshot
 from .outcomes import Outcome, RefreshReport, RefreshResult
 from .policy import retry_after
 from .signals import status_changed
+from .validation import clean_sender, clean_smsc_id, clean_text, normalize_phone
 
 logger = logging.getLogger(__name__)
 
@@ -78,22 +79,6 @@ __all__ = [
 REGISTER_FIELDS = {"text", "sender", "sent_at", "cost", "sms_count"}
 
 
-def normalize_phone(phone: str) -> str:
-    """Digits only, as SMSC stores them: ``+7 (999) 123-45-67`` -> ``79991234567``."""
-    text = str(phone).strip()
-    digits = "".join(c for c in text if c.isdigit())
-    if not 7 <= len(digits) <= 15 or any(not (c.isdigit() or c in "+ ()-.") for c in text):
-        raise ValidationError(_("Enter a phone number of 7 to 15 digits."), code="phone")
-    return digits
-
-
-def _clean_smsc_id(smsc_id: str | int) -> str:
-    value = str(smsc_id).strip()
-    if not value or len(value) > 40 or any(c.isspace() for c in value):
-        raise ValidationError(_("An SMSC id is 1 to 40 characters without spaces."), code="smsc_id")
-    return value
-
-
 def register(smsc_id: str | int, phone: str, **known) -> tuple[SentMessage, bool]:
     """Start tracking a message sent elsewhere; idempotent: returns ``(message, created)``.
 
@@ -103,7 +88,11 @@ def register(smsc_id: str | int, phone: str, **known) -> tuple[SentMessage, bool
     unknown = set(known) - REGISTER_FIELDS
     if unknown:
         raise TypeError(f"register() got unknown fields: {', '.join(sorted(unknown))}")
-    smsc_id, phone = _clean_smsc_id(smsc_id), normalize_phone(phone)
+    smsc_id, phone = clean_smsc_id(smsc_id), normalize_phone(phone)
+    if known.get("text") is not None:
+        known["text"] = clean_text(known["text"])
+    if known.get("sender") is not None:
+        known["sender"] = clean_sender(known["sender"])
     defaults = {k: v for k, v in known.items() if v is not None} | {"next_check_at": timezone.now()}
     try:
         with transaction.atomic():
@@ -124,14 +113,12 @@ def send(phones: str | Iterable[str], text: str, sender: str | None = None,
     numbers = list(dict.fromkeys(normalize_phone(p) for p in phones if p.strip()))
     if not numbers:
         raise ValidationError(_("Give at least one phone number."), code="phones")
-    if not text:
-        raise ValidationError(_("The message text is empty."), code="text")
-    if XML_INVALID.search(text):
-        raise ValidationError(_("The text contains control characters that SMS cannot carry."),
-                              code="text")
+    text, sender = clean_text(text, required=True), clean_sender(sender) or None
     unknown = set(options) - {"smsc_id", "time"}
     if unknown:
         raise TypeError(f"send() got unknown options: {', '.join(sorted(unknown))}")
+    if options.get("smsc_id") is not None:
+        options["smsc_id"] = clean_smsc_id(options["smsc_id"])
     config = get_settings()
     result = _call_smsc(config, lambda client: client.send_sms(",".join(numbers), text,
                                                                sender=sender, **options))

@@ -16,6 +16,8 @@ import argparse
 import base64
 import json
 import os
+import shlex
+import signal
 import subprocess
 import sys
 import time
@@ -83,6 +85,21 @@ def seed(simulator) -> int:
     return len(history) + 4
 
 
+def _stop_on_sigterm(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
+def manage_hint(smsc_port: int) -> str:
+    """How to run ``manage.py smsc_status`` against this demo: its Python, database and port."""
+    env = []
+    if smsc_port != 8765:
+        env.append(f"DEMO_SMSC_PORT={smsc_port}")
+    if os.environ.get("DEMO_DB"):
+        env.append(f"DEMO_DB={shlex.quote(os.environ['DEMO_DB'])}")
+    python = os.path.relpath(sys.executable, ROOT) if sys.prefix.startswith(str(ROOT)) else sys.executable
+    return " ".join([*env, python, "example_project/manage.py", "smsc_status", "refresh", "--all"])
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=8000, help="dev server port")
@@ -109,6 +126,7 @@ def main() -> int:
     simulator = SimulatorServer(Smsc({"demo": "demo"}, timeline_for=slow_timeline),
                                 port=args.smsc_port).start()
     children: list[subprocess.Popen] = []
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)  # `kill PID` stops everything, as Ctrl-C does
     try:
         call_command("migrate", verbosity=0)
         count = seed(simulator)
@@ -121,7 +139,8 @@ def main() -> int:
         wait_for(f"{base}/admin/login/")
         print(f"\nSMSC simulator: {simulator.endpoint}\nAdmin: {base}/admin/  "
               f"(login {ADMIN_USER} / {ADMIN_PASSWORD})\nAPI:   {base}/api/smsc/messages/\n"
-              f"Statuses change on their own over the next two minutes. Ctrl-C stops everything.\n",
+              f"Statuses change on their own over the next two minutes. Ctrl-C stops everything.\n"
+              f"Command line (another terminal, from {ROOT}):\n  {manage_hint(args.smsc_port)}\n",
               flush=True)
         if args.check:
             from django_smsc_status.models import SentMessage

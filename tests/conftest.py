@@ -3,6 +3,16 @@ import pytest
 pytest_plugins = ["django_smsc_status.simulator.pytest_plugin"]
 
 
+@pytest.fixture(autouse=True)
+def _default_language():
+    """A request with ``Accept-Language: ru`` leaves Russian active in the thread (Django does
+    not reset it after a test-client request): every test starts in the default language."""
+    from django.utils import translation
+
+    yield
+    translation.deactivate()
+
+
 @pytest.fixture
 def client_config(smsc_settings):
     """Validated settings for the simulator."""

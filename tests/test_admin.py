@@ -146,7 +146,8 @@ def test_refresh_action_summarizes_a_mixed_selection(admin_client, fast_polling,
     smsc_simulator.inject("error", code=2, smsc_id=bad_login.smsc_id)
     text = run_action(admin_client, "refresh_now", [changed, unchanged, limited, bad_login]).content.decode()
     assert "Refreshed 4: 1 status changed, 1 no change, 2 SMSC refused the request." in text
-    assert "SMSC error 9" in text and "SMSC error 2" in text
+    assert "Too many requests for the same message or at once" in text  # error 9
+    assert "Invalid login or password, or IP address not allowed" in text  # error 2
     assert AccountState.objects.get().pause_code == 2
 
 
@@ -194,10 +195,14 @@ def test_register_from_the_admin(admin_client, smsc_settings):
 def test_register_duplicate_and_bad_phone(admin_client, smsc_settings):
     url = reverse("admin:django_smsc_status_sentmessage_add")
     service.register("77", "79990001122")
-    duplicate = admin_client.post(url, {"smsc_id": "77", "phone": "79990001122"})
-    assert "already tracked" in duplicate.content.decode()
+    duplicate = admin_client.post(url, {"smsc_id": "77", "phone": "8 (999) 000-11-22"})
+    page = duplicate.content.decode()
+    assert "already tracked" in page
+    # Once: not also Django's "Sent message with this SMSC id and phone already exists."
+    assert "already exists" not in page
+    assert page.count("errorlist") == 1
     bad = admin_client.post(url, {"smsc_id": "78", "phone": "call me"})
-    assert "7 to 15 digits" in bad.content.decode()
+    assert "Enter a valid phone number" in bad.content.decode()
     assert SentMessage.objects.count() == 1
 
 
@@ -243,3 +248,64 @@ def test_custom_permissions_exist():
     names = set(Permission.objects.filter(content_type__app_label="django_smsc_status")
                 .values_list("codename", flat=True))
     assert {"refresh_status", "send_message"} <= names
+
+
+# -- honest states (issue 12) -----------------------------------------------------------------------
+
+
+def notices(response):
+    return [(m.level_tag, str(m)) for m in response.context["messages"]]
+
+
+def test_not_found_at_smsc_is_shown_and_never_green(admin_client, smsc_settings, smsc_simulator):
+    message, _ = service.register("31337", "79990031337")  # the simulator does not know it: error 3
+    response = admin_client.post(refresh_url(message), follow=True)
+    [(level, text)] = notices(response)
+    assert level == "error" and "Not found at SMSC" in text
+    page = response.content.decode()
+    assert 'class="smsc-badge notfound"' in page and "Not checked yet" not in page
+    message.refresh_from_db()
+    assert message.status == -3 and not message.is_final and message.next_check_at is not None
+    changelist = reverse("admin:django_smsc_status_sentmessage_changelist")
+    filtered = admin_client.get(changelist, {"status": "-3"}).context["cl"].result_list
+    assert [m.pk for m in filtered] == [message.pk]
+    # Checked moments ago: a warning that says when a check is allowed again, not green.
+    again = admin_client.post(refresh_url(message), follow=True)
+    [(level, text)] = notices(again)
+    assert level == "warning" and "a check is allowed again in" in text
+
+
+def test_a_later_real_status_replaces_not_found(admin_client, fast_polling, smsc_simulator):
+    message, _ = service.register("31338", "79990031338")
+    service.refresh(message)
+    from django_smsc_status.simulator import timeline
+
+    smsc_simulator.smsc.add_message("79990031338", smsc_id="31338", steps=timeline((1,)))
+    service.refresh(message)
+    message.refresh_from_db()
+    assert message.status == 1 and message.is_final
+
+
+def test_finality_in_words_not_in_success_colours(admin_client, smsc_settings, tracked):
+    failed = tracked((20, 1))
+    service.refresh(failed)
+    page = admin_client.get(change_url(failed)).content.decode()
+    assert "Final: no more checks" in page
+    assert "icon-yes.svg" not in page and "icon-no.svg" not in page
+
+
+def test_delivery_error_filter_lists_only_codes_present(admin_client, smsc_settings):
+    SentMessage.objects.create(smsc_id="1", phone="79990000001", status=20, err=1, is_final=True)
+    SentMessage.objects.create(smsc_id="2", phone="79990000002", status=20, err=999, is_final=True)
+    changelist = reverse("admin:django_smsc_status_sentmessage_changelist")
+    [err_filter] = [f for f in admin_client.get(changelist).context["cl"].filter_specs
+                    if getattr(f, "parameter_name", "") == "err"]
+    assert [value for value, _label in err_filter.lookup_choices] == ["any", "1", "999"]
+
+
+def test_russian_admin_reads_right(admin_client, smsc_settings, smsc_simulator):
+    SentMessage.objects.create(smsc_id="1", phone="79990000001", status=20, err=1, is_final=True)
+    page = admin_client.get(reverse("admin:django_smsc_status_sentmessage_changelist"),
+                            HTTP_ACCEPT_LANGUAGE="ru").content.decode()
+    assert "ошибка доставки" in page.lower() and "Любая ошибка" in page
+    assert "%(code)s" not in page

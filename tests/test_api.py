@@ -1,10 +1,13 @@
 """The REST API: every endpoint, permissions, filters, outcomes, errors, throttling."""
 
+from pathlib import Path
+
 import pytest
 from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from django.utils import timezone
+from django.utils import timezone, translation
+from rest_framework.exceptions import NotFound
 from rest_framework.test import APIClient
 
 from django_smsc_status import service
@@ -57,7 +60,9 @@ def bulk(n):
 def test_anonymous_is_refused(smsc_settings, smsc_simulator, method, url):
     bulk(1)
     response = getattr(APIClient(), method)(url, {}, format="json")
-    assert response.status_code in (401, 403)
+    # 401 with a challenge (Basic is configured, after Session), as the README says.
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"].startswith("Basic")
     assert smsc_simulator.requests == 0 and SentMessage.objects.count() == 1
 
 
@@ -191,20 +196,75 @@ def test_refresh_changed_then_too_soon(smsc_settings, tracked, api_with):
     assert again.json()["retry_after"] >= 1
 
 
-@pytest.mark.parametrize(("fault", "code", "http", "retry"), [
-    ("error", 9, 503, "60"), ("error", 4, 503, "600"), ("error", 2, 503, "1800"),
-    ("error", 3, 422, None), ("error", 1, 422, None), ("http500", 0, 502, None),
-    ("malformed", 0, 502, None),
+@pytest.mark.parametrize(("fault", "code", "http", "retry", "kind"), [
+    ("error", 9, 503, "60", "smsc_too_many_requests"), ("error", 4, 503, "600", "smsc_ip_blocked"),
+    ("error", 2, 503, "1800", "smsc_auth_failed"), ("error", 3, 422, None, "smsc_not_found"),
+    ("error", 1, 422, None, "smsc_bad_parameters"), ("http500", 0, 502, None, "smsc_http_error"),
+    ("malformed", 0, 502, None, "smsc_malformed_response"),
 ])
-def test_refresh_error_mapping(smsc_settings, smsc_simulator, tracked, api_with, fault, code, http, retry):
+def test_refresh_error_mapping(smsc_settings, smsc_simulator, tracked, api_with, fault, code, http,
+                               retry, kind):
     message = tracked((1,))
     smsc_simulator.inject(fault, code=code)
     response = api_with("refresh_status").post(f"{API}{message.pk}/refresh/")
     assert response.status_code == http
     assert response.get("Retry-After") == retry
     body = response.json()
-    assert body["error"]["type"].startswith("Smsc") and body["message"]["status"]["code"] is None
+    # A stable documented type, not a Python class name.
+    assert body["error"]["type"] == kind
+    assert body["message"]["status"]["code"] == (-3 if code == 3 else None)
     assert "s3cret" not in response.content.decode()
+
+
+def test_error_types_are_documented():
+    from django_smsc_status.api.errors import ERROR_TYPES
+
+    readme = (Path(__file__).resolve().parent.parent / "README.rst").read_text()
+    for kind, _label in ERROR_TYPES.values():
+        assert f"``{kind}``" in readme, kind
+
+
+def test_not_found_at_smsc_is_shown_as_such(smsc_settings, smsc_simulator, api_with):
+    message, _ = service.register("424242", "79990004242")  # unknown to the simulator: error 3
+    client = api_with("refresh_status")
+    response = client.post(f"{API}{message.pk}/refresh/", HTTP_ACCEPT_LANGUAGE="ru")
+    body = response.json()
+    assert response.status_code == 422
+    assert body["message"]["status"] == {"code": -3, "label": "Не найдено в SMSC", "known": True}
+    assert body["message"]["is_final"] is False and body["message"]["next_check_at"] is not None
+    assert "SMSC" in body["detail"] and "message not found" not in body["detail"]
+    listed = client.get(f"{API}?status=-3").json()
+    assert [m["id"] for m in listed["results"]] == [message.pk]
+
+
+def test_errors_follow_the_request_language(smsc_settings, tracked, api_with):
+    client = api_with("refresh_status", "add_sentmessage")
+    missing = client.get(f"{API}999999/", HTTP_ACCEPT_LANGUAGE="ru")
+    with translation.override("ru"):
+        assert missing.status_code == 404 and missing.json() == {"detail": str(NotFound.default_detail)}
+    assert "Not found" not in missing.json()["detail"] and "SentMessage" not in missing.json()["detail"]
+    bulk_400 = client.post(f"{API}refresh/", {}, format="json", HTTP_ACCEPT_LANGUAGE="ru")
+    assert bulk_400.status_code == 400 and "фильтр" in bulk_400.json()["ids"][0]
+    bad = client.post(API, {"smsc_id": "1", "phone": "call me"}, format="json",
+                      HTTP_ACCEPT_LANGUAGE="ru")
+    assert bad.status_code == 400 and "номер телефона" in bad.json()["phone"][0]
+
+
+@pytest.mark.parametrize("url", [API + "-1/", API + "abc/", API + "99999999999999999999/",
+                                 API + "-1/refresh/", "/api/smsc/nothing-here/"])
+def test_every_api_error_is_json(smsc_settings, api_with, url):
+    response = api_with("refresh_status").post(url) if url.endswith("refresh/") else \
+        api_with().get(url)
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json" and "detail" in response.json()
+
+
+@pytest.mark.parametrize("url", [API, API + "refresh/", API + "send/"])
+def test_deeply_nested_json_is_400(smsc_settings, api_with, url):
+    client = api_with("refresh_status", "send_message", "add_sentmessage")
+    body = "[" * 100_000 + "]" * 100_000
+    response = client.post(url, body, content_type="application/json")
+    assert response.status_code == 400 and "detail" in response.json()
 
 
 def test_refresh_while_breaker_is_open(smsc_settings, smsc_simulator, tracked, api_with):
@@ -255,7 +315,8 @@ def test_bulk_refresh_bad_ids(smsc_settings, api_with):
 def test_bulk_refresh_needs_ids_or_a_filter(smsc_settings, tracked, api_with):
     tracked((1,))
     client = api_with("refresh_status")
-    for url in (f"{API}refresh/", f"{API}refresh/?page=2&unknown=1"):
+    for url in (f"{API}refresh/", f"{API}refresh/?page=2&unknown=1", f"{API}refresh/?state=",
+                f"{API}refresh/?state=&phone=&status="):
         response = client.post(url, {}, format="json")
         assert response.status_code == 400 and "at least one list filter" in response.json()["ids"][0]
     assert not SentMessage.objects.filter(refresh_queued_at__isnull=False).exists()
@@ -278,7 +339,7 @@ def test_send_errors(smsc_settings, smsc_simulator, api_with):
     assert client.post(f"{API}send/", {"phones": [], "text": "x"}, format="json").status_code == 400
     smsc_simulator.inject("http500")
     failed = client.post(f"{API}send/", {"phones": ["79991112233"], "text": "x"}, format="json")
-    assert failed.status_code == 502 and failed.json()["type"] == "SmscHttpError"
+    assert failed.status_code == 502 and failed.json()["type"] == "smsc_http_error"
     smsc_settings["PASSWORD"] = "wrong-s3cret"
     refused = client.post(f"{API}send/", {"phones": ["79991112233"], "text": "x"}, format="json")
     assert refused.status_code == 503 and refused["Retry-After"] == "1800"

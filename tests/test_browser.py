@@ -12,6 +12,7 @@ import pytest
 from django.urls import reverse
 
 from django_smsc_status import service
+from django_smsc_status.models import SentMessage
 
 CHROMIUM = "/usr/bin/chromium"
 DOCS = Path(__file__).resolve().parent.parent / "docs"
@@ -48,7 +49,8 @@ def live_url(transactional_db):
 
 
 @pytest.fixture
-def page(live_url):
+def browser_page(live_url):
+    """``browser_page(locale=..., width=...)``: a new page in headless Chromium."""
     if not Path(CHROMIUM).exists():
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(f"{CHROMIUM} is required under CI=true (apt-get install chromium)")
@@ -60,9 +62,49 @@ def page(live_url):
         browser = p.chromium.launch(executable_path=CHROMIUM, args=[
             "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
             "--disable-component-update", "--disable-sync", "--no-first-run"])
-        page = browser.new_page(viewport={"width": 1600, "height": 900})
-        yield page
+
+        def new_page(locale: str = "en-US", width: int = 1600):
+            context = browser.new_context(locale=locale, viewport={"width": width, "height": 900})
+            return context.new_page()
+
+        yield new_page
         browser.close()
+
+
+@pytest.fixture
+def page(browser_page):
+    return browser_page()
+
+
+def login(page, live_url):
+    page.goto(live_url + reverse("admin:login"))
+    page.fill("#id_username", "admin")
+    page.fill("#id_password", "password")
+    page.click("input[type=submit]")
+
+
+def test_russian_changelist_fits_1400_px(browser_page, live_url, fast_polling, tracked, admin_user):
+    """At 1400 px no column sits under the filter sidebar; labels are Russian and honest."""
+    page = browser_page(locale="ru-RU", width=1400)
+    delivered = tracked((1,), text="Ваш код: 4242", sender="DemoShop")
+    failed = tracked((20, 1), text="Заказ №1042 передан в доставку", sender="DemoShop")
+    pending = tracked((-1,), text="Напоминание о записи", sender="DemoShop")
+    service.refresh_many([delivered, failed, pending])
+    service.register("31337", "+7 (999) 003-13-37")  # unknown at SMSC: error 3
+    service.refresh_many(SentMessage.objects.filter(smsc_id="31337"))
+    login(page, live_url)
+    page.goto(live_url + reverse("admin:django_smsc_status_sentmessage_changelist"))
+    table = page.locator("#result_list").bounding_box()
+    sidebar = page.locator("#changelist-filter").bounding_box()
+    assert table["x"] + table["width"] <= sidebar["x"] + 1
+    last = page.locator("#result_list thead th").last.bounding_box()
+    assert last["x"] + last["width"] <= sidebar["x"] + 1
+    assert page.locator(".smsc-badge.notfound").inner_text() == "Не найдено в SMSC"
+    assert "ошибка доставки" in page.locator("#changelist-filter").inner_text().lower()
+    if os.environ.get("SMSC_SCREENSHOTS"):
+        page.screenshot(path=str(DOCS / "admin-changelist-ru.png"), full_page=True)
+        page.goto(live_url + reverse("admin:django_smsc_status_sentmessage_change", args=[failed.pk]))
+        page.screenshot(path=str(DOCS / "admin-change-form-ru.png"), full_page=True)
 
 
 def test_refresh_button_in_a_real_browser(page, live_url, fast_polling, tracked, admin_user):

@@ -55,7 +55,7 @@ def test_send_and_balance(smsc_settings, smsc_simulator):
 
 
 def test_errors_become_command_errors(smsc_settings):
-    with pytest.raises(CommandError, match="7 to 15 digits"):
+    with pytest.raises(CommandError, match="valid phone number"):
         run("register", "1", "12")
     smsc_settings["PASSWORD"] = "wrong"
     with pytest.raises(CommandError, match="error 2"):
@@ -76,3 +76,47 @@ def test_reset_breaker(smsc_settings):
 def test_schedule(smsc_settings):
     assert "Created schedule" in run("schedule")[0]
     assert "Updated schedule 'django_smsc_status.sweep': every 3 min" in run("schedule", "--minutes", "3")[0]
+
+
+def test_refresh_reports_a_missing_id(smsc_settings, tracked):
+    message = tracked((1,))
+    out, err = StringIO(), StringIO()
+    with pytest.raises(CommandError, match="no message with id 99999"):
+        call_command("smsc_status", "refresh", str(message.pk), "99999", stdout=out, stderr=err)
+    assert "1 messages: 1 status changed" in out.getvalue()  # the others are still refreshed
+
+
+@pytest.mark.parametrize("args", [("schedule", "--minutes", "0"), ("schedule", "--minutes", "-5"),
+                                  ("refresh", "--limit", "0")])
+def test_zero_or_negative_numbers_are_refused(smsc_settings, args):
+    with pytest.raises(CommandError, match="at least 1"):
+        run(*args)
+
+
+def test_progress_bar_is_not_styled_as_an_error(smsc_settings, tracked):
+    from django_smsc_status.management.commands.smsc_status import Command
+
+    class Terminal(StringIO):
+        def isatty(self):
+            return True
+
+    for _ in range(20):
+        tracked((1,))
+    err = Terminal()
+    command = Command(stdout=StringIO(), stderr=err, force_color=True)
+    call_command(command, "refresh", "--due")
+    assert "] 20/20" in err.getvalue()
+    assert "\x1b[" not in err.getvalue()  # no ANSI colour (bold red is stderr's default)
+
+
+@pytest.mark.parametrize(("args", "field"), [
+    (("register", "1\x01", "79991234567"), "SMSC id"),
+    (("register", "1", "7999\x011234567"), "phone"),
+    (("register", "1", "79991234567", "--sender", "Sh\x07op"), "sender"),
+    (("register", "1", "79991234567", "--text", "a\x00b"), "control characters"),
+    (("send", "79991234567", "hi", "--sender", "a\x01b"), "sender"),
+])
+def test_control_characters_are_refused(smsc_settings, smsc_simulator, args, field):
+    with pytest.raises(CommandError, match=field):
+        run(*args)
+    assert not SentMessage.objects.exists() and smsc_simulator.requests == 0

@@ -12,6 +12,7 @@ def test_defaults_apply(settings):
     assert config.wsdl is None
     assert config.max_concurrent_requests == 4
     assert config.all == 2
+    assert config.default_region == "RU"
 
 
 def test_read_lazily(settings):
@@ -45,6 +46,8 @@ def test_missing_dict(settings):
         ({"BACKOFF_JITTER": 1.5}, "BACKOFF_JITTER"),
         ({"WSDL": ""}, "WSDL"),
         ({"PASWORD": "typo"}, "PASWORD"),
+        ({"DEFAULT_REGION": "Russia"}, "DEFAULT_REGION"),
+        ({"DEFAULT_REGION": 7}, "DEFAULT_REGION"),
     ],
 )
 def test_bad_values_name_the_key(settings, override, key):

@@ -9,7 +9,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django_filters.fields import IsoDateTimeField
 
-from .. import service
+from .. import validation
 from ..models import POLLING_STATES, SentMessage
 
 INT32 = {"min_value": -(2**31), "max_value": 2**31 - 1}  # codes are 32-bit in every database
@@ -62,6 +62,6 @@ class SentMessageFilter(django_filters.FilterSet):
 
     def filter_phone(self, queryset, name, value):
         try:
-            return queryset.filter(phone=service.normalize_phone(value))
+            return queryset.filter(phone=validation.normalize_phone(value))
         except ValidationError:
             return queryset.none()

@@ -4,13 +4,15 @@ times are ISO-8601 UTC; no credential is ever part of a representation."""
 from __future__ import annotations
 
 from datetime import timezone
+from functools import partial
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import models
 from rest_framework import serializers
 
-from .. import service
+from .. import service, validation
 from ..codes import DeliveryError, MessageStatus, describe
+from ..error_types import ERROR_TYPES
 from ..models import SentMessage, StatusSnapshot
 from .schema import extend_schema_field
 
@@ -88,13 +90,16 @@ class RegisterSerializer(serializers.Serializer):
                                          max_value=1000)
 
     def validate_phone(self, value: str) -> str:
-        return _django_to_drf(service.normalize_phone, value)
+        return _django_to_drf(validation.normalize_phone, value)
 
     def validate_smsc_id(self, value: str) -> str:
-        value = value.strip()
-        if not value or any(c.isspace() for c in value):
-            raise serializers.ValidationError("An SMSC id is 1 to 40 characters without spaces.")
-        return value
+        return _django_to_drf(validation.clean_smsc_id, value)
+
+    def validate_text(self, value: str) -> str:
+        return _django_to_drf(validation.clean_text, value)
+
+    def validate_sender(self, value: str) -> str:
+        return _django_to_drf(validation.clean_sender, value)
 
 
 class SendSerializer(serializers.Serializer):
@@ -104,7 +109,13 @@ class SendSerializer(serializers.Serializer):
     sender = serializers.CharField(required=False, allow_blank=True, max_length=20, default="")
 
     def validate_phones(self, value: list[str]) -> list[str]:
-        return [_django_to_drf(service.normalize_phone, phone) for phone in value]
+        return [_django_to_drf(validation.normalize_phone, phone) for phone in value]
+
+    def validate_text(self, value: str) -> str:
+        return _django_to_drf(partial(validation.clean_text, required=True), value)
+
+    def validate_sender(self, value: str) -> str:
+        return _django_to_drf(validation.clean_sender, value)
 
 
 class BulkRefreshSerializer(serializers.Serializer):
@@ -115,7 +126,8 @@ class BulkRefreshSerializer(serializers.Serializer):
 
 
 class ErrorSerializer(serializers.Serializer):
-    type = serializers.CharField()
+    type = serializers.ChoiceField(choices=sorted({kind for kind, _label in ERROR_TYPES.values()}),
+                                   help_text="Stable error type (see the README)")
     code = serializers.IntegerField(allow_null=True)
     detail = serializers.CharField()
 

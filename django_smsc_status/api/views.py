@@ -1,27 +1,31 @@
 """API views: thin shells over ``service``; SMSC outcomes map to documented HTTP statuses.
 
-=====================================  ======  =============================================
-outcome                                status  notes
-=====================================  ======  =============================================
-changed, unchanged, too_soon           200     too_soon: stored state, ``retry_after`` set
-SMSC error 1 (parameters), 3 (unknown) 422     also: quarantined (data SMSC cannot be sent)
-SMSC error 2, 4, 9; breaker open/busy  503     ``Retry-After`` header
-transport failure (timeout, 5xx, …)    502
-=====================================  ======  =============================================
+======================================  ======  ============================================
+outcome                                 status  notes
+======================================  ======  ============================================
+changed, unchanged, too_soon            200     too_soon: stored state, ``retry_after`` set
+SMSC error 1 (parameters), 3 (unknown)  422
+quarantined (data that cannot be sent)  422
+SMSC error 2, 4, 9; breaker open/busy   503     ``Retry-After`` header
+transport failure (timeout, 5xx, …)     502
+failed on our side (see the log)        502
+======================================  ======  ============================================
 """
 
 from __future__ import annotations
 
 import math
+import re
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
+from django.utils.translation import gettext_lazy as _
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.filters import OrderingFilter
 from rest_framework.pagination import PageNumberPagination
-from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
 from .. import service
@@ -29,6 +33,7 @@ from ..exceptions import SmscCallRefused, SmscError, SmscInvalidRequest, SmscReq
 from ..models import SentMessage
 from ..service import Outcome
 from ..tasks import enqueue_refresh
+from .errors import SafeJSONParser, error_body
 from .filters import SentMessageFilter
 from .permissions import CanRefreshStatus, CanSendMessages, base_permission_classes
 from .schema import SCHEMA, OpenApiResponse, extend_schema
@@ -65,12 +70,6 @@ def _status_for_error(error: SmscError | None) -> int:
     return status.HTTP_502_BAD_GATEWAY
 
 
-def _error_body(error: SmscError | None) -> dict | None:
-    if error is None:
-        return None
-    return {"type": type(error).__name__, "code": error.code, "detail": str(error)}
-
-
 def _with_retry_after(response: Response, seconds: float | None) -> Response:
     if seconds and response.status_code == status.HTTP_503_SERVICE_UNAVAILABLE:
         response["Retry-After"] = str(math.ceil(seconds))
@@ -99,10 +98,27 @@ class SentMessageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
     filterset_class = SentMessageFilter
     ordering_fields = ("id", "created_at", "sent_at", "status_changed_at", "last_checked_at", "status")
     ordering = ("-created_at", "-id")
-    lookup_value_regex = r"[0-9]{1,18}"  # longer would overflow a 64-bit key
-    parser_classes = (JSONParser,)
+    lookup_value_regex = r"[^/.]+"  # any id reaches get_object, which answers a JSON 404
+    parser_classes = (SafeJSONParser,)
     if SCHEMA is not None:
         schema = SCHEMA
+
+    def get_object(self):
+        if not re.fullmatch(r"[0-9]{1,18}", str(self.kwargs.get(self.lookup_field, ""))):
+            raise NotFound()  # -1, "abc", or beyond a 64-bit key
+        try:
+            return super().get_object()
+        except Http404:
+            raise NotFound() from None  # DRF's own text is translated; Django's is not
+
+    def get_authenticate_header(self, request):
+        """401 with ``WWW-Authenticate`` when any configured scheme offers one (Basic does),
+        even if a scheme without one (Session) comes first; 403 only when none does."""
+        for authenticator in request.authenticators:
+            header = authenticator.authenticate_header(request)
+            if header:
+                return header
+        return None
 
     def get_permissions(self):
         classes = list(base_permission_classes())
@@ -145,7 +161,7 @@ class SentMessageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
         body = {
             "outcome": result.outcome.value,
             "detail": result.detail,
-            "error": _error_body(result.error),
+            "error": error_body(result.error),
             "retry_after": math.ceil(result.retry_after) if result.retry_after else None,
             "message": result.message,
         }
@@ -168,10 +184,15 @@ class SentMessageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
         serializer.is_valid(raise_exception=True)
         ids = serializer.validated_data.get("ids")
         if ids is None:
-            filters = set(request.query_params) & set(self.filterset_class.base_filters)
-            if not filters:  # an empty POST must not queue every message ever sent
-                raise ValidationError({"ids": ["Give ids, or at least one list filter "
-                                               "(e.g. ?state=due) in the query string."]})
+            # An empty POST, or filters without values (?state=), must not queue every message
+            # ever sent: django-filter skips empty values, so look at the cleaned ones.
+            filterset = self.filterset_class(request.query_params, queryset=self.get_queryset(),
+                                             request=request)
+            if not filterset.is_valid():
+                raise ValidationError(filterset.errors)
+            if not any(value not in (None, "", [], ()) for value in filterset.form.cleaned_data.values()):
+                raise ValidationError({"ids": [_("Give ids, or at least one list filter with a "
+                                                 "value (e.g. ?state=due) in the query string.")]})
             selection = self.filter_queryset(self.get_queryset())
         else:
             selection = self.get_queryset().filter(pk__in=ids)
@@ -194,7 +215,7 @@ class SentMessageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
         try:
             messages = service.send(data["phones"], data["text"], sender=data["sender"] or None)
         except SmscError as exc:
-            response = Response(_error_body(exc), status=_status_for_error(exc))
+            response = Response(error_body(exc), status=_status_for_error(exc))
             return _with_retry_after(response, service.retry_after(exc))
         except DjangoValidationError as exc:
             return Response({"detail": exc.messages}, status=status.HTTP_400_BAD_REQUEST)

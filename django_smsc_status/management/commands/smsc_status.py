@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+import argparse
+
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from ... import service
 from ...exceptions import SmscError
 from ...models import SentMessage
+
+
+def _plain(text: str) -> str:
+    return text
+
+
+def positive_int(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {number}")
+    return number
 
 
 class Progress:
@@ -25,7 +38,9 @@ class Progress:
         self.shown = percent
         filled = self.width * percent // 100
         bar = "#" * filled + "." * (self.width - filled)
-        self.stream.write(f"\r[{bar}] {done}/{self.total}", ending="\n" if done >= self.total else "")
+        # Plain text: stderr's default style is bold red, which reads as an error.
+        self.stream.write(f"\r[{bar}] {done}/{self.total}", ending="\n" if done >= self.total else "",
+                          style_func=_plain)
         self.stream.flush()
 
 
@@ -39,7 +54,7 @@ class Command(BaseCommand):
         which.add_argument("--due", action="store_true", help="pending messages whose check is due (default)")
         which.add_argument("--all", action="store_true", help="every pending message, due or not")
         refresh.add_argument("ids", nargs="*", type=int, help="primary keys of messages")
-        refresh.add_argument("--limit", type=int, default=None)
+        refresh.add_argument("--limit", type=positive_int, default=None)
         refresh.add_argument("--no-progress", action="store_true")
 
         register = sub.add_parser("register", help="track a message sent elsewhere")
@@ -57,7 +72,7 @@ class Command(BaseCommand):
         sub.add_parser("reset-breaker", help="allow SMSC calls again after error 2 or 4")
 
         schedule = sub.add_parser("schedule", help="create or update the django-q2 sweep schedule")
-        schedule.add_argument("--minutes", type=int, default=None,
+        schedule.add_argument("--minutes", type=positive_int, default=None,
                               help="interval (default: SWEEP_INTERVAL_MINUTES)")
 
     def handle(self, *args, action: str, **options) -> None:
@@ -71,6 +86,7 @@ class Command(BaseCommand):
                    no_progress: bool, **options) -> None:
         if ids and (due or all):
             raise CommandError("give message ids, or --due, or --all")
+        missing = sorted(set(ids) - set(SentMessage.objects.filter(pk__in=ids).values_list("pk", flat=True)))
         if ids:
             selection = SentMessage.objects.filter(pk__in=ids)
         elif all:
@@ -92,6 +108,8 @@ class Command(BaseCommand):
         self.stdout.write(str(report))
         for error, count in report.errors.most_common(5):
             self.stdout.write(f"  {count} × {error}")
+        if missing:
+            raise CommandError(f"no message with id {', '.join(map(str, missing))}")
 
     def do_register(self, *, smsc_id: str, phone: str, text: str, sender: str, **options) -> None:
         message, created = service.register(smsc_id, phone, text=text, sender=sender)

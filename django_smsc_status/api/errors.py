@@ -1,0 +1,46 @@
+"""JSON for every API error, and SMSC errors as stable types.
+
+An error body never names a Python class: ``{"type": "smsc_not_found", "code": 3,
+"detail": "..."}``. ``type`` is one of :data:`~django_smsc_status.error_types.ERROR_TYPES`
+(listed in the README), ``code`` is SMSC's number where there is one, ``detail`` is in the
+request's language.
+"""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext_lazy as _
+from rest_framework.decorators import api_view, authentication_classes, permission_classes
+from rest_framework.exceptions import NotFound, ParseError
+from rest_framework.parsers import JSONParser
+
+from ..error_types import ERROR_TYPES, error_type
+from ..exceptions import SmscError
+from .schema import extend_schema
+
+__all__ = ["ERROR_TYPES", "SafeJSONParser", "error_body", "error_type", "not_found"]
+
+
+def error_body(error: SmscError | None) -> dict | None:
+    if error is None:
+        return None
+    kind, label = error_type(error)
+    return {"type": kind, "code": error.code, "detail": label}
+
+
+class SafeJSONParser(JSONParser):
+    """DRF's JSONParser, with JSON nested too deep for Python a 400 instead of a 500."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        try:
+            return super().parse(stream, media_type, parser_context)
+        except RecursionError:
+            raise ParseError(_("JSON parse error: nested too deeply.")) from None
+
+
+@extend_schema(exclude=True)
+@api_view(["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
+@authentication_classes([])
+@permission_classes([])
+def not_found(request, *args, **kwargs):
+    """JSON 404 for any path under the API that matches no endpoint."""
+    raise NotFound()
