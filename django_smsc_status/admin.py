@@ -100,7 +100,8 @@ class RegisterForm(forms.ModelForm):
         pass  # clean() reports duplicates with a friendlier message
 
     def clean(self) -> dict:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         try:
             if data.get("phone"):
                 data["phone"] = service.normalize_phone(data["phone"])
@@ -302,7 +303,8 @@ class SentMessageAdmin(admin.ModelAdmin):
                                                                          "summary": summary}, level)
         reasons: dict[str, list[str]] = {}
         for result in failed:
-            reasons.setdefault(str(result.error.detail), []).append(str(result.message))
+            reasons.setdefault(str(result.error.detail), []).append(  # type: ignore[union-attr]
+                str(result.message))
         for reason, which in list(reasons.items())[:5]:
             shown = ", ".join(which[:5]) + ("…" if len(which) > 5 else "")
             self.message_user(request, f"{reason}: {shown}", messages.ERROR)

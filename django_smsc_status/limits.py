@@ -8,7 +8,7 @@
   is reset or ``BREAKER_TIMEOUT`` passes (retrying bad credentials gets the IP blocked); after
   error 4 calls pause for ``IP_BLOCK_BACKOFF``.
 * The per-message limit (5 checks a minute) lives on the message rows: see
-  ``service.claim`` and ``MIN_CHECK_INTERVAL``.
+  ``service._claim`` and ``MIN_CHECK_INTERVAL``.
 
 Conditional UPDATEs (write first, never read-then-write) are atomic on PostgreSQL and do not
 trip SQLite's "database is locked" on lock upgrades.
@@ -118,7 +118,7 @@ def acquire_slots(config: SmscSettings, want: int) -> SlotLease:
     while True:
         now = timezone.now()
         free = Q(expires_at__isnull=True) | Q(expires_at__lt=now)
-        taken = []
+        taken: list[int] = []
         for number in random.sample(range(total), total):  # spread contention over the rows
             if len(taken) == want:
                 break
