@@ -114,6 +114,9 @@ class KeepAliveTransport:
             conn.close()
         else:
             conns[key] = conn
+        if forward is not None and response.status == 407:  # the proxy's answer, not SMSC's
+            raise SmscConnectionError("the proxy refused the request: HTTP 407 (authentication)",
+                                      before_sending=True)
         return response.status, data
 
     def _connect(self, parts: SplitResult) -> http.client.HTTPConnection:
