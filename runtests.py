@@ -62,9 +62,10 @@ def pyenv_path() -> str:
     """``PATH`` with the ``bin`` folder of the newest pyenv install of each Python 3.x minor in
     front, so tox finds ``python3.10`` … ``python3.13`` (pyenv's shims hide them from tox)."""
     path = os.environ.get("PATH", "")
-    if not shutil.which("pyenv"):
+    pyenv = shutil.which("pyenv")
+    if not pyenv:
         return path
-    listed = subprocess.run(["pyenv", "versions", "--bare"], capture_output=True, text=True)
+    listed = subprocess.run([pyenv, "versions", "--bare"], capture_output=True, text=True)
     newest: dict[tuple[int, int], tuple[int, str]] = {}
     for name in listed.stdout.split():
         found = re.fullmatch(r"3\.(\d+)\.(\d+)", name)  # CPython releases only
@@ -73,8 +74,8 @@ def pyenv_path() -> str:
             if patch >= newest.get((3, minor), (-1, ""))[0]:
                 newest[(3, minor)] = (patch, name)
     folders = []
-    for _, name in sorted(newest.values(), key=lambda item: item[1]):
-        prefix = subprocess.run(["pyenv", "prefix", name], capture_output=True, text=True)
+    for _, name in newest.values():
+        prefix = subprocess.run([pyenv, "prefix", name], capture_output=True, text=True)
         if prefix.returncode == 0:
             folders.append(str(Path(prefix.stdout.strip()) / "bin"))
     return os.pathsep.join([*folders, path])
