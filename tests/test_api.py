@@ -137,7 +137,8 @@ def test_bad_filter_is_400(smsc_settings, api):
 def test_ordering(smsc_settings, api):
     bulk(5)
     ids = [r["id"] for r in api.get(API, {"ordering": "id"}).json()["results"]]
-    assert ids == sorted(ids)
+    reverse = [r["id"] for r in api.get(API, {"ordering": "-id"}).json()["results"]]
+    assert ids == sorted(ids) and reverse == ids[::-1]  # either way: the parameter is obeyed
 
 
 def test_list_queries_are_constant(smsc_settings, api):
