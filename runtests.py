@@ -34,7 +34,10 @@ LINTED = ("django_smsc_status", "tests", "example_project", "benchmarks", "runte
 
 def run(*cmd: str | Path, **env: str) -> int:
     print("+", " ".join(map(str, cmd)), flush=True)
-    return subprocess.call([str(c) for c in cmd], cwd=ROOT, env={**os.environ, **env})
+    start = time.monotonic()
+    code = subprocess.call([str(c) for c in cmd], cwd=ROOT, env={**os.environ, **env})
+    print(f"  ({time.monotonic() - start:.0f} s)", flush=True)
+    return code
 
 
 def ensure_venv() -> None:
@@ -99,10 +102,7 @@ def matrix() -> list[str]:
         if name == own:
             print(f"tox env {name}: the passes above ran it", flush=True)
             continue
-        start = time.monotonic()
         code = run(PYTHON, "-m", "tox", "run", "-e", name, **env)
-        print(f"tox env {name}: {'ok' if code == 0 else 'FAILED'} in "
-              f"{time.monotonic() - start:.0f} s", flush=True)
         if code:
             failed.append(f"tox -e {name}")
     return failed
