@@ -1,19 +1,27 @@
 #!/usr/bin/env python3
-"""Set up and run the whole test suite: ``python3 runtests.py [pytest args]``.
+"""Set up and run the whole test suite: ``python3 runtests.py [--matrix] [pytest args]``.
 
-From a fresh clone it creates ``.venv``, installs the package with its ``test`` extra, runs
-ruff, then pytest on SQLite, then pytest again on PostgreSQL (127.0.0.1:5432, database
-``test``) with the Redis tests, when those servers answer. Under ``CI=true`` a missing
-PostgreSQL, Redis or Chromium is an error instead of a skip.
+From a fresh clone it creates ``.venv``, installs the package with its ``test`` and
+``typecheck`` extras and tox, runs ruff (check and format --check), mypy, then pytest on
+SQLite, then pytest again on PostgreSQL (127.0.0.1:5432, database ``test``) with the Redis
+tests, when those servers answer. Under ``CI=true`` a missing PostgreSQL, Redis or Chromium is
+an error instead of a skip.
+
+``--matrix`` then runs tox.ini's other environments (the other Python/Django pairs, the
+PostgreSQL env, lint and typecheck), with each pyenv interpreter's ``bin`` folder on ``PATH``:
+tox does not find interpreters through pyenv's shims.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import re
+import shutil
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
@@ -21,11 +29,16 @@ VENV = ROOT / ".venv"
 PYTHON = VENV / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
 STAMP = VENV / ".installed"
 CI = os.environ.get("CI", "").lower() == "true"
+SERVERS = {"postgres": 5432, "mariadb": 3306}  # tox factor -> port its env needs
+LINTED = ("django_smsc_status", "tests", "example_project", "benchmarks", "runtests.py")
 
 
 def run(*cmd: str | Path, **env: str) -> int:
     print("+", " ".join(map(str, cmd)), flush=True)
-    return subprocess.call([str(c) for c in cmd], cwd=ROOT, env={**os.environ, **env})
+    start = time.monotonic()
+    code = subprocess.call([str(c) for c in cmd], cwd=ROOT, env={**os.environ, **env})
+    print(f"  ({time.monotonic() - start:.0f} s)", flush=True)
+    return code
 
 
 def ensure_venv() -> None:
@@ -35,7 +48,7 @@ def ensure_venv() -> None:
     digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
     if not STAMP.exists() or STAMP.read_text() != digest:
         if run(PYTHON, "-m", "pip", "install", "-q", "--upgrade", "pip") or run(
-            PYTHON, "-m", "pip", "install", "-q", "-e", ".[test]"
+            PYTHON, "-m", "pip", "install", "-q", "-e", ".[test,typecheck]", "tox>=4"
         ):
             sys.exit("pip install failed")
         STAMP.write_text(digest)
@@ -49,12 +62,71 @@ def reachable(port: int) -> bool:
         return False
 
 
+def pyenv_path() -> str:
+    """``PATH`` with the ``bin`` folder of the newest pyenv install of each Python 3.x minor in
+    front, so tox finds ``python3.10`` … ``python3.13`` (pyenv's shims hide them from tox)."""
+    path = os.environ.get("PATH", "")
+    pyenv = shutil.which("pyenv")
+    if not pyenv:
+        return path
+    listed = subprocess.run([pyenv, "versions", "--bare"], capture_output=True, text=True)
+    newest: dict[tuple[int, int], tuple[int, str]] = {}
+    for name in listed.stdout.split():
+        found = re.fullmatch(r"3\.(\d+)\.(\d+)", name)  # CPython releases only
+        if found:
+            minor, patch = int(found[1]), int(found[2])
+            if patch >= newest.get((3, minor), (-1, ""))[0]:
+                newest[(3, minor)] = (patch, name)
+    folders = []
+    for _, name in newest.values():
+        prefix = subprocess.run([pyenv, "prefix", name], capture_output=True, text=True)
+        if prefix.returncode == 0:
+            folders.append(str(Path(prefix.stdout.strip()) / "bin"))
+    return os.pathsep.join([*folders, path])
+
+
+def venv_pair() -> str:
+    """The tox env name of the .venv's own pair, e.g. ``py311-django52`` (run in full above)."""
+    return subprocess.run([PYTHON, "-c", "import sys, django; v = sys.version_info; "
+                           "print(f'py{v[0]}{v[1]}-django{django.VERSION[0]}{django.VERSION[1]}')"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+
+
+def matrix() -> list[str]:
+    """Run tox.ini's environments except the one the passes above already were."""
+    env = {"PATH": pyenv_path()}
+    tox_envs = subprocess.run([PYTHON, "-m", "tox", "list", "--no-desc", "-q"], cwd=ROOT,
+                              capture_output=True, text=True, check=True).stdout.split()
+    own = venv_pair()
+    failed = []
+    for name in tox_envs:
+        if name == own:
+            print(f"tox env {name}: the passes above ran it", flush=True)
+            continue
+        server = next((port for factor, port in SERVERS.items() if factor in name.split("-")), None)
+        if server and not reachable(server):
+            if CI:
+                failed.append(f"tox -e {name}: nothing answers on 127.0.0.1:{server}")
+            else:
+                print(f"tox env {name}: skipped, nothing answers on 127.0.0.1:{server}", flush=True)
+            continue
+        code = run(PYTHON, "-m", "tox", "run", "-e", name, **env)
+        if code:
+            failed.append(f"tox -e {name}")
+    return failed
+
+
 def main(args: list[str]) -> int:
+    with_matrix = "--matrix" in args
+    args = [a for a in args if a != "--matrix"]
     ensure_venv()
     failed = []
-    if run(PYTHON, "-m", "ruff", "check", "django_smsc_status", "tests", "example_project",
-           "benchmarks", "runtests.py"):
-        failed.append("ruff")
+    if run(PYTHON, "-m", "ruff", "check", *LINTED):
+        failed.append("ruff check")
+    if run(PYTHON, "-m", "ruff", "format", "--check", *LINTED):
+        failed.append("ruff format --check")
+    if run(PYTHON, "-m", "mypy", "django_smsc_status", DJANGO_SETTINGS_MODULE="tests.settings"):
+        failed.append("mypy")
     if run(PYTHON, "-m", "django", "makemigrations", "django_smsc_status", "--check", "--dry-run",
            DJANGO_SETTINGS_MODULE="tests.settings"):
         failed.append("makemigrations --check")
@@ -67,6 +139,8 @@ def main(args: list[str]) -> int:
         failed.append("PostgreSQL at 127.0.0.1:5432 is required under CI=true")
     else:
         print("PostgreSQL not reachable at 127.0.0.1:5432: its pass is skipped", flush=True)
+    if with_matrix:
+        failed += matrix()
     if failed:
         print("FAILED: " + "; ".join(failed), flush=True)
         return 1

@@ -1,5 +1,6 @@
 """B2: CPU per get_status call through SmscClient vs a raw keep-alive HTTP POST of the same
 envelope to the same simulator (run in its own process, so only the client's CPU counts).
+Also a raw urllib3 keep-alive POST, the floor of a transport built on urllib3.
 
     python benchmarks/bench_client.py [--calls 2000]
 """
@@ -15,6 +16,7 @@ import time
 from urllib.parse import urlsplit
 
 import django
+import urllib3
 from common import configure_smsc, machine
 
 
@@ -60,11 +62,16 @@ def main() -> None:
         conn = http.client.HTTPConnection("127.0.0.1", port)
         headers = {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": f'"{endpoint}"'}
         path = urlsplit(endpoint).path
-        raw_calls, our_calls = iter(envelopes), iter(phones)
+        raw_calls, our_calls, urllib3_calls = iter(envelopes), iter(phones), iter(envelopes)
+        pool = urllib3.HTTPConnectionPool("127.0.0.1", port, maxsize=1, retries=False)
 
         def raw() -> None:
             conn.request("POST", path, next(raw_calls), headers)
             body = conn.getresponse().read()
+            assert b"<status>" in body, body
+
+        def raw_urllib3() -> None:
+            body = pool.urlopen("POST", path, body=next(urllib3_calls), headers=headers).data
             assert b"<status>" in body, body
 
         def ours() -> None:
@@ -72,12 +79,15 @@ def main() -> None:
 
         raw_cpu = cpu_per_call(raw, args.calls)
         ours_cpu = cpu_per_call(ours, args.calls)
+        urllib3_cpu = cpu_per_call(raw_urllib3, args.calls)
     finally:
         server.terminate()
     print(f"B2 client cost — {machine()}, {args.calls} calls each")
     print(f"  raw http.client keep-alive POST   {raw_cpu * 1e6:7.0f} µs CPU per call")
     print(f"  SmscClient.get_status             {ours_cpu * 1e6:7.0f} µs CPU per call"
           f"   ratio {ours_cpu / raw_cpu:4.2f}  (target ≤ 2)")
+    print(f"  raw urllib3 keep-alive POST       {urllib3_cpu * 1e6:7.0f} µs CPU per call"
+          f"   ratio {urllib3_cpu / raw_cpu:4.2f}  (before any SOAP work)")
 
 
 if __name__ == "__main__":

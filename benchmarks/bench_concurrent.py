@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("BENCH_DB", "postgres")
-from common import configure_smsc, machine, setup_django  # noqa: E402
+from common import configure_smsc, machine, setup_django
 
 HERE = Path(__file__).resolve().parent
 
@@ -39,7 +39,8 @@ def worker(endpoint: str, role: str, pks: list[int]) -> None:
     counts: dict[str, int] = {}
     if role == "sweep":
         report = service.refresh_due()
-        counts = {str(k): v for k, v in report.counts.items()} | {str(e)[:60]: n for e, n in report.errors.items()}
+        counts = {str(k): v for k, v in report.counts.items()}
+        counts |= {str(e)[:60]: n for e, n in report.errors.items()}  # why, when not changed
     else:
         for _ in range(10):
             result = service.refresh(random.choice(pks))

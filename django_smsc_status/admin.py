@@ -134,7 +134,8 @@ class RegisterForm(forms.ModelForm):
         return validation.clean_sender(self.cleaned_data.get("sender"))
 
     def clean(self) -> dict:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if data.get("smsc_id") and data.get("phone"):
             existing = SentMessage.objects.filter(smsc_id=data["smsc_id"], phone=data["phone"]).first()
             if existing:

@@ -14,12 +14,12 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.core.checks import Error, Warning, register
+from django.core.checks import CheckMessage, Error, Warning, register
 from django.core.exceptions import ImproperlyConfigured
 
 from .conf import KNOWN_ENDPOINTS, get_settings
 
-LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}
+LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}  # as urlsplit().hostname gives them (no brackets)
 BROKER_KEYS = ("orm", "redis", "broker_class", "iron_mq", "sqs", "mongo", "disque_nodes")
 
 
@@ -30,7 +30,7 @@ def check_settings(app_configs=None, **kwargs) -> list:
     except ImproperlyConfigured as exc:
         return [Error(str(exc), hint="See the settings reference in the README.",
                       id="smsc_status.E001")]
-    problems = []
+    problems: list[CheckMessage] = []
     wsdl = config.wsdl
     if wsdl and urlsplit(wsdl).scheme not in ("http", "https") and not Path(wsdl).expanduser().is_file():
         problems.append(Error(f"SMSC_STATUS['WSDL'] names a file that does not exist: {wsdl}",
@@ -54,7 +54,7 @@ def check_sqlite_locking(app_configs=None, databases=None, **kwargs) -> list:
 
 
 def sqlite_locking_warnings(databases: dict) -> list:
-    problems = []
+    problems: list[CheckMessage] = []
     for alias, db in databases.items():
         if db.get("ENGINE", "").endswith("sqlite3") and \
                 db.get("OPTIONS", {}).get("transaction_mode") != "IMMEDIATE":

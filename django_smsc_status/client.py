@@ -2,7 +2,7 @@
 
 zeep reads the WSDL (shipped in the package, namespace rewritten for the configured site) and
 builds each request envelope, so requests follow the WSDL exactly. The HTTP round trip and the
-reading of the answer are ours, for three reasons:
+reading of the answer are ours, for four reasons:
 
 * credentials: zeep's transport logs whole envelopes, ``<psw>`` included, at DEBUG; ours never
   logs a body;
@@ -98,8 +98,8 @@ def _int(fields: Mapping[str, str], name: str, *, required: bool = False) -> int
         return None
     try:
         number = int(value)
-    except ValueError:
-        raise SmscMalformedResponse(f"{name!r} is not an integer: {value[:40]!r}") from None
+    except ValueError as exc:
+        raise SmscMalformedResponse(f"{name!r} is not an integer: {value[:40]!r}") from exc
     if not -(2**31) <= number < 2**31:  # codes and counts are 32-bit columns
         raise SmscMalformedResponse(f"{name!r} is out of range: {value[:40]!r}")
     return number
@@ -131,8 +131,10 @@ def parse_smsc_time(timestamp: str | None, text: str | None) -> datetime | None:
 
 
 def _status_result(fields: Mapping[str, str]) -> StatusResult:
+    status = _int(fields, "status", required=True)
+    assert status is not None  # required=True raises instead
     return StatusResult(
-        status=_int(fields, "status", required=True),
+        status=status,
         err=_int(fields, "err"),
         changed_at=parse_smsc_time(fields.get("last_timestamp"), fields.get("last_date")),
         sent_at=parse_smsc_time(fields.get("send_timestamp"), fields.get("send_date")),
@@ -201,7 +203,7 @@ class SmscClient:
         try:
             self._zeep = zeep.Client(location, transport=transport)
         except (OSError, requests.RequestException, etree.XMLSyntaxError) as exc:
-            raise SmscError(f"cannot load the WSDL from {location}: {type(exc).__name__}") from None
+            raise SmscError(f"cannot load the WSDL from {location}: {type(exc).__name__}") from exc
         binding = self._zeep.wsdl.services["Service"].ports["ServiceSoap"].binding
         self.namespace = binding.name.namespace
         self._binding = binding
@@ -312,8 +314,8 @@ class SmscClient:
     def _read(self, content: bytes, output: str, result: str, context: dict) -> dict[str, str]:
         try:
             root = etree.fromstring(content, parser=_PARSER)
-        except etree.XMLSyntaxError:
-            raise SmscMalformedResponse("response is not well-formed XML", **context) from None
+        except etree.XMLSyntaxError as exc:
+            raise SmscMalformedResponse("response is not well-formed XML", **context) from exc
         body = root.find(f"{{{SOAP_ENV}}}Body")
         if root.tag != f"{{{SOAP_ENV}}}Envelope" or body is None or len(body) == 0:
             raise SmscMalformedResponse("response is not a SOAP envelope with a body", **context)

@@ -114,7 +114,7 @@ def describe(vocabulary: type[models.IntegerChoices], code: int | None) -> CodeI
     return CodeInfo(code, str(member.label), is_known=True, is_final=final, is_success=success)
 
 
-_LIFECYCLE = {MessageStatus.NOT_FOUND: 0, MessageStatus.STOPPED: 1, MessageStatus.WAITING: 1,
+_LIFECYCLE: dict[int, int] = {MessageStatus.NOT_FOUND: 0, MessageStatus.STOPPED: 1, MessageStatus.WAITING: 1,
               MessageStatus.TRANSFERRED: 2}
 
 

@@ -15,6 +15,9 @@ from .codes import CodeInfo, DeliveryError, MessageStatus, RequestError, describ
 class CodesMixin:
     """Labels and finality of the raw ``status`` and ``err`` codes (see ``codes.py``)."""
 
+    status: int | None
+    err: int | None
+
     @property
     def status_info(self) -> CodeInfo:
         return describe(MessageStatus, self.status)

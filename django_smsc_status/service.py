@@ -275,9 +275,9 @@ def pk_chunks(messages, size: int, limit: int | None = None) -> Iterator[list[in
             last = pks[-1]
             yield pks
         return
-    pks = (m.pk if isinstance(m, SentMessage) else int(m) for m in messages)
-    pks = itertools.islice(pks, limit) if limit is not None else pks
-    while chunk := list(itertools.islice(pks, size)):
+    keys: Iterator[int] = (m.pk if isinstance(m, SentMessage) else int(m) for m in messages)
+    keys = itertools.islice(keys, limit) if limit is not None else keys
+    while chunk := list(itertools.islice(keys, size)):
         yield chunk
 
 
@@ -588,10 +588,10 @@ def _save_rows(rows: list[SentMessage], fields: list[str]) -> None:
         return
     connection = connections[router.db_for_write(SentMessage)]
     meta, quote = SentMessage._meta, connection.ops.quote_name
-    columns = [meta.get_field(name) for name in fields]
+    columns: list = [meta.get_field(name) for name in fields]  # concrete fields only
     sql = "UPDATE {} SET {} WHERE {} = %s".format(  # noqa: S608 - quoted model metadata only
         quote(meta.db_table), ", ".join(f"{quote(c.column)} = %s" for c in columns),
-        quote(meta.pk.column),
+        quote(meta.pk.column),  # type: ignore[arg-type]
     )
     params = [[c.get_db_prep_save(getattr(row, c.attname), connection) for c in columns] + [row.pk]
               for row in rows]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import timedelta
+from functools import partial
 
 from django.db import transaction
 from django.db.models import Q, QuerySet
@@ -59,8 +60,8 @@ def enqueue_refresh(messages: Iterable[SentMessage | int] | QuerySet) -> int:
         chunk = list(SentMessage.objects.filter(pk__in=pks, refresh_queued_at=now)
                      .order_by("pk").values_list("pk", flat=True))
         if chunk:
-            transaction.on_commit(lambda chunk=chunk: async_task(
-                "django_smsc_status.tasks.refresh_messages_task", chunk,
+            transaction.on_commit(partial(
+                async_task, "django_smsc_status.tasks.refresh_messages_task", chunk,
                 task_name=f"smsc refresh {len(chunk)} messages",
             ))
             total += len(chunk)

@@ -2,23 +2,33 @@
 
 One connection per thread and endpoint, reused across calls. ``requests`` cost about four
 times the CPU of the whole call (benchmarks/bench_client.py), mostly re-reading proxy settings
-from the environment on every request; here the environment is read once. Supported: HTTPS with
-certificate checks (``REQUESTS_CA_BUNDLE``/``SSL_CERT_FILE`` or certifi's bundle), and the
-``HTTPS_PROXY``/``HTTP_PROXY``/``NO_PROXY`` variables.
+from the environment on every request, and urllib3 about 1.5 times ours (benchmarks/README.md).
+Here the proxy URLs are read once, when the transport is built; ``NO_PROXY`` is read when a new
+connection is opened (rarely: connections are kept alive).
 
-Errors come out as :class:`SmscTransportError` subclasses; ``before_sending`` tells whether the
-request can have reached the server (it cannot if the connection was never made).
+Supported: HTTP and HTTPS endpoints, HTTPS with certificate checks (``REQUESTS_CA_BUNDLE``/
+``SSL_CERT_FILE`` or certifi's bundle); ``HTTP_PROXY``/``HTTPS_PROXY``/``NO_PROXY`` naming a
+plain ``http://`` proxy, with Basic authentication when the proxy URL has ``user:password@``
+(plain HTTP is forwarded, HTTPS tunnels through ``CONNECT``). Not supported: ``https://`` proxy
+URLs (TLS to the proxy), SOCKS, other proxy authentication schemes; these fail with a clear
+:class:`SmscConnectionError`.
+
+Errors come out as :class:`SmscTransportError` subclasses with the ``OSError`` as their cause;
+the message says what failed (name lookup, refused, TLS, proxy) and never holds a credential.
+``before_sending`` tells whether the request can have reached the server (it cannot if the
+connection was never made).
 """
 
 from __future__ import annotations
 
+import base64
 import http.client
 import os
 import socket
 import ssl
 import threading
 import urllib.request
-from urllib.parse import SplitResult, urlsplit
+from urllib.parse import SplitResult, unquote, urlsplit
 
 from .exceptions import SmscConnectionError, SmscTimeout
 
@@ -67,10 +77,10 @@ class KeepAliveTransport:
                 except _Stale:
                     pass  # the server closed the idle connection: once more, afresh
             return self._exchange(conns, key, self._connect(parts), parts, body, headers)
-        except TimeoutError:
-            raise SmscTimeout() from None
-        except (OSError, http.client.HTTPException):
-            raise SmscConnectionError("connection to SMSC broke") from None
+        except TimeoutError as exc:
+            raise SmscTimeout() from exc
+        except (OSError, http.client.HTTPException) as exc:
+            raise SmscConnectionError("connection to SMSC broke") from exc
 
     def _exchange(self, conns: dict, key: tuple, conn: http.client.HTTPConnection,
                   parts: SplitResult, body: bytes, headers: dict, *,
@@ -78,11 +88,14 @@ class KeepAliveTransport:
         target = parts.path or "/"
         if parts.query:
             target += "?" + parts.query
-        if conn._smsc_via_proxy and parts.scheme == "http":  # plain HTTP proxies want the URL
+        headers = {**headers, "User-Agent": self.user_agent}
+        forward = getattr(conn, "_smsc_forward", None)
+        if forward is not None and parts.scheme == "http":  # plain HTTP proxies want the URL
             target = parts.geturl()
+            headers.update(forward)
         try:
             try:
-                conn.request("POST", target, body, {**headers, "User-Agent": self.user_agent})
+                conn.request("POST", target, body, headers)
             except (BrokenPipeError, ConnectionResetError):
                 if reused:
                     raise _Stale from None
@@ -101,32 +114,68 @@ class KeepAliveTransport:
             conn.close()
         else:
             conns[key] = conn
+        if forward is not None and response.status == 407:  # the proxy's answer, not SMSC's
+            raise SmscConnectionError("the proxy refused the request: HTTP 407 (authentication)",
+                                      before_sending=True)
         return response.status, data
 
     def _connect(self, parts: SplitResult) -> http.client.HTTPConnection:
         https = parts.scheme == "https"
-        host, port = parts.hostname, parts.port or (443 if https else 80)
+        host, port = parts.hostname or "", parts.port or (443 if https else 80)
         proxy = None
         if not urllib.request.proxy_bypass(host):
             proxy_url = self._proxies.get(parts.scheme)
             proxy = urlsplit(proxy_url) if proxy_url else None
-        address = (proxy.hostname, proxy.port or 80) if proxy else (host, port)
+        if proxy and proxy.scheme != "http":
+            raise SmscConnectionError(f"{proxy.scheme}:// proxies are not supported (only http://)",
+                                      before_sending=True)
+        auth = _proxy_auth(proxy) if proxy else {}
+        address = (proxy.hostname or "", proxy.port or 80) if proxy else (host, port)
+        conn: http.client.HTTPConnection
         if https:
             self._ssl = self._ssl or _ssl_context()
             conn = http.client.HTTPSConnection(*address, timeout=self.connect_timeout,
                                                context=self._ssl)
             if proxy:
-                conn.set_tunnel(host, port)
+                conn.set_tunnel(host, port, headers=auth)
         else:
             conn = http.client.HTTPConnection(*address, timeout=self.connect_timeout)
-        conn._smsc_via_proxy = proxy is not None
+        conn._smsc_forward = auth if proxy else None  # type: ignore[attr-defined]
         try:
             conn.connect()
-        except TimeoutError:
-            raise SmscTimeout("SMSC did not accept the connection in time",
-                              before_sending=True) from None
-        except (OSError, http.client.HTTPException):
-            raise SmscConnectionError("connection to SMSC refused", before_sending=True) from None
+        except TimeoutError as exc:
+            where = "the proxy" if proxy else "SMSC"
+            raise SmscTimeout(f"{where} did not accept the connection in time",
+                              before_sending=True) from exc
+        except (OSError, http.client.HTTPException) as exc:
+            raise SmscConnectionError(_connect_failure(exc, proxy is not None, address[0]),
+                                      before_sending=True) from exc
         conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         conn.sock.settimeout(self.read_timeout)
         return conn
+
+
+def _proxy_auth(proxy: SplitResult) -> dict[str, str]:
+    """``Proxy-Authorization`` for a proxy URL with ``user:password@``, else nothing."""
+    if proxy.username is None:
+        return {}
+    pair = f"{unquote(proxy.username)}:{unquote(proxy.password or '')}".encode()
+    return {"Proxy-Authorization": "Basic " + base64.b64encode(pair).decode("ascii")}
+
+
+def _connect_failure(exc: Exception, via_proxy: bool, host: str) -> str:
+    """What went wrong opening the connection, in words (never the proxy's credentials)."""
+    where = "the proxy" if via_proxy else "SMSC"
+    if isinstance(exc, socket.gaierror):
+        return f"cannot resolve {where} host name {host!r}"
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return f"SMSC's TLS certificate was not accepted: {exc.verify_message}"
+    if isinstance(exc, ssl.SSLError):
+        return f"TLS handshake with SMSC failed ({exc.reason or type(exc).__name__})"
+    if isinstance(exc, ConnectionRefusedError):
+        return f"connection to {where} refused"
+    if via_proxy and str(exc).startswith("Tunnel connection failed"):
+        # http.client: "Tunnel connection failed: 407 Proxy Authentication Required"
+        return f"the proxy refused the tunnel to SMSC: {str(exc).partition(': ')[2][:80]}"
+    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
+    return f"connection to {where} failed: {reason}"

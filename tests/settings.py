@@ -1,4 +1,5 @@
-"""Test settings: SQLite by default; ``SMSC_TEST_DB=postgres`` for PostgreSQL 127.0.0.1/test."""
+"""Test settings: SQLite by default; ``SMSC_TEST_DB=postgres`` for PostgreSQL 127.0.0.1/test,
+``SMSC_TEST_DB=mariadb`` for MariaDB/MySQL 127.0.0.1:3306 (root, no password)."""
 
 import os
 
@@ -59,6 +60,20 @@ if os.environ.get("SMSC_TEST_DB") == "postgres":
             "PASSWORD": os.environ.get("PGPASSWORD", ""),
             # Several checkouts on one machine can test at once with their own database.
             "TEST": {"NAME": os.environ.get("SMSC_TEST_PG_NAME", "test_test")},
+        }
+    }
+elif os.environ.get("SMSC_TEST_DB") == "mariadb":
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.mysql",
+            "HOST": os.environ.get("SMSC_TEST_MARIADB_HOST", "127.0.0.1"),
+            "PORT": os.environ.get("SMSC_TEST_MARIADB_PORT", "3306"),
+            "NAME": os.environ.get("SMSC_TEST_MARIADB_DB", "test"),  # worker processes: the test DB
+            "USER": os.environ.get("SMSC_TEST_MARIADB_USER", "root"),
+            "PASSWORD": os.environ.get("SMSC_TEST_MARIADB_PASSWORD", ""),
+            "OPTIONS": {"charset": "utf8mb4"},
+            "TEST": {"NAME": os.environ.get("SMSC_TEST_MARIADB_NAME", "test_smsc"),
+                     "CHARSET": "utf8mb4", "COLLATION": "utf8mb4_unicode_ci"},
         }
     }
 else:

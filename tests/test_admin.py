@@ -175,7 +175,7 @@ def test_actions_hidden_without_permission(client, smsc_settings, staff, tracked
     assert "refresh_now" not in page and "queue_refresh" not in page
     response = run_action(client, "refresh_now", [message], follow=False)
     assert SentMessage.objects.get(pk=message.pk).status is None
-    assert response.status_code in (200, 302)
+    assert response.status_code == 200  # the list again (a run action would redirect)
 
 
 # -- register from the admin --------------------------------------------------------------------

@@ -51,3 +51,10 @@ def test_manage_py_check_runs_them(settings, capsys):
     settings.SMSC_STATUS = {"LOGIN": "a", "PASSWORD": "b"}
     call_command("check")
     assert "no issues" in capsys.readouterr().out
+
+
+def test_local_endpoints_are_not_warned(settings):
+    for url in ("http://localhost:8000/sys/soap.php", "http://127.0.0.1/sys/soap.php",
+                "http://[::1]:8000/sys/soap.php"):  # urlsplit gives "::1", without brackets
+        settings.SMSC_STATUS = {"LOGIN": "a", "PASSWORD": "b", "ENDPOINT": url}
+        assert checks.check_settings() == [], url

@@ -28,7 +28,8 @@ from django_smsc_status.simulator import SimulatorServer, Smsc, timeline
 
 
 @pytest.fixture
-def client(client_config):
+def smsc_client(client_config):
+    """Named apart from pytest-django's ``client`` (Django's test client)."""
     return SmscClient(client_config)
 
 
@@ -41,8 +42,8 @@ def message(smsc_simulator):
 
 
 @pytest.mark.parametrize("level", [0, 1, 2])
-def test_get_status_detail_levels(client, message, level):
-    result = client.get_status("501", "79991234567", all=level)
+def test_get_status_detail_levels(smsc_client, message, level):
+    result = smsc_client.get_status("501", "79991234567", all=level)
     assert result.status == 1 and result.err == 0
     assert result.changed_at.tzinfo is timezone.utc
     assert int(result.changed_at.timestamp()) == int(message.sent_at)
@@ -68,44 +69,44 @@ def test_get_status_uses_all_setting(smsc_settings, message):
     assert "message" not in result.raw
 
 
-def test_get_status2_passes_query(client, message):
-    result = client.get_status2("501", "79991234567", all=1, query="fmt=0&charset=utf-8")
+def test_get_status2_passes_query(smsc_client, message):
+    result = smsc_client.get_status2("501", "79991234567", all=1, query="fmt=0&charset=utf-8")
     assert result.status == 1 and result.text.startswith("Привет")
-    assert client.get_status2("501", "79991234567").operator == "Билайн"
+    assert smsc_client.get_status2("501", "79991234567").operator == "Билайн"
 
 
-def test_result_is_immutable(client, message):
-    result = client.get_status("501", "79991234567")
+def test_result_is_immutable(smsc_client, message):
+    result = smsc_client.get_status("501", "79991234567")
     with pytest.raises(AttributeError):
         result.status = 2
     with pytest.raises(TypeError):
         result.raw["status"] = "2"
 
 
-def test_unknown_status_and_err_codes_are_returned_raw(client, smsc_simulator):
+def test_unknown_status_and_err_codes_are_returned_raw(smsc_client, smsc_simulator):
     smsc_simulator.smsc.add_message("79990000001", smsc_id="7", steps=timeline((77, 999)))
-    result = client.get_status("7", "79990000001")
+    result = smsc_client.get_status("7", "79990000001")
     assert (result.status, result.err) == (77, 999)
 
 
-def test_send_sms_then_status(client, smsc_simulator):
-    sent = client.send_sms("79991112233,79991112244", "Ваш код 1234", sender="Shop")
+def test_send_sms_then_status(smsc_client, smsc_simulator):
+    sent = smsc_client.send_sms("79991112233,79991112244", "Ваш код 1234", sender="Shop")
     assert sent.smsc_id and sent.sms_count == 2
     assert sent.cost == Decimal("3.60") and sent.balance == Decimal("996.40")
-    status = client.get_status(sent.smsc_id, "79991112244", all=1)
+    status = smsc_client.get_status(sent.smsc_id, "79991112244", all=1)
     assert status.status == -1 and status.text == "Ваш код 1234"
 
 
-def test_get_balance(client):
-    assert client.get_balance() == Decimal("1000.00")
+def test_get_balance(smsc_client):
+    assert smsc_client.get_balance() == Decimal("1000.00")
 
 
 # -- SMSC request errors (HTTP 200 with <error>) ------------------------------------------------
 
 
-def test_error_1_bad_parameters(client):
+def test_error_1_bad_parameters(smsc_client):
     with pytest.raises(SmscBadParameters) as info:
-        client.get_status("501", "")
+        smsc_client.get_status("501", "")
     assert info.value.code == 1 and info.value.operation == "get_status"
 
 
@@ -117,9 +118,9 @@ def test_error_2_bad_credentials(smsc_settings, message):
     assert "wrong-password" not in str(info.value)
 
 
-def test_error_3_unknown_message(client):
+def test_error_3_unknown_message(smsc_client):
     with pytest.raises(SmscNotFound) as info:
-        client.get_status("404", "79990000000")
+        smsc_client.get_status("404", "79990000000")
     assert isinstance(info.value, SmscRequestError) and info.value.code == 3
 
 
@@ -136,17 +137,17 @@ def test_error_4_after_five_auth_failures(smsc_settings, message):
         SmscClient(get_settings()).get_status("501", "79991234567")
 
 
-def test_error_9_sixth_check_within_a_minute(client, smsc_simulator, message):
+def test_error_9_sixth_check_within_a_minute(smsc_client, smsc_simulator, message):
     for _ in range(5):
-        client.get_status("501", "79991234567")
+        smsc_client.get_status("501", "79991234567")
     with pytest.raises(SmscTooManyRequests) as info:
-        client.get_status("501", "79991234567")
+        smsc_client.get_status("501", "79991234567")
     assert info.value.code == 9
     smsc_simulator.smsc.advance(61)
-    assert client.get_status("501", "79991234567").status == 1
+    assert smsc_client.get_status("501", "79991234567").status == 1
 
 
-def test_error_9_five_requests_in_flight(client, smsc_simulator):
+def test_error_9_five_requests_in_flight(smsc_client, smsc_simulator):
     smsc_simulator.smsc.latency = 0.3
     for n in range(5):
         smsc_simulator.smsc.add_message(f"7999000000{n}", smsc_id=str(n))
@@ -154,7 +155,7 @@ def test_error_9_five_requests_in_flight(client, smsc_simulator):
 
     def ask(n):
         try:
-            client.get_status(str(n), f"7999000000{n}")
+            smsc_client.get_status(str(n), f"7999000000{n}")
             outcomes.append("ok")
         except SmscTooManyRequests:
             outcomes.append(9)
@@ -168,10 +169,10 @@ def test_error_9_five_requests_in_flight(client, smsc_simulator):
     assert 9 in outcomes
 
 
-def test_unknown_request_error_code(client, smsc_simulator, message):
+def test_unknown_request_error_code(smsc_client, smsc_simulator, message):
     smsc_simulator.inject("error", code=42)
     with pytest.raises(SmscRequestError) as info:
-        client.get_status("501", "79991234567")
+        smsc_client.get_status("501", "79991234567")
     assert type(info.value) is SmscRequestError and info.value.code == 42
 
 
@@ -190,18 +191,18 @@ def test_unknown_request_error_code(client, smsc_simulator, message):
         ("empty", {}, SmscMalformedResponse),
     ],
 )
-def test_faults_map_to_typed_errors(client, smsc_simulator, message, fault, options, exception):
+def test_faults_map_to_typed_errors(smsc_client, smsc_simulator, message, fault, options, exception):
     smsc_simulator.inject(fault, **options)
     with pytest.raises(exception) as info:
-        client.get_status("501", "79991234567")
+        smsc_client.get_status("501", "79991234567")
     assert info.value.endpoint == smsc_simulator.endpoint
-    assert client.get_status("501", "79991234567").status == 1  # the next call is fine
+    assert smsc_client.get_status("501", "79991234567").status == 1  # the next call is fine
 
 
-def test_http_error_carries_status(client, smsc_simulator):
+def test_http_error_carries_status(smsc_client, smsc_simulator):
     smsc_simulator.inject("http500")
     with pytest.raises(SmscHttpError) as info:
-        client.get_balance()
+        smsc_client.get_balance()
     assert info.value.status_code == 500 and isinstance(info.value, SmscTransportError)
 
 
@@ -282,13 +283,13 @@ def test_moscow_text_dates_fall_back_to_utc():
     assert parse_smsc_time(None, None) is None
 
 
-def test_non_integer_status_is_malformed(client, smsc_simulator):
+def test_non_integer_status_is_malformed(smsc_client, smsc_simulator):
     smsc_simulator.smsc.add_message("79990000002", smsc_id="8", steps=timeline((1,)))
     original = smsc_simulator.smsc._op_get_status
     smsc_simulator.smsc._op_get_status = lambda *a: {**original(*a), "status": "delivered"}
     try:
         with pytest.raises(SmscMalformedResponse, match="not an integer"):
-            client.get_status("8", "79990000002")
+            smsc_client.get_status("8", "79990000002")
     finally:
         del smsc_simulator.smsc._op_get_status
 
@@ -305,7 +306,7 @@ def test_stale_keep_alive_connection_is_replaced(settings):
         assert second.requests == 1
 
 
-def test_connections_are_reused(client, smsc_simulator, message):
+def test_connections_are_reused(smsc_client, smsc_simulator, message):
     import threading
 
     opened = []
@@ -318,8 +319,8 @@ def test_connections_are_reused(client, smsc_simulator, message):
     smsc_simulator._httpd.process_request = counting
     try:
         for _ in range(3):
-            client.get_balance()
-        other = threading.Thread(target=client.get_balance)
+            smsc_client.get_balance()
+        other = threading.Thread(target=smsc_client.get_balance)
         other.start()
         other.join()
     finally:
@@ -327,15 +328,15 @@ def test_connections_are_reused(client, smsc_simulator, message):
     assert len(opened) <= 2  # one connection for this thread, maybe one for the other
 
 
-def test_values_xml_cannot_carry_are_refused(client, smsc_simulator):
+def test_values_xml_cannot_carry_are_refused(smsc_client, smsc_simulator):
     with pytest.raises(SmscInvalidRequest, match="'mes' holds characters that cannot be sent") as info:
-        client.send_sms("79991112233", "bell \x07")
+        smsc_client.send_sms("79991112233", "bell \x07")
     assert info.value.parameter == "mes" and "bell" not in str(info.value)  # names, never shows
     with pytest.raises(SmscInvalidRequest, match="'id'"):
-        client.get_status("x\x01y", "79991112233")
+        smsc_client.get_status("x\x01y", "79991112233")
     assert smsc_simulator.requests == 0
 
 
-def test_values_are_escaped(client, smsc_simulator):
-    sent = client.send_sms("79991112233", "<b>&amp; \"quotes\" 'too'</b>")
-    assert client.get_status(sent.smsc_id, "79991112233", all=1).text == "<b>&amp; \"quotes\" 'too'</b>"
+def test_values_are_escaped(smsc_client, smsc_simulator):
+    sent = smsc_client.send_sms("79991112233", "<b>&amp; \"quotes\" 'too'</b>")
+    assert smsc_client.get_status(sent.smsc_id, "79991112233", all=1).text == "<b>&amp; \"quotes\" 'too'</b>"

@@ -70,12 +70,16 @@ def test_reset_breaker(smsc_settings):
     AccountState.objects.create(account="alex", paused_until=timezone.now().replace(year=2099),
                                 pause_code=2)
     assert "reset" in run("reset-breaker")[0]
+    assert not AccountState.objects.get(account="alex").is_paused
     assert "was not open" in run("reset-breaker")[0]
 
 
 def test_schedule(smsc_settings):
+    from django_q.models import Schedule
+
     assert "Created schedule" in run("schedule")[0]
     assert "Updated schedule 'django_smsc_status.sweep': every 3 min" in run("schedule", "--minutes", "3")[0]
+    assert Schedule.objects.get(name="django_smsc_status.sweep").minutes == 3
 
 
 def test_refresh_reports_a_missing_id(smsc_settings, tracked):

@@ -59,6 +59,7 @@ def test_sweep_task_refreshes_due(smsc_settings, smsc_simulator, tracked):
     for _ in range(3):
         tracked((1,))
     assert tasks.sweep_task().startswith("3 messages")
+    assert SentMessage.objects.filter(status=1).count() == 3
 
 
 def test_schedule_setup_is_idempotent(smsc_settings):

@@ -55,6 +55,7 @@ def qcluster(request, smsc_settings, smsc_simulator, monkeypatch):
         "SMSC_TEST_CHUNK": "5",
         "SMSC_TEST_SQLITE": str(db["NAME"]),
         "PGDATABASE": str(db["NAME"]),
+        "SMSC_TEST_MARIADB_DB": str(db["NAME"]),
     }
     process = subprocess.Popen([sys.executable, "-m", "django", "qcluster"], cwd=ROOT, env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)

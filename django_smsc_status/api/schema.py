@@ -17,17 +17,17 @@ try:
         extend_schema_field,
     )
 except ImportError:  # pragma: no cover - exercised only without the openapi extra
-    AutoSchema = OpenApiTypes = None
+    AutoSchema = OpenApiTypes = None  # type: ignore[assignment,misc]
 
     def _passthrough(*args, **kwargs):
         return lambda target: target
 
     extend_schema = extend_schema_field = _passthrough
 
-    def OpenApiResponse(*args, **kwargs):
+    def OpenApiResponse(*args, **kwargs):  # type: ignore[no-redef]
         return None
 
-    def OpenApiParameter(*args, **kwargs):
+    def OpenApiParameter(*args, **kwargs):  # type: ignore[no-redef]
         return None
 
 
@@ -60,7 +60,7 @@ if AutoSchema is not None:
 
     SCHEMA = SmscAutoSchema()
 else:  # pragma: no cover
-    SCHEMA = None
+    SCHEMA = None  # type: ignore[assignment]
 
 __all__ = ["SCHEMA", "OpenApiParameter", "OpenApiResponse", "OpenApiTypes", "extend_schema",
            "extend_schema_field"]

@@ -24,7 +24,7 @@ class UtcDateTimeField(serializers.DateTimeField):
 
 class CodeSerializer(serializers.Serializer):
     code = serializers.IntegerField(allow_null=True)
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]  # a field, not Field.label
     known = serializers.BooleanField()
 
 

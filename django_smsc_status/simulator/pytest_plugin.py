@@ -10,6 +10,8 @@ Enable in your ``conftest.py``::
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
 from .server import SimulatorServer
@@ -25,7 +27,7 @@ def _smsc_simulator_server():
 
 
 @pytest.fixture
-def smsc_simulator(_smsc_simulator_server: SimulatorServer) -> SimulatorServer:
+def smsc_simulator(_smsc_simulator_server: SimulatorServer) -> Iterator[SimulatorServer]:
     _smsc_simulator_server.reset()
     _smsc_simulator_server.smsc.latency = 0.0
     yield _smsc_simulator_server

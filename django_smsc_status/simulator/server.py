@@ -49,6 +49,10 @@ class Fault:
     smsc_id: str | None = None  # only requests about this message id
 
 
+class _HTTPServer(ThreadingHTTPServer):
+    simulator: SimulatorServer
+
+
 class SimulatorServer:
     """Run :class:`Smsc` behind HTTP on ``host:port`` (port 0 picks a free one).
 
@@ -73,12 +77,12 @@ class SimulatorServer:
         self.requests = 0
         self._lock = threading.Lock()
         self._connections: set[socket.socket] = set()
-        self._httpd = ThreadingHTTPServer((host, port), _Handler)
+        self._httpd = _HTTPServer((host, port), _Handler)
         self._httpd.daemon_threads = True
         self._httpd.simulator = self
         self._thread: threading.Thread | None = None
-        host, port = self._httpd.server_address[:2]
-        self.endpoint = f"http://{host}:{port}{path}"
+        bound_host, port = self._httpd.server_address[:2]
+        self.endpoint = f"http://{bound_host!s}:{port}{path}"
         self.namespace = namespace or self.endpoint
         self.wsdl_url = self.endpoint + "?wsdl"
 
@@ -177,6 +181,7 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True  # else every keep-alive reply waits ~40 ms for delayed ACK
     server_version = "SMSC-simulator"
+    server: _HTTPServer
 
     @property
     def sim(self) -> SimulatorServer:
