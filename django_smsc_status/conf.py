@@ -74,7 +74,13 @@ DEFAULTS: dict[str, Any] = {
     # API: permission classes (dotted paths) for every endpoint; refresh and send add their
     # own permission on top. None: authenticated users with the model's Django permissions.
     "API_PERMISSION_CLASSES": None,
+    # History retention, e.g. {"SNAPSHOT_DAYS": 90, "MESSAGE_DAYS": None}: what the daily
+    # prune (``smsc_status schedule``) deletes. None: keep everything.
+    "RETENTION": None,
 }
+
+#: Keys of ``RETENTION`` and their defaults.
+RETENTION_DEFAULTS: dict[str, Any] = {"SNAPSHOT_DAYS": None, "MESSAGE_DAYS": None, "BATCH_SIZE": 1000}
 
 
 @dataclass(frozen=True)
@@ -106,6 +112,7 @@ class SmscSettings:
     sweep_interval_minutes: int
     sweep_limit: int
     api_permission_classes: tuple[str, ...] | None
+    retention: Retention | None = None
 
     @property
     def account(self) -> str:
@@ -117,6 +124,15 @@ class SmscSettings:
     @property
     def endpoints(self) -> tuple[str, ...]:
         return (self.endpoint, *self.failover_endpoints)
+
+
+@dataclass(frozen=True)
+class Retention:
+    """Validated ``RETENTION``: days after which history (and final messages) are pruned."""
+
+    snapshot_days: int | None
+    message_days: int | None
+    batch_size: int
 
 
 def _error(key: str, problem: str) -> ImproperlyConfigured:
@@ -146,6 +162,27 @@ def _dotted_paths(key: str, value: Any) -> tuple[str, ...] | None:
             not all(isinstance(v, str) and "." in v for v in value):
         raise _error(key, "must be a list of dotted paths, e.g. ['rest_framework.permissions.IsAdminUser']")
     return tuple(value)
+
+
+def _retention(value: Any) -> Retention | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise _error("RETENTION", 'must be None or a dict, e.g. {"SNAPSHOT_DAYS": 90}')
+    unknown = sorted(set(value) - set(RETENTION_DEFAULTS))
+    if unknown:
+        raise _error("RETENTION", f"has an unknown key {unknown[0]!r} "
+                                  f"(known: {', '.join(RETENTION_DEFAULTS)})")
+    raw = {**RETENTION_DEFAULTS, **value}
+    for key, v in raw.items():
+        if (v is not None or key == "BATCH_SIZE") and (
+                isinstance(v, bool) or not isinstance(v, int) or v < 1):
+            allowed = "an integer >= 1" + ("" if key == "BATCH_SIZE" else " or None")
+            raise ImproperlyConfigured(f"{SETTINGS_NAME}['RETENTION'][{key!r}] must be {allowed}, "
+                                       f"got {v!r}")
+    if raw["SNAPSHOT_DAYS"] is None and raw["MESSAGE_DAYS"] is None:
+        raise _error("RETENTION", "needs SNAPSHOT_DAYS or MESSAGE_DAYS (or set RETENTION to None)")
+    return Retention(raw["SNAPSHOT_DAYS"], raw["MESSAGE_DAYS"], raw["BATCH_SIZE"])
 
 
 def _str(key: str, value: Any) -> str:
@@ -195,6 +232,7 @@ def get_settings() -> SmscSettings:
         "failover_endpoints": tuple(_url("FAILOVER_ENDPOINTS", u) for u in failover),
         "all": raw["ALL"],
         "api_permission_classes": _dotted_paths("API_PERMISSION_CLASSES", raw["API_PERMISSION_CLASSES"]),
+        "retention": _retention(raw["RETENTION"]),
     }
     integers = {"MAX_CONCURRENT_REQUESTS", "SYNC_REFRESH_LIMIT", "CHUNK_SIZE",
                 "SWEEP_INTERVAL_MINUTES", "SWEEP_LIMIT"}

@@ -46,7 +46,9 @@ from .exceptions import (
 from .models import SentMessage, StatusSnapshot
 from .outcomes import Outcome, RefreshReport, RefreshResult
 from .policy import retry_after
+from .retention import PruneReport, prune  # noqa: F401 - re-exported: shells call service.prune
 from .signals import status_changed
+from .stats import stats  # noqa: F401 - re-exported: shells call service.stats
 
 logger = logging.getLogger(__name__)
 
