@@ -36,11 +36,11 @@ def number(value: Any, decimals: int = 0) -> str:
 
 
 def _labels(days: Sequence[dict]) -> list[str]:
-    return [formats.date_format(row["key"], "j M") if row["key"] else "?" for row in days]
+    return [formats.date_format(row["key"], "j b") if row["key"] else "?" for row in days]
 
 
 def _tooltip(row: dict) -> str:
-    rate = "—" if row["delivery_rate"] is None else f"{row['delivery_rate'] * 100:.1f} %"
+    rate = "—" if row["delivery_rate"] is None else f"{number(row['delivery_rate'] * 100, 1)} %"
     return (f"{row['label']}: {_('total')} {number(row['total'])}, {_('delivered')} "
             f"{number(row['delivered'])}, {_('failed')} {number(row['failed'])}, {_('pending')} "
             f"{number(row['pending'])}; {_('delivery rate')} {rate}; {_('cost')} "
