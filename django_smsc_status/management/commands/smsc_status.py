@@ -125,9 +125,7 @@ class Command(BaseCommand):
             self.stdout.write("The breaker was not open.")
 
     def do_schedule(self, *, minutes: int | None, **options) -> None:
-        from ...tasks import ensure_schedule
-
-        from ...tasks import PRUNE_SCHEDULE_NAME, ensure_prune_schedule
+        from ...tasks import PRUNE_SCHEDULE_NAME, ensure_prune_schedule, ensure_schedule
 
         schedule, created = ensure_schedule(minutes)
         verb = "Created" if created else "Updated"
