@@ -173,7 +173,8 @@ class SentMessageAdmin(admin.ModelAdmin):
     inlines = (SnapshotInline,)
     add_form = RegisterForm
     change_form_template = "admin/django_smsc_status/sentmessage/change_form.html"
-    change_list_template = "admin/django_smsc_status/sentmessage/change_list.html"
+    # Not change_list.html: Django would give that to any admin of this model, report or not.
+    change_list_template = "admin/django_smsc_status/sentmessage/change_list_with_report.html"
     report_template = "admin/django_smsc_status/sentmessage/report.html"
     #: How many operators, regions and errors the report draws.
     report_top = 10

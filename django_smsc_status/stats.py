@@ -136,6 +136,18 @@ def _finish(row: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
+def stats_query(queryset: QuerySet, group_by: str) -> QuerySet:
+    """The ``GROUP BY`` query behind :func:`stats` (a values queryset; e.g. to ``explain()``)."""
+    try:
+        grouping = GROUPS[group_by]
+    except KeyError:
+        raise ValueError(f"group_by must be one of {', '.join(GROUPS)}, got {group_by!r}") from None
+    return (queryset.order_by()  # an ordering would join the GROUP BY
+            .annotate(key=grouping.expression()).values("key")
+            .annotate(**_aggregates())
+            .order_by(*(() if grouping.by_key else ("-total",)), F("key").asc(nulls_last=True)))
+
+
 def stats(queryset: QuerySet, group_by: str | None = "day", *,
           limit: int | None = None) -> list[dict[str, Any]]:
     """Delivery figures of ``queryset`` per group (see the module docstring).
@@ -144,18 +156,12 @@ def stats(queryset: QuerySet, group_by: str | None = "day", *,
     :data:`FIGURES`. ``group_by=None`` gives one row for the whole queryset (``key`` None).
     Days come in date order, other groups by volume (largest first); ``limit`` keeps the first N.
     """
-    queryset = queryset.order_by()  # an ordering would join the GROUP BY
     if group_by is None:
-        row = _finish(queryset.aggregate(**_aggregates()))
+        row = _finish(queryset.order_by().aggregate(**_aggregates()))
         return [{"key": None, "label": str(_("All messages")), **row}]
-    try:
-        grouping = GROUPS[group_by]
-    except KeyError:
-        raise ValueError(f"group_by must be one of {', '.join(GROUPS)}, got {group_by!r}") from None
-    rows = (queryset.annotate(key=grouping.expression()).values("key")
-            .annotate(**_aggregates())
-            .order_by(*(() if grouping.by_key else ("-total",)), F("key").asc(nulls_last=True)))
+    rows = stats_query(queryset, group_by)
     if limit is not None:
         rows = rows[:limit]
-    return [{"key": row["key"], "label": grouping.label(row["key"]),
+    label = GROUPS[group_by].label
+    return [{"key": row["key"], "label": label(row["key"]),
              **_finish({f: row[f] for f in FIGURES if f != "delivery_rate"})} for row in rows]
