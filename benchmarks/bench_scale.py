@@ -59,8 +59,8 @@ def generate(messages: int, snapshots: int) -> None:
         with connection.cursor() as cursor:
             cursor.execute(f"""
                 INSERT INTO {StatusSnapshot._meta.db_table} (message_id, status, err, observed_at, raw)
-                SELECT m.id, (ARRAY[-1, 0, 1])[g % 3 + 1], 0, m.created_at + g * interval '1 minute',
-                       jsonb_build_object('status', ((ARRAY[-1, 0, 1])[g % 3 + 1])::text)
+                SELECT m.id, (ARRAY[-1, 0, 1])[g %% 3 + 1], 0, m.created_at + g * interval '1 minute',
+                       jsonb_build_object('status', ((ARRAY[-1, 0, 1])[g %% 3 + 1])::text)
                 FROM {SentMessage._meta.db_table} m CROSS JOIN generate_series(0, %s) g""",
                            [per_message - 1])
             cursor.execute("VACUUM ANALYZE")
