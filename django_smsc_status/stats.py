@@ -9,9 +9,11 @@ filtered list) by one of :data:`GROUPS` and returns, per group, ``total``, ``del
 * ``delivery_rate`` = delivered / (delivered + failed): pending messages do not count against
   it; ``None`` while nothing is final.
 * ``median_seconds``: median time from sending (``sent_at``, else ``created_at``) to the final
-  status (``status_changed_at``). PostgreSQL computes it with ``percentile_cont``; SQLite with
-  an aggregate registered on the connection (as Django does for ``STDDEV_POP``); other
-  databases give ``None``.
+  status (``status_changed_at``), for ``day`` groups and the whole queryset (``None`` for the
+  others: a median needs a sort of every row of its group, which made grouping by operator
+  twice as slow as counting). PostgreSQL computes it with ``percentile_cont``; SQLite with an
+  aggregate registered on the connection (as Django does for ``STDDEV_POP``); other databases
+  give ``None``.
 * A message's *day* is the date of its sending in the site's time zone (``TIME_ZONE``).
 
 To add a grouping (e.g. ``account``), add one entry to :data:`GROUPS`.
@@ -96,6 +98,7 @@ class Grouping:
     expression: Callable[[], Any]
     label: Callable[[Any], str]
     by_key: bool = False  # order by key (days) instead of by volume
+    median: bool = False  # compute median_seconds
 
 
 def _text_label(value: Any) -> str:
@@ -104,7 +107,8 @@ def _text_label(value: Any) -> str:
 
 GROUPS: dict[str, Grouping] = {
     "day": Grouping(lambda: TruncDate(SENT, tzinfo=timezone.get_default_timezone()),
-                    lambda day: day.isoformat() if day else str(_("unknown")), by_key=True),
+                    lambda day: day.isoformat() if day else str(_("unknown")), by_key=True,
+                    median=True),
     "operator": Grouping(lambda: F("operator"), _text_label),
     "region": Grouping(lambda: F("region"), _text_label),
     "err": Grouping(lambda: F("err"), lambda code: str(describe(DeliveryError, code).label)),
@@ -114,8 +118,9 @@ GROUPS: dict[str, Grouping] = {
 FIGURES = ("total", "delivered", "failed", "pending", "delivery_rate", "cost", "median_seconds")
 
 
-def _aggregates() -> dict[str, Any]:
+def _aggregates(median: bool = True) -> dict[str, Any]:
     final, success = Q(is_final=True), Q(status__in=sorted(SUCCESS_STATUSES))
+    seconds = Seconds("status_changed_at", SENT)
     return {
         "total": Count("pk"),
         "delivered": Count("pk", filter=final & success),
@@ -123,7 +128,7 @@ def _aggregates() -> dict[str, Any]:
         "pending": Count("pk", filter=Q(is_final=False)),
         "cost": Coalesce(Sum("cost"), Value(Decimal(0)),
                          output_field=DecimalField(max_digits=20, decimal_places=4)),
-        "median_seconds": Median(Seconds("status_changed_at", SENT), filter=final),
+        "median_seconds": Median(seconds, filter=final) if median else Value(None, FloatField()),
     }
 
 
@@ -144,7 +149,7 @@ def stats_query(queryset: QuerySet, group_by: str) -> QuerySet:
         raise ValueError(f"group_by must be one of {', '.join(GROUPS)}, got {group_by!r}") from None
     return (queryset.order_by()  # an ordering would join the GROUP BY
             .annotate(key=grouping.expression()).values("key")
-            .annotate(**_aggregates())
+            .annotate(**_aggregates(grouping.median))
             .order_by(*(() if grouping.by_key else ("-total",)), F("key").asc(nulls_last=True)))
 
 
@@ -165,3 +170,14 @@ def stats(queryset: QuerySet, group_by: str | None = "day", *,
     label = GROUPS[group_by].label
     return [{"key": row["key"], "label": label(row["key"]),
              **_finish({f: row[f] for f in FIGURES if f != "delivery_rate"})} for row in rows]
+
+
+def combine(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """One row adding up ``rows`` (disjoint groups of one :func:`stats` call), without a query.
+
+    Medians do not add up: ``median_seconds`` is ``None``.
+    """
+    total = {f: sum(row[f] for row in rows) for f in ("total", "delivered", "failed", "pending")}
+    total["cost"] = sum((row["cost"] for row in rows), Decimal(0))
+    total["median_seconds"] = None
+    return {"key": None, "label": str(_("All messages")), **_finish(total)}

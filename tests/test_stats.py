@@ -86,6 +86,7 @@ def test_by_operator_largest_first(messages):
         "": (2, 0, 1, 1, 0.0, d("0.0000")),
     }
     assert rows[1]["label"] == "unknown"
+    assert {row["median_seconds"] for row in rows} == {None}  # medians only per day and overall
 
 
 def test_by_region(messages):
@@ -128,6 +129,13 @@ def test_whole_queryset_and_filters(messages):
         date(2026, 11, 2): (1, 0, 0, 1, None, d("0.0000"), None),
     }
     assert service.stats(SentMessage.objects.none(), "region") == []
+
+
+def test_combined_rows_equal_the_whole(messages):
+    whole = service.stats(SentMessage.objects.all(), None)[0]
+    for group_by in ("day", "operator", "err"):
+        combined = service.combine_stats(service.stats(SentMessage.objects.all(), group_by))
+        assert {f: combined[f] for f in FIELDS[:6]} == {f: whole[f] for f in FIELDS[:6]}
 
 
 def test_ordering_of_the_queryset_does_not_split_groups(messages):
