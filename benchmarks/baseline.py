@@ -4,12 +4,14 @@
   our badges), the same filters on the same fields, the same page size, ordering and search
   fields (exact, as ours), and the same ``show_full_result_count``.
 * :class:`PlainViewSet`: a plain DRF ``ReadOnlyModelViewSet`` whose ``ModelSerializer`` has the
-  same fields as ours (codes as raw integers), same pagination and filters (django-filter).
+  same fields as ours (codes as raw integers), the same pagination, and django-filter's
+  generated filters on the same fields and lookups, plus the same ordering fields.
 """
 
 from django.contrib import admin
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework import serializers, viewsets
+from rest_framework.filters import OrderingFilter
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.routers import SimpleRouter
 
@@ -46,8 +48,13 @@ class PlainViewSet(viewsets.ReadOnlyModelViewSet):
     queryset = SentMessage.objects.order_by("-created_at", "-id")
     serializer_class = PlainSerializer
     pagination_class = PlainPagination
-    filter_backends = (DjangoFilterBackend,)
-    filterset_fields = ("status", "phone")
+    filter_backends = (DjangoFilterBackend, OrderingFilter)
+    filterset_fields = {
+        "status": ["exact", "in"], "err": ["exact", "in"], "is_final": ["exact"],
+        "smsc_id": ["exact"], "phone": ["exact"], "created_at": ["gte", "lt"],
+        "sent_at": ["gte", "lt"], "status_changed_at": ["gte", "lt"],
+    }
+    ordering_fields = ("id", "created_at", "sent_at", "status_changed_at", "last_checked_at", "status")
 
 
 router = SimpleRouter()
