@@ -19,7 +19,12 @@ from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q
-from django.http import HttpRequest, HttpResponseRedirect, StreamingHttpResponse
+from django.http import (
+    HttpRequest,
+    HttpResponseBadRequest,
+    HttpResponseRedirect,
+    StreamingHttpResponse,
+)
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -346,7 +351,8 @@ class SentMessageAdmin(admin.ModelAdmin):
         if request.GET.get("format") == "csv":
             group = request.GET.get("group", "day")
             if group not in service.STATS_GROUPS:
-                group = "day"
+                return HttpResponseBadRequest(f"group must be one of {', '.join(service.STATS_GROUPS)}",
+                                              content_type="text/plain")
             return _csv_response(csv_export.stats_csv(service.stats(queryset, group), group),
                                  f"delivery-report-{group}.csv")
         days = service.stats(queryset, "day")

@@ -69,6 +69,11 @@ def test_report_csv_is_the_same_numbers(admin_client, messages):  # noqa: F811
         ("2026-11-01", "3", "120.0"), ("2026-11-02", "2", "30.0"), ("2026-11-03", "2", "600.0")]
 
 
+def test_report_csv_of_an_unknown_grouping_is_refused(admin_client, messages):  # noqa: F811
+    response = admin_client.get(reverse(REPORT), {"format": "csv", "group": "phone"})
+    assert response.status_code == 400 and b"group must be one of day" in response.content
+
+
 def test_report_with_no_messages(admin_client, smsc_settings):
     page = admin_client.get(reverse(REPORT)).content.decode()
     assert "No messages match these filters." in page
