@@ -50,7 +50,7 @@ def test_report_follows_the_changelist_filters(admin_client, messages):  # noqa:
 def test_report_in_russian(admin_client, messages):  # noqa: F811
     page = admin_client.get(reverse(REPORT), HTTP_ACCEPT_LANGUAGE="ru").content.decode()
     assert "Отчёт о доставке" in page and "Сообщения и доля доставленных по дням" in page
-    assert "Абонент не существует" in page and "ноя" in page
+    assert "Абонент не существует" in page and "ноя" in page and "120 с" in page
 
 
 def test_report_escapes_outside_text(admin_client, messages):  # noqa: F811
