@@ -1,23 +1,39 @@
-"""B3: admin changelist and API list over 100,000 messages and 1,000,000 snapshots.
+"""B3: admin changelist, API list, delivery report and stats API over 100,000 messages and
+1,000,000 snapshots.
 
-For each page: queries (must not depend on the table size) and median time, against a bare ORM
-page of the same rows (the 50-row query plus the paginator's COUNT). On PostgreSQL also the
-EXPLAIN of the sweep's due-selection.
+For each list page: queries (must not depend on the table size) and median time, against the
+fair baseline of ``benchmarks/baseline.py`` (a plain ``ModelAdmin`` / DRF ``ModelViewSet`` with
+the same columns, filters and serializer fields), measured in the same run. For the report and
+the stats API: median time (target: 300 ms) and, on PostgreSQL, EXPLAIN ANALYZE of the stats
+queries and of the sweep's due-selection.
 
-    python benchmarks/bench_scale.py [--messages 100000] [--snapshots 1000000]
+    python benchmarks/bench_scale.py [--messages 100000] [--snapshots 1000000] [--reuse]
     BENCH_DB=postgres python benchmarks/bench_scale.py
+
+Ours and the baseline are timed alternately (the machine is shared: load changes within a
+run), 15 times each; the medians are compared. ``--reuse`` keeps the data of the last run.
 """
 
 from __future__ import annotations
 
 import argparse
 import random
+import statistics
 import time
+from datetime import timedelta
+from decimal import Decimal
 
 from common import machine, median_time, setup_django
 
+OPERATORS = ["МТС", "Билайн", "МегаФон", "Tele2", "Yota", "Тинькофф Мобайл"]
+REGIONS = ["Москва", "Санкт-Петербург", "Московская область", "Краснодарский край",
+           "Свердловская область", "Республика Татарстан"] + [f"Регион {n}" for n in range(79)]
+
 
 def generate(messages: int, snapshots: int) -> None:
+    """Messages sent over the last 90 days (status, err, operator, region, cost, times), and
+    ``snapshots // messages`` snapshots each."""
+    from django.db import connection
     from django.utils import timezone
 
     from django_smsc_status.models import SentMessage, StatusSnapshot
@@ -28,17 +44,32 @@ def generate(messages: int, snapshots: int) -> None:
     batch = []
     for i in range(messages):
         status = rng.choice(statuses)
+        final = status not in (-1, 0)
+        sent = now - timedelta(seconds=rng.uniform(0, 90 * 86400))
         batch.append(SentMessage(
             smsc_id=str(100000 + i), phone=f"7999{i:07d}", text="Ваш код: 1234", sender="Shop",
-            status=status, err=1 if status == 20 else 0, is_final=status not in (-1, 0),
-            next_check_at=now if status in (-1, 0) else None, created_at=now,
+            status=status, err=1 if status == 20 else 0, is_final=final,
+            next_check_at=now if not final else None, created_at=sent, sent_at=sent,
+            operator=rng.choice(OPERATORS), region=rng.choice(REGIONS),
+            cost=Decimal(rng.randint(150, 400)) / 100,
+            status_changed_at=sent + timedelta(seconds=rng.randint(3, 900)) if final else None,
         ))
         if len(batch) == 5000:
             SentMessage.objects.bulk_create(batch)
             batch = []
     SentMessage.objects.bulk_create(batch)
-    first = SentMessage.objects.order_by("pk").values_list("pk", flat=True).first()
     per_message = max(snapshots // messages, 1)
+    if connection.vendor == "postgresql":  # in the database: a million objects are not the point
+        with connection.cursor() as cursor:
+            cursor.execute(f"""
+                INSERT INTO {StatusSnapshot._meta.db_table} (message_id, status, err, observed_at, raw)
+                SELECT m.id, (ARRAY[-1, 0, 1])[g %% 3 + 1], 0, m.created_at + g * interval '1 minute',
+                       jsonb_build_object('status', ((ARRAY[-1, 0, 1])[g %% 3 + 1])::text)
+                FROM {SentMessage._meta.db_table} m CROSS JOIN generate_series(0, %s) g""",
+                           [per_message - 1])
+            cursor.execute("VACUUM ANALYZE")
+        return
+    first = SentMessage.objects.order_by("pk").values_list("pk", flat=True).first()
     batch = []
     for i in range(messages):
         for j in range(per_message):
@@ -50,60 +81,111 @@ def generate(messages: int, snapshots: int) -> None:
     StatusSnapshot.objects.bulk_create(batch)
 
 
+def alternate(ours, baseline, rounds: int = 15) -> tuple[float, float]:
+    """Median times of ``ours`` and ``baseline``, run in turn (same load for both)."""
+    times: tuple[list[float], list[float]] = ([], [])
+    for _ in range(rounds):
+        for func, samples in ((ours, times[0]), (baseline, times[1])):
+            start = time.perf_counter()
+            func()
+            samples.append(time.perf_counter() - start)
+    return statistics.median(times[0]), statistics.median(times[1])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--messages", type=int, default=100_000)
     parser.add_argument("--snapshots", type=int, default=1_000_000)
+    parser.add_argument("--reuse", action="store_true", help="keep the last run's database")
     args = parser.parse_args()
-    setup_django()
+    setup_django(fresh=not args.reuse)
 
     from django.conf import settings
     from django.contrib.auth import get_user_model
-    from django.core.paginator import Paginator
     from django.db import connection
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
 
     from django_smsc_status.models import SentMessage
+    from django_smsc_status.stats import stats_query
 
     settings.ALLOWED_HOSTS = ["testserver"]
     settings.SMSC_STATUS = {"LOGIN": "bench", "PASSWORD": "x"}
     start = time.perf_counter()
-    generate(args.messages, args.snapshots)
-    print(f"B3 scale — {machine()}, {connection.vendor}: generated {args.messages} messages and "
-          f"{args.snapshots} snapshots in {time.perf_counter() - start:.0f} s")
-    user = get_user_model().objects.create_superuser("bench", "b@example.com", "pw")
+    if not args.reuse:
+        generate(args.messages, args.snapshots)
+    how = "reused" if args.reuse else f"generated in {time.perf_counter() - start:.0f} s"
+    print(f"B3 scale — {machine()}, {connection.vendor}: {args.messages} messages and "
+          f"{args.snapshots} snapshots ({how})")
+    user = get_user_model().objects.filter(username="bench").first() or \
+        get_user_model().objects.create_superuser("bench", "b@example.com", "pw")
     client = Client()
     client.force_login(user)
     phone = f"7999{args.messages // 2:07d}"
 
-    def bare(**filters):
+    def get(url):
         def run():
-            qs = SentMessage.objects.filter(**filters).order_by("-created_at", "-pk")
-            page = Paginator(qs, 50).page(1)
-            list(page.object_list)
+            response = client.get(url)
+            assert response.status_code == 200, (url, response.status_code)
+            if hasattr(response, "streaming_content"):
+                b"".join(response.streaming_content)
         return run
 
-    cases = [
-        ("admin first page", "/admin/django_smsc_status/sentmessage/", {}, bare()),
-        ("admin status=1", "/admin/django_smsc_status/sentmessage/?status=1", {}, bare(status=1)),
-        ("admin search phone", f"/admin/django_smsc_status/sentmessage/?q={phone}", {},
-         bare(phone=phone)),
-        ("API first page", "/api/smsc/messages/", {}, bare()),
-        ("API status=1", "/api/smsc/messages/?status=1", {}, bare(status=1)),
-        ("API phone", f"/api/smsc/messages/?phone={phone}", {}, bare(phone=phone)),
-    ]
-    print(f"  {'page':22} {'queries':>7} {'median':>9} {'bare ORM':>9} {'ratio':>6}")
-    for name, url, _, baseline in cases:
+    def queries(url) -> int:
         with CaptureQueriesContext(connection) as ctx:
-            assert client.get(url).status_code == 200
-        queries = len(ctx)  # now: later requests clear the connection's query log
-        ours = median_time(lambda url=url: client.get(url))
-        base = median_time(baseline)
-        print(f"  {name:22} {queries:7d} {ours * 1000:7.1f}ms {base * 1000:7.1f}ms {ours / base:6.1f}")
-    if connection.vendor == "postgresql":
-        from django.utils import timezone
+            get(url)()
+        return len(ctx)
 
+    admin = "/admin/django_smsc_status/sentmessage/"
+    plain_admin = "/plain-admin/django_smsc_status/sentmessage/"
+    pages = [
+        ("admin first page", admin, plain_admin),
+        ("admin status=1", admin + "?status=1", plain_admin + "?status__exact=1"),
+        ("admin search phone", f"{admin}?q={phone}", f"{plain_admin}?q={phone}"),
+        ("API first page", "/api/smsc/messages/", "/plain-api/messages/"),
+        ("API status=1", "/api/smsc/messages/?status=1", "/plain-api/messages/?status=1"),
+        ("API phone", f"/api/smsc/messages/?phone={phone}", f"/plain-api/messages/?phone={phone}"),
+    ]
+    print("  list pages vs the fair baseline (target: ratio <= 1.2)")
+    print(f"  {'page':22} {'queries':>7} {'plain q':>7} {'median':>9} {'baseline':>9} {'ratio':>6}")
+    for name, ours, plain in pages:
+        q_ours, q_plain = queries(ours), queries(plain)
+        t_ours, t_plain = alternate(get(ours), get(plain))
+        print(f"  {name:22} {q_ours:7d} {q_plain:7d} {t_ours * 1000:7.1f}ms {t_plain * 1000:7.1f}ms "
+              f"{t_ours / t_plain:6.2f}")
+
+    from urllib.parse import quote
+
+    week = quote(str((timezone.now() - timedelta(days=7)).replace(microsecond=0)))  # as the admin's links
+    since = (timezone.now() - timedelta(days=7)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    reports = [
+        ("report, all", admin + "report/"),
+        ("report status=1", admin + "report/?status=1"),
+        ("report last 7 days", f"{admin}report/?sent_at__gte={week}"),
+        ("report CSV by region", admin + "report/?format=csv&group=region"),
+        ("stats API day", "/api/smsc/stats/?group_by=day"),
+        ("stats API operator", "/api/smsc/stats/?group_by=operator"),
+        ("stats API region", "/api/smsc/stats/?group_by=region"),
+        ("stats API err", "/api/smsc/stats/?group_by=err&state=final"),
+        ("stats API status", "/api/smsc/stats/?group_by=status"),
+        ("stats API day, 7 days", f"/api/smsc/stats/?group_by=day&sent_after={since}"),
+    ]
+    print("  delivery report and stats API (target: median <= 300 ms)")
+    print(f"  {'page':22} {'queries':>7} {'median':>9}")
+    for name, url in reports:
+        print(f"  {name:22} {queries(url):7d} {median_time(get(url)) * 1000:7.1f}ms")
+
+    if connection.vendor == "postgresql":
+        everything = SentMessage.objects.all()
+        for title, query in [
+            ("stats by day, all messages", stats_query(everything, "day")),
+            ("stats by operator, all messages", stats_query(everything, "operator")),
+            ("stats by day, sent in the last 7 days",
+             stats_query(everything.filter(sent_at__gte=timezone.now() - timedelta(days=7)), "day")),
+        ]:
+            plan = query.explain(analyze=True)
+            print(f"  EXPLAIN ANALYZE {title}:\n    " + plan.replace("\n", "\n    "))
         # The sweep's page query (service._due_pks).
         plan = (SentMessage.objects.due(timezone.now()).order_by("next_check_at", "pk")
                 .values_list("pk", "next_check_at")[:200].explain())

@@ -18,3 +18,4 @@ else:
         "OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 30},
     }}
 DEBUG = False
+ROOT_URLCONF = "benchmarks.urls"  # adds B3's fair baseline (benchmarks/baseline.py)

@@ -3,19 +3,30 @@
 Permissions: the "Refresh status now" and "Queue status refresh" actions and the change-form
 button need the custom ``django_smsc_status.refresh_status`` permission ("Can refresh message
 status from SMSC"); a superuser has it. The button POSTs (CSRF-protected); a GET changes nothing.
+
+The "Delivery report" page (``report/``, linked from the changelist with its filters) and the
+"Export as CSV" action need the view permission; their numbers come from ``service.stats``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q
-from django.http import HttpRequest, HttpResponseRedirect
+from django.http import (
+    HttpRequest,
+    HttpResponseBadRequest,
+    HttpResponseRedirect,
+    StreamingHttpResponse,
+)
 from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import formats, timezone
 from django.utils.html import format_html
@@ -23,7 +34,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
-from . import service, validation
+from . import charts, csv_export, service, validation
 from .codes import DeliveryError, MessageStatus, describe
 from .conf import get_settings
 from .error_types import error_type
@@ -197,10 +208,15 @@ class SentMessageAdmin(admin.ModelAdmin):
     # load (0.5 s per page at 100,000 messages on SQLite); the date filters remain.
     list_per_page = 50
     show_full_result_count = False  # a COUNT(*) over millions of rows is not worth it
-    actions = ("refresh_now", "queue_refresh")
+    actions = ("refresh_now", "queue_refresh", "export_csv")
     inlines = (SnapshotInline,)
     add_form = RegisterForm
     change_form_template = "admin/django_smsc_status/sentmessage/change_form.html"
+    # Not change_list.html: Django would give that to any admin of this model, report or not.
+    change_list_template = "admin/django_smsc_status/sentmessage/change_list_with_report.html"
+    report_template = "admin/django_smsc_status/sentmessage/report.html"
+    #: How many operators, regions and errors the report draws.
+    report_top = 10
     fieldsets = (
         (None, {"fields": ("smsc_id", "phone", "status_label", "err_label", "status_changed_at",
                            "polling_state")}),
@@ -298,6 +314,8 @@ class SentMessageAdmin(admin.ModelAdmin):
         return [
             path("<int:pk>/refresh/", self.admin_site.admin_view(self.refresh_view),
                  name=f"{opts.app_label}_{opts.model_name}_refresh"),
+            path("report/", self.admin_site.admin_view(self.report_view),
+                 name=f"{opts.app_label}_{opts.model_name}_report"),
             *super().get_urls(),
         ]
 
@@ -343,6 +361,78 @@ class SentMessageAdmin(admin.ModelAdmin):
                                    skipped) % {"n": skipped}
         self.message_user(request, text, level)
 
+    @admin.action(description=_("Export selected messages as CSV"), permissions=["view"])
+    def export_csv(self, request: HttpRequest, queryset):
+        return _csv_response(csv_export.messages_csv(queryset), "sent-messages.csv")
+
+    # -- delivery report -----------------------------------------------------------------------
+
+    REPORT_PARAMS = ("format", "group")  # the report's own; everything else is a changelist filter
+
+    def get_changelist(self, request: HttpRequest, **kwargs):
+        changelist = super().get_changelist(request, **kwargs)
+        if not getattr(request, "_smsc_filters_only", False):
+            return changelist
+
+        class FiltersOnly(changelist):
+            def get_results(self, request):  # no COUNT, no page: the report aggregates
+                self.result_count = self.full_result_count = None
+                self.result_list = self.queryset.none()
+
+        return FiltersOnly
+
+    def filtered_changelist(self, request: HttpRequest):
+        """The changelist of this request's filters and search, without its page of rows."""
+        changelist_request = copy.copy(request)
+        changelist_request.GET = request.GET.copy()
+        for name in self.REPORT_PARAMS:
+            changelist_request.GET.pop(name, None)
+        changelist_request._smsc_filters_only = True
+        return self.get_changelist_instance(changelist_request)
+
+    def report_view(self, request: HttpRequest):
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        opts = self.model._meta
+        try:
+            changelist = self.filtered_changelist(request)
+        except IncorrectLookupParameters:
+            return HttpResponseRedirect(reverse(f"admin:{opts.app_label}_{opts.model_name}_report",
+                                                current_app=self.admin_site.name))
+        queryset = changelist.queryset
+        if request.GET.get("format") == "csv":
+            group = request.GET.get("group", "day")
+            if group not in service.STATS_GROUPS:
+                return HttpResponseBadRequest(f"group must be one of {', '.join(service.STATS_GROUPS)}",
+                                              content_type="text/plain")
+            return _csv_response(csv_export.stats_csv(service.stats(queryset, group), group),
+                                 f"delivery-report-{group}.csv")
+        days = service.stats(queryset, "day")
+        top = self.report_top
+        errors = queryset.exclude(Q(err__isnull=True) | Q(err=0))
+        sections = [
+            (_("Top operators"), "operator", service.stats(queryset, "operator", limit=top)),
+            (_("Top regions"), "region", service.stats(queryset, "region", limit=top)),
+            (_("Top delivery errors"), "err", service.stats(errors, "err", limit=top)),
+        ]
+        query = changelist.get_query_string(remove=[*self.REPORT_PARAMS])
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": opts,
+            "title": _("Delivery report"),
+            "changelist": changelist,
+            "changelist_query": query,
+            "active_filters": _active_filters(changelist),
+            "totals": service.combine_stats(days),  # the days add up: no second scan
+            "days": days,
+            "volume_chart": charts.daily_volume(days, _("Messages and delivery rate per day")),
+            "cost_chart": charts.daily_cost(days, _("Cost per day")),
+            "sections": [(title, group, rows, charts.top_bars(rows, title))
+                         for title, group, rows in sections],
+            "csv_groups": list(service.STATS_GROUPS),
+        }
+        return TemplateResponse(request, self.report_template, context)
+
     def _summarize(self, request: HttpRequest, results: list[service.RefreshResult]) -> None:
         counts = {outcome: 0 for outcome in Outcome}
         for result in results:
@@ -361,6 +451,25 @@ class SentMessageAdmin(admin.ModelAdmin):
         for reason, which in list(reasons.items())[:5]:
             shown = ", ".join(which[:5]) + ("…" if len(which) > 5 else "")
             self.message_user(request, f"{reason}: {shown}", messages.ERROR)
+
+
+def _csv_response(lines, filename: str) -> StreamingHttpResponse:
+    response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+def _active_filters(changelist) -> list[tuple[str, str]]:
+    """``(title, chosen value)`` of each changelist filter in use, and the search term."""
+    chosen = []
+    for spec in changelist.filter_specs:
+        for choice in spec.choices(changelist):
+            if choice.get("selected") and choice.get("query_string") != \
+                    changelist.get_query_string(remove=spec.expected_parameters()):
+                chosen.append((str(spec.title), str(choice["display"])))
+    if changelist.query:
+        chosen.append((str(_("search")), changelist.query))
+    return chosen
 
 
 @admin.register(AccountState)

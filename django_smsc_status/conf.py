@@ -81,6 +81,9 @@ DEFAULTS: dict[str, Any] = {
     # Region for phone numbers written without a country code ("8 999 ..." in Russia):
     # an ISO 3166 code libphonenumber knows, e.g. "RU", "KZ", "UA", "BY".
     "DEFAULT_REGION": "RU",
+    # History retention, e.g. {"SNAPSHOT_DAYS": 90, "MESSAGE_DAYS": None}: what the daily
+    # prune (``smsc_status schedule``) deletes. None: keep everything.
+    "RETENTION": None,
 }
 
 
@@ -93,6 +96,9 @@ FLOORS: dict[str, float] = {
     "BREAKER_TIMEOUT": 60,
     "IP_BLOCK_BACKOFF": 60,
 }
+
+#: Keys of ``RETENTION`` and their defaults.
+RETENTION_DEFAULTS: dict[str, Any] = {"SNAPSHOT_DAYS": None, "MESSAGE_DAYS": None, "BATCH_SIZE": 1000}
 
 
 @dataclass(frozen=True)
@@ -125,6 +131,7 @@ class SmscSettings:
     sweep_limit: int
     api_permission_classes: tuple[str, ...] | None
     default_region: str = "RU"
+    retention: Retention | None = None
 
     @property
     def account(self) -> str:
@@ -136,6 +143,15 @@ class SmscSettings:
     @property
     def endpoints(self) -> tuple[str, ...]:
         return (self.endpoint, *self.failover_endpoints)
+
+
+@dataclass(frozen=True)
+class Retention:
+    """Validated ``RETENTION``: days after which history (and final messages) are pruned."""
+
+    snapshot_days: int | None
+    message_days: int | None
+    batch_size: int
 
 
 def _error(key: str, problem: str) -> ImproperlyConfigured:
@@ -171,6 +187,27 @@ def _region(key: str, value: Any) -> str:
     if not isinstance(value, str) or value.upper() not in phonenumbers.SUPPORTED_REGIONS:
         raise _error(key, f"must be a region code such as 'RU', 'KZ' or 'UA', got {value!r}")
     return value.upper()
+
+
+def _retention(value: Any) -> Retention | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise _error("RETENTION", 'must be None or a dict, e.g. {"SNAPSHOT_DAYS": 90}')
+    unknown = sorted(set(value) - set(RETENTION_DEFAULTS))
+    if unknown:
+        raise _error("RETENTION", f"has an unknown key {unknown[0]!r} "
+                                  f"(known: {', '.join(RETENTION_DEFAULTS)})")
+    raw = {**RETENTION_DEFAULTS, **value}
+    for key, v in raw.items():
+        if (v is not None or key == "BATCH_SIZE") and (
+                isinstance(v, bool) or not isinstance(v, int) or v < 1):
+            allowed = "an integer >= 1" + ("" if key == "BATCH_SIZE" else " or None")
+            raise ImproperlyConfigured(f"{SETTINGS_NAME}['RETENTION'][{key!r}] must be {allowed}, "
+                                       f"got {v!r}")
+    if raw["SNAPSHOT_DAYS"] is None and raw["MESSAGE_DAYS"] is None:
+        raise _error("RETENTION", "needs SNAPSHOT_DAYS or MESSAGE_DAYS (or set RETENTION to None)")
+    return Retention(raw["SNAPSHOT_DAYS"], raw["MESSAGE_DAYS"], raw["BATCH_SIZE"])
 
 
 def _str(key: str, value: Any) -> str:
@@ -223,6 +260,7 @@ def get_settings() -> SmscSettings:
         "all": raw["ALL"],
         "api_permission_classes": _dotted_paths("API_PERMISSION_CLASSES", raw["API_PERMISSION_CLASSES"]),
         "default_region": _region("DEFAULT_REGION", raw["DEFAULT_REGION"]),
+        "retention": _retention(raw["RETENTION"]),
     }
     integers = {"MAX_CONCURRENT_REQUESTS", "SYNC_REFRESH_LIMIT", "CHUNK_SIZE",
                 "SWEEP_INTERVAL_MINUTES", "SWEEP_LIMIT"}

@@ -109,6 +109,8 @@ class SentMessage(CodesMixin, models.Model):
                          name="smsc_status_due_idx"),
             models.Index(fields=("status", "-created_at"), name="smsc_status_status_idx"),
             models.Index(fields=("smsc_id",), name="smsc_status_smsc_id_idx"),
+            # Date ranges of the report and the stats API (sent_after/sent_before, admin filter).
+            models.Index(fields=("sent_at",), name="smsc_status_sent_at_idx"),
         ]
         permissions = [
             ("refresh_status", _("Can refresh message status from SMSC")),

@@ -51,7 +51,11 @@ from .exceptions import (
 from .models import SentMessage, StatusSnapshot
 from .outcomes import Outcome, RefreshReport, RefreshResult
 from .policy import retry_after
+from .retention import PruneReport, prune  # noqa: F401 - re-exported: shells call service.prune
 from .signals import status_changed
+from .stats import GROUPS as STATS_GROUPS  # noqa: F401 - re-exported: shells call service.stats
+from .stats import combine as combine_stats  # noqa: F401
+from .stats import stats  # noqa: F401
 from .validation import clean_sender, clean_smsc_id, clean_text, normalize_phone
 
 logger = logging.getLogger(__name__)

@@ -4,7 +4,8 @@
   stamps ``refresh_queued_at`` on the messages with a conditional UPDATE and queues only those
   it stamped, after the surrounding transaction commits: a message queued twice is asked about
   once, and a task never runs before its rows exist.
-* :func:`ensure_schedule` creates or updates the one sweep ``Schedule`` (idempotent).
+* :func:`ensure_schedule` creates or updates the one sweep ``Schedule`` (idempotent);
+  :func:`ensure_prune_schedule` does the same for the daily prune of ``RETENTION``.
 * Backoff and give-up live on the message rows (django-q2 has no per-task backoff); a task that
   meets a transport failure leaves its messages due again later.
 """
@@ -24,6 +25,7 @@ from .conf import get_settings
 from .models import SentMessage
 
 SCHEDULE_NAME = "django_smsc_status.sweep"
+PRUNE_SCHEDULE_NAME = "django_smsc_status.prune"
 #: A queued marker older than this is considered lost (a worker died): the message may be
 #: queued again.
 QUEUED_TTL = timedelta(minutes=15)
@@ -43,6 +45,15 @@ def refresh_messages_task(pks: list[int]) -> str:
 def sweep_task(limit: int | None = None) -> str:
     """Task: the periodic sweep over due messages (``SWEEP_LIMIT`` at most per run)."""
     return str(service.refresh_due(limit or get_settings().sweep_limit))
+
+
+def prune_task() -> str:
+    """Task: delete old history as ``SMSC_STATUS["RETENTION"]`` says (nothing if unset)."""
+    retention = get_settings().retention
+    if retention is None:
+        return "RETENTION is not set: nothing pruned."
+    return str(service.prune(retention.snapshot_days, retention.message_days,
+                             batch_size=retention.batch_size))
 
 
 def enqueue_refresh(messages: Iterable[SentMessage | int] | QuerySet) -> int:
@@ -80,4 +91,21 @@ def ensure_schedule(minutes: int | None = None):
             "minutes": minutes or get_settings().sweep_interval_minutes,
             "repeats": -1,
         },
+    )
+
+
+def ensure_prune_schedule():
+    """Create or update the daily prune schedule if ``RETENTION`` is set, else remove it.
+
+    Returns ``(schedule, created)``; ``(None, False)`` when retention is off.
+    """
+    from django_q.models import Schedule
+
+    if get_settings().retention is None:
+        Schedule.objects.filter(name=PRUNE_SCHEDULE_NAME).delete()
+        return None, False
+    return Schedule.objects.update_or_create(
+        name=PRUNE_SCHEDULE_NAME,
+        defaults={"func": "django_smsc_status.tasks.prune_task", "schedule_type": Schedule.DAILY,
+                  "repeats": -1},
     )

@@ -151,3 +151,33 @@ def _django_to_drf(func, value):
     except DjangoValidationError as exc:
         raise serializers.ValidationError(exc.messages) from None
 
+
+
+@extend_schema_field({"oneOf": [{"type": "string"}, {"type": "integer"}], "nullable": True,
+                      "description": "day: ISO date; operator/region: text; err/status: code"})
+class GroupKeyField(serializers.Field):
+    def to_representation(self, value):
+        return value.isoformat() if hasattr(value, "isoformat") else value
+
+
+class StatsQuerySerializer(serializers.Serializer):
+    group_by = serializers.ChoiceField(choices=list(service.STATS_GROUPS), default="day")
+
+
+class StatsRowSerializer(serializers.Serializer):
+    key = GroupKeyField(allow_null=True)
+    label = serializers.CharField()
+    total = serializers.IntegerField()
+    delivered = serializers.IntegerField()
+    failed = serializers.IntegerField()
+    pending = serializers.IntegerField()
+    delivery_rate = serializers.FloatField(allow_null=True,
+                                           help_text="delivered / (delivered + failed)")
+    cost = serializers.DecimalField(max_digits=20, decimal_places=4)
+    median_seconds = serializers.FloatField(
+        allow_null=True, help_text="Median seconds from sending to the final status")
+
+
+class StatsSerializer(serializers.Serializer):
+    group_by = serializers.CharField()
+    results = StatsRowSerializer(many=True)

@@ -21,7 +21,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from django.utils.translation import gettext_lazy as _
 from django_filters.rest_framework import DjangoFilterBackend
-from rest_framework import mixins, status, viewsets
+from rest_framework import generics, mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.filters import OrderingFilter
@@ -46,6 +46,8 @@ from .serializers import (
     SendSerializer,
     SentMessageSerializer,
     SnapshotSerializer,
+    StatsQuerySerializer,
+    StatsSerializer,
 )
 from .throttles import SmscScopedRateThrottle
 
@@ -228,3 +230,36 @@ class SentMessageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
         message = self.get_object()
         page = self.paginate_queryset(message.snapshots.order_by("-observed_at", "-pk"))
         return self.get_paginated_response(SnapshotSerializer(page, many=True).data)
+
+
+class DeliveryStatsView(generics.GenericAPIView):
+    """Delivery figures of the messages the list filters select, grouped in the database."""
+
+    queryset = SentMessage.objects.all()
+    serializer_class = StatsSerializer
+    filter_backends = (DjangoFilterBackend,)
+    filterset_class = SentMessageFilter
+    pagination_class = None
+    if SCHEMA is not None:
+        schema = SCHEMA
+
+    def get_permissions(self):
+        return [cls() for cls in base_permission_classes()]
+
+    @extend_schema(
+        operation_id="smsc_stats",
+        filters=True,
+        parameters=[StatsQuerySerializer],
+        responses={200: StatsSerializer},
+        description="Per group (`group_by`: day in the site's time zone, operator, region, err "
+                    "or status): total, delivered, failed, pending, delivery_rate = delivered / "
+                    "(delivered + failed), cost, and the median seconds from sending to the "
+                    "final status. Every list filter of /messages/ applies. Days come in date "
+                    "order, other groups largest first.",
+    )
+    def get(self, request):
+        query = StatsQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        group_by = query.validated_data["group_by"]
+        rows = service.stats(self.filter_queryset(self.get_queryset()), group_by)
+        return Response(StatsSerializer({"group_by": group_by, "results": rows}).data)

@@ -1,4 +1,4 @@
-"""``manage.py smsc_status``: refresh, register, send, balance, reset-breaker, schedule."""
+"""``manage.py smsc_status``: refresh, register, send, balance, reset-breaker, schedule, prune."""
 
 from __future__ import annotations
 
@@ -45,7 +45,8 @@ class Progress:
 
 
 class Command(BaseCommand):
-    help = "Track SMS delivery status with SMSC: refresh, register, send, balance, reset-breaker."
+    help = ("Track SMS delivery status with SMSC: refresh, register, send, balance, reset-breaker, "
+            "schedule, prune.")
 
     def add_arguments(self, parser) -> None:
         sub = parser.add_subparsers(dest="action", required=True)
@@ -71,9 +72,21 @@ class Command(BaseCommand):
         sub.add_parser("balance", help="show the SMSC account balance")
         sub.add_parser("reset-breaker", help="allow SMSC calls again after error 2 or 4")
 
-        schedule = sub.add_parser("schedule", help="create or update the django-q2 sweep schedule")
+        schedule = sub.add_parser("schedule", help="create or update the django-q2 sweep schedule "
+                                                   "(and the daily prune if RETENTION is set)")
         schedule.add_argument("--minutes", type=positive_int, default=None,
                               help="interval (default: SWEEP_INTERVAL_MINUTES)")
+
+        prune = sub.add_parser("prune", help="delete old history of final messages "
+                                             "(default: as RETENTION says)")
+        prune.add_argument("--days", type=int, default=None,
+                           help="delete snapshots older than this of final messages, keeping "
+                                "each one's first and latest")
+        prune.add_argument("--messages-days", type=int, default=None,
+                           help="also delete final messages older than this, with their history")
+        prune.add_argument("--dry-run", action="store_true", help="count, delete nothing")
+        prune.add_argument("--batch-size", type=int, default=None,
+                           help="messages per batch (default: RETENTION's BATCH_SIZE, 1000)")
 
     def handle(self, *args, action: str, **options) -> None:
         try:
@@ -139,8 +152,33 @@ class Command(BaseCommand):
             self.stdout.write("The breaker was not open.")
 
     def do_schedule(self, *, minutes: int | None, **options) -> None:
-        from ...tasks import ensure_schedule
+        from ...tasks import PRUNE_SCHEDULE_NAME, ensure_prune_schedule, ensure_schedule
 
         schedule, created = ensure_schedule(minutes)
         verb = "Created" if created else "Updated"
         self.stdout.write(f"{verb} schedule {schedule.name!r}: every {schedule.minutes} min")
+        prune, created = ensure_prune_schedule()
+        if prune is None:
+            self.stdout.write(f"No schedule {PRUNE_SCHEDULE_NAME!r}: RETENTION is not set.")
+        else:
+            verb = "Created" if created else "Updated"
+            self.stdout.write(f"{verb} schedule {prune.name!r}: daily")
+
+    def do_prune(self, *, days: int | None, messages_days: int | None, dry_run: bool,
+                 batch_size: int | None, **options) -> None:
+        from ...conf import get_settings
+        from ...retention import DEFAULT_BATCH_SIZE
+
+        retention = get_settings().retention
+        if days is None and messages_days is None:
+            if retention is None:
+                raise CommandError("give --days and/or --messages-days, or set "
+                                   "SMSC_STATUS['RETENTION']")
+            days, messages_days = retention.snapshot_days, retention.message_days
+        if batch_size is None:
+            batch_size = retention.batch_size if retention else DEFAULT_BATCH_SIZE
+        try:
+            report = service.prune(days, messages_days, dry_run=dry_run, batch_size=batch_size)
+        except ValueError as exc:
+            raise CommandError(str(exc)) from None
+        self.stdout.write(str(report))

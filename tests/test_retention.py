@@ -1,0 +1,151 @@
+"""Retention: ``service.prune`` and ``smsc_status prune`` keep what matters, in batches."""
+
+from datetime import timedelta
+from io import StringIO
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+from django.core.management import CommandError, call_command
+from django.utils import timezone
+
+from django_smsc_status import service, tasks
+from django_smsc_status.conf import get_settings
+from django_smsc_status.models import SentMessage, StatusSnapshot
+
+pytestmark = pytest.mark.django_db
+
+
+def message(name: str, *, final: bool, age: int, history: list[int]) -> SentMessage:
+    """A message created ``age`` days ago with snapshots observed ``history`` days ago (in order)."""
+    now = timezone.now()
+    msg = SentMessage.objects.create(smsc_id=name, phone="79990000001", is_final=final,
+                                     status=1 if final else -1,
+                                     created_at=now - timedelta(days=age))
+    StatusSnapshot.objects.bulk_create(
+        StatusSnapshot(message=msg, status=-1, observed_at=now - timedelta(days=days, seconds=i),
+                       raw={"n": str(i)})
+        for i, days in enumerate(history))
+    return msg
+
+
+@pytest.fixture
+def world(smsc_settings):
+    return {
+        # final, six snapshots: the middle four are old, the latest is recent
+        "mixed": message("mixed", final=True, age=101, history=[100, 99, 98, 97, 96, 1]),
+        # final, every snapshot old: only first and latest survive
+        "old": message("old", final=True, age=200, history=[200, 150, 120, 100]),
+        # pending: keeps everything, however old
+        "pending": message("pending", final=False, age=200, history=[200, 150, 100, 90]),
+        "single": message("single", final=True, age=300, history=[300]),
+        "recent": message("recent", final=True, age=5, history=[5, 4, 3]),
+    }
+
+
+def kept(msg: SentMessage) -> list[str]:
+    return [s.raw["n"] for s in StatusSnapshot.objects.filter(message=msg).order_by("pk")]
+
+
+def test_keeps_first_and_latest_of_final_and_all_of_pending(world):
+    report = service.prune(30, batch_size=2)  # 4 final messages: two batches of two
+    assert kept(world["mixed"]) == ["0", "5"]
+    assert kept(world["old"]) == ["0", "3"]
+    assert kept(world["pending"]) == ["0", "1", "2", "3"]
+    assert kept(world["single"]) == ["0"]
+    assert kept(world["recent"]) == ["0", "1", "2"]
+    assert (report.snapshots, report.messages, report.batches) == (6, 0, 2)
+    assert "Deleted 6 old snapshots" in str(report)
+    assert service.prune(30).snapshots == 0  # nothing left to do
+
+
+def test_dry_run_deletes_nothing_and_tells_the_same(world):
+    before = sorted(StatusSnapshot.objects.values_list("pk", flat=True))
+    report = service.prune(30, 150, dry_run=True, batch_size=1)
+    assert sorted(StatusSnapshot.objects.values_list("pk", flat=True)) == before
+    assert SentMessage.objects.count() == 5
+    assert "Would delete" in str(report)
+    real = service.prune(30, 150, batch_size=1)
+    assert (report.snapshots, report.messages, report.message_snapshots) == \
+           (real.snapshots, real.messages, real.message_snapshots)
+
+
+def test_old_final_messages_go_with_their_history(world):
+    report = service.prune(None, 150)
+    names = set(SentMessage.objects.values_list("smsc_id", flat=True))
+    assert names == {"mixed", "pending", "recent"}  # old pending messages stay
+    assert (report.messages, report.message_snapshots, report.snapshots) == (2, 5, 0)
+    assert not StatusSnapshot.objects.filter(message_id__in=[world["old"].pk, world["single"].pk])
+    assert kept(world["mixed"]) == ["0", "1", "2", "3", "4", "5"]
+
+
+@pytest.mark.parametrize("days", [0, -3, 1.5, True])
+def test_bad_days_are_refused(world, days):
+    with pytest.raises(ValueError, match="snapshot_days must be a whole number of days"):
+        service.prune(days)
+    assert StatusSnapshot.objects.count() == 18
+
+
+def run(*args) -> str:
+    out = StringIO()
+    call_command("smsc_status", *args, stdout=out)
+    return out.getvalue()
+
+
+def test_command_dry_run_then_prune(world):
+    assert run("prune", "--days", "30", "--dry-run").startswith("Would delete 6 old snapshots")
+    assert StatusSnapshot.objects.count() == 18
+    out = run("prune", "--days", "30", "--messages-days", "250")
+    assert out.startswith("Deleted 6 old snapshots of final messages, and 1 old final messages "
+                          "with their 1 snapshots")
+    assert not SentMessage.objects.filter(smsc_id="single").exists()
+
+
+def test_command_uses_retention_setting(world, smsc_settings):
+    with pytest.raises(CommandError, match="set SMSC_STATUS\\['RETENTION'\\]"):
+        run("prune")
+    smsc_settings["RETENTION"] = {"SNAPSHOT_DAYS": 30}
+    assert run("prune").startswith("Deleted 6 old snapshots")
+    with pytest.raises(CommandError, match="must be a whole number"):
+        run("prune", "--days", "0")
+
+
+def test_prune_task_follows_the_setting(world, smsc_settings):
+    assert "not set" in tasks.prune_task()
+    smsc_settings["RETENTION"] = {"SNAPSHOT_DAYS": 30, "MESSAGE_DAYS": 250}
+    assert tasks.prune_task().startswith("Deleted 6 old snapshots")
+
+
+def test_schedule_adds_and_removes_the_daily_prune(smsc_settings):
+    from django_q.models import Schedule
+
+    assert "No schedule 'django_smsc_status.prune'" in run("schedule")
+    smsc_settings["RETENTION"] = {"SNAPSHOT_DAYS": 90}
+    assert "Created schedule 'django_smsc_status.prune': daily" in run("schedule")
+    assert "Updated schedule 'django_smsc_status.prune': daily" in run("schedule")
+    prune = Schedule.objects.get(name="django_smsc_status.prune")
+    assert (prune.func, prune.schedule_type) == ("django_smsc_status.tasks.prune_task", Schedule.DAILY)
+    smsc_settings["RETENTION"] = None
+    run("schedule")
+    assert not Schedule.objects.filter(name="django_smsc_status.prune").exists()
+    assert Schedule.objects.filter(name="django_smsc_status.sweep").exists()
+
+
+@pytest.mark.parametrize(("retention", "named"), [
+    ([90], "['RETENTION'] must be None or a dict"),
+    ({"SNAPSHOT_DAY": 90}, "unknown key 'SNAPSHOT_DAY'"),
+    ({"SNAPSHOT_DAYS": 0}, "['RETENTION']['SNAPSHOT_DAYS'] must be an integer >= 1 or None"),
+    ({"SNAPSHOT_DAYS": 9, "MESSAGE_DAYS": "30"}, "['RETENTION']['MESSAGE_DAYS']"),
+    ({"SNAPSHOT_DAYS": 9, "BATCH_SIZE": None}, "['RETENTION']['BATCH_SIZE'] must be an integer >= 1,"),
+    ({"MESSAGE_DAYS": None}, "needs SNAPSHOT_DAYS or MESSAGE_DAYS"),
+])
+def test_retention_setting_is_validated(smsc_settings, retention, named):
+    smsc_settings["RETENTION"] = retention
+    with pytest.raises(ImproperlyConfigured) as excinfo:
+        get_settings()
+    assert named in str(excinfo.value) and str(excinfo.value).startswith("SMSC_STATUS[")
+
+
+def test_retention_setting_defaults(smsc_settings):
+    smsc_settings["RETENTION"] = {"MESSAGE_DAYS": 365}
+    retention = get_settings().retention
+    assert (retention.snapshot_days, retention.message_days, retention.batch_size) == (None, 365, 1000)
