@@ -87,16 +87,25 @@ def pyenv_path() -> str:
 
 def venv_pair() -> str:
     """The tox env name of the .venv's own pair, e.g. ``py311-django52`` (run in full above)."""
-    return subprocess.run([PYTHON, "-c", "import sys, django; v = sys.version_info; "
-                           "print(f'py{v[0]}{v[1]}-django{django.VERSION[0]}{django.VERSION[1]}')"],
-                          capture_output=True, text=True, check=True).stdout.strip()
+    return subprocess.run(
+        [
+            PYTHON,
+            "-c",
+            "import sys, django; v = sys.version_info; "
+            "print(f'py{v[0]}{v[1]}-django{django.VERSION[0]}{django.VERSION[1]}')",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
 
 
 def matrix() -> list[str]:
     """Run tox.ini's environments except the one the passes above already were."""
     env = {"PATH": pyenv_path()}
-    tox_envs = subprocess.run([PYTHON, "-m", "tox", "list", "--no-desc", "-q"], cwd=ROOT,
-                              capture_output=True, text=True, check=True).stdout.split()
+    tox_envs = subprocess.run(
+        [PYTHON, "-m", "tox", "list", "--no-desc", "-q"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
     own = venv_pair()
     failed = []
     for name in tox_envs:
@@ -127,8 +136,16 @@ def main(args: list[str]) -> int:
         failed.append("ruff format --check")
     if run(PYTHON, "-m", "mypy", "django_smsc_status", DJANGO_SETTINGS_MODULE="tests.settings"):
         failed.append("mypy")
-    if run(PYTHON, "-m", "django", "makemigrations", "django_smsc_status", "--check", "--dry-run",
-           DJANGO_SETTINGS_MODULE="tests.settings"):
+    if run(
+        PYTHON,
+        "-m",
+        "django",
+        "makemigrations",
+        "django_smsc_status",
+        "--check",
+        "--dry-run",
+        DJANGO_SETTINGS_MODULE="tests.settings",
+    ):
         failed.append("makemigrations --check")
     if run(PYTHON, "-m", "pytest", *args, SMSC_TEST_DB="sqlite"):
         failed.append("pytest (SQLite)")

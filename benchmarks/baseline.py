@@ -23,8 +23,7 @@ plain_site = admin.AdminSite(name="plain")
 
 @admin.register(SentMessage, site=plain_site)
 class PlainAdmin(admin.ModelAdmin):
-    list_display = ("smsc_id", "phone", "status", "err", "sent_at", "status_changed_at",
-                    "last_checked_at")
+    list_display = ("smsc_id", "phone", "status", "err", "sent_at", "status_changed_at", "last_checked_at")
     list_filter = ("status", "is_final", "err", "created_at", "sent_at")
     search_fields = ("=smsc_id", "=phone")
     ordering = ("-created_at", "-pk")
@@ -50,9 +49,14 @@ class PlainViewSet(viewsets.ReadOnlyModelViewSet):
     pagination_class = PlainPagination
     filter_backends = (DjangoFilterBackend, OrderingFilter)
     filterset_fields = {
-        "status": ["exact", "in"], "err": ["exact", "in"], "is_final": ["exact"],
-        "smsc_id": ["exact"], "phone": ["exact"], "created_at": ["gte", "lt"],
-        "sent_at": ["gte", "lt"], "status_changed_at": ["gte", "lt"],
+        "status": ["exact", "in"],
+        "err": ["exact", "in"],
+        "is_final": ["exact"],
+        "smsc_id": ["exact"],
+        "phone": ["exact"],
+        "created_at": ["gte", "lt"],
+        "sent_at": ["gte", "lt"],
+        "status_changed_at": ["gte", "lt"],
     }
     ordering_fields = ("id", "created_at", "sent_at", "status_changed_at", "last_checked_at", "status")
 

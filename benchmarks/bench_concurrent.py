@@ -53,9 +53,17 @@ def run(endpoint: str, sweepers: int, click: list[int]) -> tuple[float, dict[str
     """Start the processes, let them go at once; wall time from "go" to the last one done."""
     env = {**os.environ, "PYTHONPATH": str(HERE.parent)}
     roles = ["sweep"] * sweepers + (["click"] if click else [])
-    procs = [subprocess.Popen([sys.executable, __file__, "--worker", endpoint, role,
-                               *map(str, click)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                              text=True, env=env, cwd=HERE) for role in roles]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, __file__, "--worker", endpoint, role, *map(str, click)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
+            cwd=HERE,
+        )
+        for role in roles
+    ]
     for p in procs:
         assert p.stdout.readline().strip() == "ready"
     start = time.perf_counter()
@@ -98,14 +106,14 @@ def main() -> None:
         phones = [f"7999{i:07d}" for i in range(n)]
         for phone in phones:
             sim.add_message(phone, smsc_id="77", steps=timeline((-1,)))
-        SentMessage.objects.bulk_create([SentMessage(smsc_id="77", phone=p) for p in phones],
-                                        batch_size=500)
+        SentMessage.objects.bulk_create([SentMessage(smsc_id="77", phone=p) for p in phones], batch_size=500)
         service.refresh(SentMessage.objects.first())  # the login proves itself; slot rows exist
         click = list(SentMessage.objects.values_list("pk", flat=True)[:20])
 
         def fresh_run(sweepers: int, clicker: bool):
-            SentMessage.objects.update(next_check_at=timezone.now(), last_checked_at=None,
-                                       status=None, check_attempts=0)
+            SentMessage.objects.update(
+                next_check_at=timezone.now(), last_checked_at=None, status=None, check_attempts=0
+            )
             with sim.lock:
                 sim.status_checks.clear()
                 sim.errors_answered.clear()
@@ -118,25 +126,32 @@ def main() -> None:
             return wall, counts, asked, closest
 
         floor = n * latency / 4
-        print(f"B6 concurrent sweep — {machine()}, {n} due messages, latency {latency * 1000:.0f} ms, "
-              f"{os.environ['BENCH_DB']}")
+        print(
+            f"B6 concurrent sweep — {machine()}, {n} due messages, latency {latency * 1000:.0f} ms, "
+            f"{os.environ['BENCH_DB']}"
+        )
         print(f"  floor N×L/4 = {floor:.2f} s")
         rows = []
-        for label, sweepers, clicker in [("1 process (B1)", 1, False)] * 2 + \
-                [("4 processes + clicks", 4, True)] * args.runs:
+        for label, sweepers, clicker in [("1 process (B1)", 1, False)] * 2 + [
+            ("4 processes + clicks", 4, True)
+        ] * args.runs:
             wall, counts, asked, closest = fresh_run(sweepers, clicker)
             ratio = wall / floor
             rows.append((label, ratio))
-            print(f"  {label:22} {wall:6.2f} s  ratio {ratio:4.2f}  requests {sum(asked):5d} "
-                  f"(never asked {asked.count(0)}, twice+ {sum(a > 1 for a in asked)})  "
-                  f"closest {closest if closest != float('inf') else '—'}  refused "
-                  f"{counts.get('refused', 0)}  error 9: {sim.errors_answered.get('9', 0)}  "
-                  f"in flight max {sim.max_in_flight['bench']}  outcomes {counts}")
+            print(
+                f"  {label:22} {wall:6.2f} s  ratio {ratio:4.2f}  requests {sum(asked):5d} "
+                f"(never asked {asked.count(0)}, twice+ {sum(a > 1 for a in asked)})  "
+                f"closest {closest if closest != float('inf') else '—'}  refused "
+                f"{counts.get('refused', 0)}  error 9: {sim.errors_answered.get('9', 0)}  "
+                f"in flight max {sim.max_in_flight['bench']}  outcomes {counts}"
+            )
         multi = [r for label, r in rows if label.startswith("4")]
         single = [r for label, r in rows if label.startswith("1")]
         print(f"  1 process:   median {statistics.median(single):.2f} × floor (target ≤ 1.15)")
-        print(f"  4 processes: median {statistics.median(multi):.2f} × floor (target ≤ 1.15), "
-              f"worst {max(multi):.2f} (target ≤ 1.3)")
+        print(
+            f"  4 processes: median {statistics.median(multi):.2f} × floor (target ≤ 1.15), "
+            f"worst {max(multi):.2f} (target ≤ 1.3)"
+        )
 
 
 if __name__ == "__main__":

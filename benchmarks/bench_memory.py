@@ -48,7 +48,8 @@ def sweep_peak(pairs: list[tuple[str, str]]) -> tuple[float, float, float, str]:
     for start in range(0, len(pairs), 5000):
         SentMessage.objects.bulk_create(
             SentMessage(smsc_id=smsc_id, phone=phone, next_check_at=now)
-            for smsc_id, phone in pairs[start:start + 5000])
+            for smsc_id, phone in pairs[start : start + 5000]
+        )
     baseline = rss_mb()
     peak = [baseline]
     done = threading.Event()
@@ -73,8 +74,20 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=100_000)
     args = parser.parse_args()
     port = 18765
-    server = subprocess.Popen([sys.executable, "-m", "django_smsc_status.simulator", "--port", str(port),
-                               "--login", "bench", "--password", "bench-pw"], stdout=subprocess.PIPE)
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "django_smsc_status.simulator",
+            "--port",
+            str(port),
+            "--login",
+            "bench",
+            "--password",
+            "bench-pw",
+        ],
+        stdout=subprocess.PIPE,
+    )
     server.stdout.readline()
     try:
         setup_django()
@@ -83,8 +96,10 @@ def main() -> None:
         print(f"B4 memory — {machine()}")
         for n in (args.messages // 10, args.messages):
             base, peak, elapsed, report = sweep_peak(pairs[:n])
-            print(f"  {n:7d} due: baseline {base:6.1f} MB, peak {peak:6.1f} MB, "
-                  f"over baseline {peak - base:5.1f} MB  ({elapsed:.0f} s; {report})")
+            print(
+                f"  {n:7d} due: baseline {base:6.1f} MB, peak {peak:6.1f} MB, "
+                f"over baseline {peak - base:5.1f} MB  ({elapsed:.0f} s; {report})"
+            )
     finally:
         server.terminate()
 

@@ -28,19 +28,24 @@ def generate(messages: int) -> None:
 
     with connection.cursor() as cursor:
         cursor.execute(f"TRUNCATE {StatusSnapshot._meta.db_table}, {SentMessage._meta.db_table}")
-        cursor.execute(f"""
+        cursor.execute(
+            f"""
             INSERT INTO {SentMessage._meta.db_table} (smsc_id, phone, text, sender, operator, region,
                 status, err, is_final, check_attempts, last_request_error, created_at, sent_at)
             SELECT (100000 + n)::text, '7999' || lpad(n::text, 7, '0'), 'Ваш код: 1234', 'Shop',
                    'МТС', 'Москва', 1, 0, true, 0, '', now() - interval '200 days',
                    now() - interval '200 days'
-            FROM generate_series(1, %s) n""", [messages])
-        cursor.execute(f"""
+            FROM generate_series(1, %s) n""",
+            [messages],
+        )
+        cursor.execute(
+            f"""
             INSERT INTO {StatusSnapshot._meta.db_table} (message_id, status, err, observed_at, raw)
             SELECT m.id, (ARRAY[-1, 0, 1])[g %% 3 + 1], 0, m.created_at + g * interval '1 minute',
                    jsonb_build_object('status', ((ARRAY[-1, 0, 1])[g %% 3 + 1])::text)
             FROM {SentMessage._meta.db_table} m CROSS JOIN generate_series(0, %s) g""",
-                       [PER_MESSAGE - 1])
+            [PER_MESSAGE - 1],
+        )
         cursor.execute("VACUUM ANALYZE")
 
 
@@ -85,9 +90,11 @@ def main() -> None:
     print(f"B5 prune — {machine()}, {connection.vendor}")
     for n in (args.messages // 10, args.messages):
         baseline, peak, elapsed, report = measured_prune(n)
-        print(f"  {n * (PER_MESSAGE - 2):7d} snapshots deleted of {n * PER_MESSAGE:7d}: "
-              f"{elapsed:6.1f} s, baseline {baseline:5.1f} MB, peak {peak:5.1f} MB, "
-              f"over baseline {peak - baseline:4.1f} MB")
+        print(
+            f"  {n * (PER_MESSAGE - 2):7d} snapshots deleted of {n * PER_MESSAGE:7d}: "
+            f"{elapsed:6.1f} s, baseline {baseline:5.1f} MB, peak {peak:5.1f} MB, "
+            f"over baseline {peak - baseline:4.1f} MB"
+        )
         print(f"    {report}")
 
 

@@ -26,8 +26,14 @@ from decimal import Decimal
 from common import machine, median_time, setup_django
 
 OPERATORS = ["МТС", "Билайн", "МегаФон", "Tele2", "Yota", "Тинькофф Мобайл"]
-REGIONS = ["Москва", "Санкт-Петербург", "Московская область", "Краснодарский край",
-           "Свердловская область", "Республика Татарстан"] + [f"Регион {n}" for n in range(79)]
+REGIONS = [
+    "Москва",
+    "Санкт-Петербург",
+    "Московская область",
+    "Краснодарский край",
+    "Свердловская область",
+    "Республика Татарстан",
+] + [f"Регион {n}" for n in range(79)]
 
 
 def generate(messages: int, snapshots: int) -> None:
@@ -46,14 +52,24 @@ def generate(messages: int, snapshots: int) -> None:
         status = rng.choice(statuses)
         final = status not in (-1, 0)
         sent = now - timedelta(seconds=rng.uniform(0, 90 * 86400))
-        batch.append(SentMessage(
-            smsc_id=str(100000 + i), phone=f"7999{i:07d}", text="Ваш код: 1234", sender="Shop",
-            status=status, err=1 if status == 20 else 0, is_final=final,
-            next_check_at=now if not final else None, created_at=sent, sent_at=sent,
-            operator=rng.choice(OPERATORS), region=rng.choice(REGIONS),
-            cost=Decimal(rng.randint(150, 400)) / 100,
-            status_changed_at=sent + timedelta(seconds=rng.randint(3, 900)) if final else None,
-        ))
+        batch.append(
+            SentMessage(
+                smsc_id=str(100000 + i),
+                phone=f"7999{i:07d}",
+                text="Ваш код: 1234",
+                sender="Shop",
+                status=status,
+                err=1 if status == 20 else 0,
+                is_final=final,
+                next_check_at=now if not final else None,
+                created_at=sent,
+                sent_at=sent,
+                operator=rng.choice(OPERATORS),
+                region=rng.choice(REGIONS),
+                cost=Decimal(rng.randint(150, 400)) / 100,
+                status_changed_at=sent + timedelta(seconds=rng.randint(3, 900)) if final else None,
+            )
+        )
         if len(batch) == 5000:
             SentMessage.objects.bulk_create(batch)
             batch = []
@@ -61,20 +77,29 @@ def generate(messages: int, snapshots: int) -> None:
     per_message = max(snapshots // messages, 1)
     if connection.vendor == "postgresql":  # in the database: a million objects are not the point
         with connection.cursor() as cursor:
-            cursor.execute(f"""
+            cursor.execute(
+                f"""
                 INSERT INTO {StatusSnapshot._meta.db_table} (message_id, status, err, observed_at, raw)
                 SELECT m.id, (ARRAY[-1, 0, 1])[g %% 3 + 1], 0, m.created_at + g * interval '1 minute',
                        jsonb_build_object('status', ((ARRAY[-1, 0, 1])[g %% 3 + 1])::text)
                 FROM {SentMessage._meta.db_table} m CROSS JOIN generate_series(0, %s) g""",
-                           [per_message - 1])
+                [per_message - 1],
+            )
             cursor.execute("VACUUM ANALYZE")
         return
     first = SentMessage.objects.order_by("pk").values_list("pk", flat=True).first()
     batch = []
     for i in range(messages):
         for j in range(per_message):
-            batch.append(StatusSnapshot(message_id=first + i, status=[-1, 0, 1][j % 3], err=0,
-                                        observed_at=now, raw={"status": str([-1, 0, 1][j % 3])}))
+            batch.append(
+                StatusSnapshot(
+                    message_id=first + i,
+                    status=[-1, 0, 1][j % 3],
+                    err=0,
+                    observed_at=now,
+                    raw={"status": str([-1, 0, 1][j % 3])},
+                )
+            )
         if len(batch) >= 10000:
             StatusSnapshot.objects.bulk_create(batch)
             batch = []
@@ -116,10 +141,13 @@ def main() -> None:
     if not args.reuse:
         generate(args.messages, args.snapshots)
     how = "reused" if args.reuse else f"generated in {time.perf_counter() - start:.0f} s"
-    print(f"B3 scale — {machine()}, {connection.vendor}: {args.messages} messages and "
-          f"{args.snapshots} snapshots ({how})")
-    user = get_user_model().objects.filter(username="bench").first() or \
-        get_user_model().objects.create_superuser("bench", "b@example.com", "pw")
+    print(
+        f"B3 scale — {machine()}, {connection.vendor}: {args.messages} messages and "
+        f"{args.snapshots} snapshots ({how})"
+    )
+    user = get_user_model().objects.filter(
+        username="bench"
+    ).first() or get_user_model().objects.create_superuser("bench", "b@example.com", "pw")
     client = Client()
     client.force_login(user)
     phone = f"7999{args.messages // 2:07d}"
@@ -130,6 +158,7 @@ def main() -> None:
             assert response.status_code == 200, (url, response.status_code)
             if hasattr(response, "streaming_content"):
                 b"".join(response.streaming_content)
+
         return run
 
     def queries(url) -> int:
@@ -152,8 +181,10 @@ def main() -> None:
     for name, ours, plain in pages:
         q_ours, q_plain = queries(ours), queries(plain)
         t_ours, t_plain = alternate(get(ours), get(plain))
-        print(f"  {name:22} {q_ours:7d} {q_plain:7d} {t_ours * 1000:7.1f}ms {t_plain * 1000:7.1f}ms "
-              f"{t_ours / t_plain:6.2f}")
+        print(
+            f"  {name:22} {q_ours:7d} {q_plain:7d} {t_ours * 1000:7.1f}ms {t_plain * 1000:7.1f}ms "
+            f"{t_ours / t_plain:6.2f}"
+        )
 
     from urllib.parse import quote
 
@@ -181,14 +212,20 @@ def main() -> None:
         for title, query in [
             ("stats by day, all messages", stats_query(everything, "day")),
             ("stats by operator, all messages", stats_query(everything, "operator")),
-            ("stats by day, sent in the last 7 days",
-             stats_query(everything.filter(sent_at__gte=timezone.now() - timedelta(days=7)), "day")),
+            (
+                "stats by day, sent in the last 7 days",
+                stats_query(everything.filter(sent_at__gte=timezone.now() - timedelta(days=7)), "day"),
+            ),
         ]:
             plan = query.explain(analyze=True)
             print(f"  EXPLAIN ANALYZE {title}:\n    " + plan.replace("\n", "\n    "))
         # The sweep's page query (service._due_pks).
-        plan = (SentMessage.objects.due(timezone.now()).order_by("next_check_at", "pk")
-                .values_list("pk", "next_check_at")[:200].explain())
+        plan = (
+            SentMessage.objects.due(timezone.now())
+            .order_by("next_check_at", "pk")
+            .values_list("pk", "next_check_at")[:200]
+            .explain()
+        )
         print("  EXPLAIN due-selection:\n    " + plan.replace("\n", "\n    "))
         print(f"  uses the due index: {'smsc_status_due_idx' in plan}")
 

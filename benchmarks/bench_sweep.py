@@ -41,9 +41,22 @@ def main() -> None:
     n, latency = args.messages, args.latency
     port = free_port()
     # SMSC is another machine: the simulator runs in its own process, so its CPU is not ours.
-    server = subprocess.Popen([sys.executable, "-m", "django_smsc_status.simulator", "--port",
-                               str(port), "--login", "bench", "--password", "bench-pw",
-                               "--latency", str(latency)], stdout=subprocess.PIPE)
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "django_smsc_status.simulator",
+            "--port",
+            str(port),
+            "--login",
+            "bench",
+            "--password",
+            "bench-pw",
+            "--latency",
+            str(latency),
+        ],
+        stdout=subprocess.PIPE,
+    )
     server.stdout.readline()
     endpoint = f"http://127.0.0.1:{port}/sys/soap.php"
     try:
@@ -52,8 +65,8 @@ def main() -> None:
         smsc_id = get_client().send_sms(",".join(phones), "bench").smsc_id
         now = timezone.now()
         SentMessage.objects.bulk_create(
-            [SentMessage(smsc_id=smsc_id, phone=phone, next_check_at=now) for phone in phones],
-            batch_size=500)
+            [SentMessage(smsc_id=smsc_id, phone=phone, next_check_at=now) for phone in phones], batch_size=500
+        )
         warm_up = SentMessage.objects.order_by("pk").last()
         service.refresh(warm_up)  # the slot rows are created on first use
         warm_up.delete()
@@ -64,8 +77,9 @@ def main() -> None:
         for row in naive_rows:
             client = zeep.Client(endpoint + "?wsdl")
             # all=0: with 1 or 2 zeep rejects SMSC's answer (sms_cnt is not in the WSDL)
-            result = client.service.get_status(login="bench", psw="bench-pw", phone=row.phone,
-                                               id=row.smsc_id, all="0")
+            result = client.service.get_status(
+                login="bench", psw="bench-pw", phone=row.phone, id=row.smsc_id, all="0"
+            )
             row.status, row.err = int(result.status), int(result.err)
             row.last_checked_at = timezone.now()
             row.save()
@@ -84,8 +98,10 @@ def main() -> None:
     print(f"  result: {report}")
     print(f"  floor N×L/4           {floor:8.2f} s")
     print(f"  sweep (ours)          {sweep:8.2f} s   ratio to floor {sweep / floor:5.2f}  (target ≤ 1.15)")
-    print(f"  naive (extrapolated)  {naive:8.2f} s   naive / ours   {naive / sweep:5.2f}  (target ≥ 4)"
-          f"   [{naive_per_message * 1000:.1f} ms per message over {args.naive}]")
+    print(
+        f"  naive (extrapolated)  {naive:8.2f} s   naive / ours   {naive / sweep:5.2f}  (target ≥ 4)"
+        f"   [{naive_per_message * 1000:.1f} ms per message over {args.naive}]"
+    )
 
 
 if __name__ == "__main__":

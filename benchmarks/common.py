@@ -24,8 +24,9 @@ def setup_django(fresh: bool = True) -> None:
     if fresh and db["ENGINE"].endswith("postgresql"):
         import psycopg
 
-        with psycopg.connect(host=db["HOST"], port=db["PORT"], user=db["USER"], dbname="postgres",
-                             autocommit=True) as conn:
+        with psycopg.connect(
+            host=db["HOST"], port=db["PORT"], user=db["USER"], dbname="postgres", autocommit=True
+        ) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{db["NAME"]}"')
             conn.execute(f'CREATE DATABASE "{db["NAME"]}"')
     django.setup()
@@ -37,8 +38,13 @@ def setup_django(fresh: bool = True) -> None:
 def configure_smsc(endpoint: str, **extra) -> None:
     from django.conf import settings
 
-    settings.SMSC_STATUS = {"LOGIN": "bench", "PASSWORD": "bench-pw", "ENDPOINT": endpoint,
-                            "TIMEOUT": 10.0, **extra}
+    settings.SMSC_STATUS = {
+        "LOGIN": "bench",
+        "PASSWORD": "bench-pw",
+        "ENDPOINT": endpoint,
+        "TIMEOUT": 10.0,
+        **extra,
+    }
 
 
 def machine() -> str:

@@ -47,11 +47,23 @@ REFRESH_PERMISSION = "django_smsc_status.refresh_status"
 def status_badge(info) -> str:
     """Green only for success, red for failure, dark amber for "not found at SMSC" (still
     polled), amber for pending, grey for not checked or unknown codes."""
-    kind = ("success" if info.is_success else "failure" if info.is_final
-            else "notfound" if info.code == MessageStatus.NOT_FOUND
-            else "pending" if info.is_known else "unknown")
-    return format_html('<span class="smsc-badge {}" title="{}">{}</span>', kind,
-                       "" if info.code is None else info.code, info.label)
+    kind = (
+        "success"
+        if info.is_success
+        else "failure"
+        if info.is_final
+        else "notfound"
+        if info.code == MessageStatus.NOT_FOUND
+        else "pending"
+        if info.is_known
+        else "unknown"
+    )
+    return format_html(
+        '<span class="smsc-badge {}" title="{}">{}</span>',
+        kind,
+        "" if info.code is None else info.code,
+        info.label,
+    )
 
 
 def outcome_level(result: service.RefreshResult) -> int:
@@ -69,8 +81,11 @@ class StatusFilter(admin.SimpleListFilter):
     parameter_name = "status"
 
     def lookups(self, request, model_admin):
-        return [("none", _("Not checked yet")), *((str(s.value), s.label) for s in MessageStatus),
-                ("other", _("Unknown code"))]
+        return [
+            ("none", _("Not checked yet")),
+            *((str(s.value), s.label) for s in MessageStatus),
+            ("other", _("Unknown code")),
+        ]
 
     def queryset(self, request, queryset):
         value = self.value()
@@ -99,11 +114,15 @@ class ErrFilter(admin.SimpleListFilter):
     parameter_name = "err"
 
     def lookups(self, request, model_admin):
-        """"Any error", then only the codes that occur (SMSC has some 30), by code."""
-        present = (model_admin.get_queryset(request).exclude(Q(err__isnull=True) | Q(err=0))
-                   .order_by("err").values_list("err", flat=True).distinct())
-        return [("any", _("Any error")),
-                *((str(code), _err_option(code)) for code in present)]
+        """ "Any error", then only the codes that occur (SMSC has some 30), by code."""
+        present = (
+            model_admin.get_queryset(request)
+            .exclude(Q(err__isnull=True) | Q(err=0))
+            .order_by("err")
+            .values_list("err", flat=True)
+            .distinct()
+        )
+        return [("any", _("Any error")), *((str(code), _err_option(code)) for code in present)]
 
     def queryset(self, request, queryset):
         if self.value() == "any":
@@ -152,9 +171,14 @@ class RegisterForm(forms.ModelForm):
             if existing:
                 # On the field, so the model's unique constraint (which skips fields with errors)
                 # does not report the same duplicate a second time.
-                self.add_error("smsc_id", ValidationError(
-                    _("This message is already tracked (#%(pk)s)."), code="duplicate",
-                    params={"pk": existing.pk}))
+                self.add_error(
+                    "smsc_id",
+                    ValidationError(
+                        _("This message is already tracked (#%(pk)s)."),
+                        code="duplicate",
+                        params={"pk": existing.pk},
+                    ),
+                )
         return data
 
 
@@ -175,8 +199,9 @@ class SnapshotInline(admin.TabularInline):
 
     def has_view_permission(self, request, obj=None) -> bool:
         # Whoever may see a message may see its history; no separate snapshot permission.
-        return request.user.has_perm("django_smsc_status.view_sentmessage") or \
-            request.user.has_perm("django_smsc_status.change_sentmessage")
+        return request.user.has_perm("django_smsc_status.view_sentmessage") or request.user.has_perm(
+            "django_smsc_status.change_sentmessage"
+        )
 
     @admin.display(description=_("status"))
     def status_label(self, snapshot: StatusSnapshot) -> str:
@@ -188,16 +213,24 @@ class SnapshotInline(admin.TabularInline):
 
     @admin.display(description=_("raw response"))
     def raw_pretty(self, snapshot: StatusSnapshot) -> str:
-        return format_html('<pre class="smsc-raw">{}</pre>',
-                           json.dumps(snapshot.raw, ensure_ascii=False, indent=1, sort_keys=True))
+        return format_html(
+            '<pre class="smsc-raw">{}</pre>',
+            json.dumps(snapshot.raw, ensure_ascii=False, indent=1, sort_keys=True),
+        )
 
 
 @admin.register(SentMessage)
 class SentMessageAdmin(admin.ModelAdmin):
     # Short dates and no polling bookkeeping (on the change form), so the columns fit beside
     # the filters at 1400 px in Russian too.
-    list_display = ("smsc_id", "phone", "status_label", "err_label", "sent_at_short",
-                    "status_changed_at_short")
+    list_display = (
+        "smsc_id",
+        "phone",
+        "status_label",
+        "err_label",
+        "sent_at_short",
+        "status_changed_at_short",
+    )
     list_display_links = ("smsc_id", "phone")
     list_filter = (StatusFilter, StateFilter, ErrFilter, "created_at", "sent_at")
     # Exact SMSC id or phone (any format): both use an index (see get_search_results).
@@ -218,13 +251,34 @@ class SentMessageAdmin(admin.ModelAdmin):
     #: How many operators, regions and errors the report draws.
     report_top = 10
     fieldsets = (
-        (None, {"fields": ("smsc_id", "phone", "status_label", "err_label", "status_changed_at",
-                           "polling_state")}),
-        (_("Message"), {"fields": ("text", "sender", "sent_at", "cost", "sms_count", "operator",
-                                   "region")}),
-        (_("Polling"), {"fields": ("last_checked_at", "next_check_at", "check_attempts",
-                                   "last_request_error", "quarantine_reason", "refresh_queued_at",
-                                   "created_at")}),
+        (
+            None,
+            {
+                "fields": (
+                    "smsc_id",
+                    "phone",
+                    "status_label",
+                    "err_label",
+                    "status_changed_at",
+                    "polling_state",
+                )
+            },
+        ),
+        (_("Message"), {"fields": ("text", "sender", "sent_at", "cost", "sms_count", "operator", "region")}),
+        (
+            _("Polling"),
+            {
+                "fields": (
+                    "last_checked_at",
+                    "next_check_at",
+                    "check_attempts",
+                    "last_request_error",
+                    "quarantine_reason",
+                    "refresh_queued_at",
+                    "created_at",
+                )
+            },
+        ),
     )
 
     class Media:
@@ -291,16 +345,21 @@ class SentMessageAdmin(admin.ModelAdmin):
         if change:
             return  # nothing on the change form is editable
         data = form.cleaned_data
-        message, _created = service.register(data["smsc_id"], data["phone"], text=data.get("text", ""),
-                                             sender=data.get("sender", ""))
+        message, _created = service.register(
+            data["smsc_id"], data["phone"], text=data.get("text", ""), sender=data.get("sender", "")
+        )
         obj.pk = message.pk
         obj._state.adding = False
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         extra_context = extra_context or {}
         if object_id:
-            extra_context.update(show_save=False, show_save_and_continue=False,
-                                 show_save_and_add_another=False, show_delete=True)
+            extra_context.update(
+                show_save=False,
+                show_save_and_continue=False,
+                show_save_and_add_another=False,
+                show_delete=True,
+            )
             extra_context["can_refresh"] = self.has_refresh_status_permission(request)
         return super().changeform_view(request, object_id, form_url, extra_context)
 
@@ -312,10 +371,16 @@ class SentMessageAdmin(admin.ModelAdmin):
     def get_urls(self):
         opts = self.model._meta
         return [
-            path("<int:pk>/refresh/", self.admin_site.admin_view(self.refresh_view),
-                 name=f"{opts.app_label}_{opts.model_name}_refresh"),
-            path("report/", self.admin_site.admin_view(self.report_view),
-                 name=f"{opts.app_label}_{opts.model_name}_report"),
+            path(
+                "<int:pk>/refresh/",
+                self.admin_site.admin_view(self.refresh_view),
+                name=f"{opts.app_label}_{opts.model_name}_refresh",
+            ),
+            path(
+                "report/",
+                self.admin_site.admin_view(self.report_view),
+                name=f"{opts.app_label}_{opts.model_name}_report",
+            ),
             *super().get_urls(),
         ]
 
@@ -327,22 +392,34 @@ class SentMessageAdmin(admin.ModelAdmin):
             raise PermissionDenied
         message = get_object_or_404(SentMessage, pk=pk)
         result = service.refresh(message)
-        self.message_user(request, format_html(
-            "{}: {} — {}", message, result.detail, result.message.status_info.label),
-            outcome_level(result))
+        self.message_user(
+            request,
+            format_html("{}: {} — {}", message, result.detail, result.message.status_info.label),
+            outcome_level(result),
+        )
         opts = self.model._meta
-        return HttpResponseRedirect(reverse(f"admin:{opts.app_label}_{opts.model_name}_change",
-                                            args=[pk], current_app=self.admin_site.name))
+        return HttpResponseRedirect(
+            reverse(
+                f"admin:{opts.app_label}_{opts.model_name}_change",
+                args=[pk],
+                current_app=self.admin_site.name,
+            )
+        )
 
     @admin.action(description=_("Refresh status now"), permissions=["refresh_status"])
     def refresh_now(self, request: HttpRequest, queryset) -> None:
         limit = get_settings().sync_refresh_limit
         count = queryset.count()
         if count > limit:
-            self.message_user(request, _(
-                "%(count)s messages are too many to refresh while you wait (the limit is "
-                "%(limit)s). Use “Queue status refresh” instead.") % {"count": count, "limit": limit},
-                messages.WARNING)
+            self.message_user(
+                request,
+                _(
+                    "%(count)s messages are too many to refresh while you wait (the limit is "
+                    "%(limit)s). Use “Queue status refresh” instead."
+                )
+                % {"count": count, "limit": limit},
+                messages.WARNING,
+            )
             return
         results = service.refresh_many(queryset.order_by("pk"))
         self._summarize(request, results)
@@ -354,11 +431,13 @@ class SentMessageAdmin(admin.ModelAdmin):
         queued = enqueue_refresh(queryset.values_list("pk", flat=True))
         level = messages.SUCCESS if queued else messages.WARNING
         skipped = queryset.count() - queued
-        text = ngettext("Queued a status refresh of %(n)d message.",
-                        "Queued a status refresh of %(n)d messages.", queued) % {"n": queued}
+        text = ngettext(
+            "Queued a status refresh of %(n)d message.", "Queued a status refresh of %(n)d messages.", queued
+        ) % {"n": queued}
         if skipped:
-            text += " " + ngettext("%(n)d was already queued.", "%(n)d were already queued.",
-                                   skipped) % {"n": skipped}
+            text += " " + ngettext("%(n)d was already queued.", "%(n)d were already queued.", skipped) % {
+                "n": skipped
+            }
         self.message_user(request, text, level)
 
     @admin.action(description=_("Export selected messages as CSV"), permissions=["view"])
@@ -397,16 +476,19 @@ class SentMessageAdmin(admin.ModelAdmin):
         try:
             changelist = self.filtered_changelist(request)
         except IncorrectLookupParameters:
-            return HttpResponseRedirect(reverse(f"admin:{opts.app_label}_{opts.model_name}_report",
-                                                current_app=self.admin_site.name))
+            return HttpResponseRedirect(
+                reverse(f"admin:{opts.app_label}_{opts.model_name}_report", current_app=self.admin_site.name)
+            )
         queryset = changelist.queryset
         if request.GET.get("format") == "csv":
             group = request.GET.get("group", "day")
             if group not in service.STATS_GROUPS:
-                return HttpResponseBadRequest(f"group must be one of {', '.join(service.STATS_GROUPS)}",
-                                              content_type="text/plain")
-            return _csv_response(csv_export.stats_csv(service.stats(queryset, group), group),
-                                 f"delivery-report-{group}.csv")
+                return HttpResponseBadRequest(
+                    f"group must be one of {', '.join(service.STATS_GROUPS)}", content_type="text/plain"
+                )
+            return _csv_response(
+                csv_export.stats_csv(service.stats(queryset, group), group), f"delivery-report-{group}.csv"
+            )
         days = service.stats(queryset, "day")
         top = self.report_top
         errors = queryset.exclude(Q(err__isnull=True) | Q(err=0))
@@ -427,8 +509,9 @@ class SentMessageAdmin(admin.ModelAdmin):
             "days": days,
             "volume_chart": charts.daily_volume(days, _("Messages and delivery rate per day")),
             "cost_chart": charts.daily_cost(days, _("Cost per day")),
-            "sections": [(title, group, rows, charts.top_bars(rows, title))
-                         for title, group, rows in sections],
+            "sections": [
+                (title, group, rows, charts.top_bars(rows, title)) for title, group, rows in sections
+            ],
             "csv_groups": list(service.STATS_GROUPS),
         }
         return TemplateResponse(request, self.report_template, context)
@@ -440,11 +523,16 @@ class SentMessageAdmin(admin.ModelAdmin):
         summary = ", ".join(f"{n} {outcome.label}" for outcome, n in counts.items() if n)
         failed = [r for r in results if r.error is not None]
         levels = {outcome_level(r) for r in results}
-        level = (messages.SUCCESS if levels <= {messages.SUCCESS}
-                 else messages.WARNING if messages.SUCCESS in levels or messages.ERROR not in levels
-                 else messages.ERROR)
-        self.message_user(request, _("Refreshed %(n)s: %(summary)s.") % {"n": len(results),
-                                                                         "summary": summary}, level)
+        level = (
+            messages.SUCCESS
+            if levels <= {messages.SUCCESS}
+            else messages.WARNING
+            if messages.SUCCESS in levels or messages.ERROR not in levels
+            else messages.ERROR
+        )
+        self.message_user(
+            request, _("Refreshed %(n)s: %(summary)s.") % {"n": len(results), "summary": summary}, level
+        )
         reasons: dict[str, list[str]] = {}
         for result in failed:
             reasons.setdefault(error_type(result.error)[1], []).append(str(result.message))
@@ -464,8 +552,9 @@ def _active_filters(changelist) -> list[tuple[str, str]]:
     chosen = []
     for spec in changelist.filter_specs:
         for choice in spec.choices(changelist):
-            if choice.get("selected") and choice.get("query_string") != \
-                    changelist.get_query_string(remove=spec.expected_parameters()):
+            if choice.get("selected") and choice.get("query_string") != changelist.get_query_string(
+                remove=spec.expected_parameters()
+            ):
                 chosen.append((str(spec.title), str(choice["display"])))
     if changelist.query:
         chosen.append((str(_("search")), changelist.query))
@@ -476,10 +565,25 @@ def _active_filters(changelist) -> list[tuple[str, str]]:
 class AccountStateAdmin(admin.ModelAdmin):
     """Where a tripped circuit breaker (error 2) or an IP block (error 4) shows, and is reset."""
 
-    list_display = ("account", "paused_until", "reason", "is_paused_now", "half_open", "auth_errors",
-                    "next_call_at", "updated_at")
-    readonly_fields = ("account", "paused_until", "pause_code", "verified_at", "auth_errors",
-                       "next_call_at", "updated_at")
+    list_display = (
+        "account",
+        "paused_until",
+        "reason",
+        "is_paused_now",
+        "half_open",
+        "auth_errors",
+        "next_call_at",
+        "updated_at",
+    )
+    readonly_fields = (
+        "account",
+        "paused_until",
+        "pause_code",
+        "verified_at",
+        "auth_errors",
+        "next_call_at",
+        "updated_at",
+    )
     actions = ("reset",)
 
     def has_add_permission(self, request) -> bool:
@@ -505,10 +609,12 @@ class AccountStateAdmin(admin.ModelAdmin):
     def next_call_at(self, state: AccountState):
         return service.account_status(state.account).next_call_at or _("now")
 
-    @admin.action(description=_("Allow calls to SMSC again (reset the breaker)"),
-                  permissions=["change"])
+    @admin.action(description=_("Allow calls to SMSC again (reset the breaker)"), permissions=["change"])
     def reset(self, request: HttpRequest, queryset) -> None:
         accounts = list(queryset.values_list("account", flat=True))
         reset = sum(service.reset_breaker(a) for a in accounts)
-        self.message_user(request, ngettext("Reset %(n)d account.", "Reset %(n)d accounts.", reset)
-                          % {"n": reset}, messages.SUCCESS)
+        self.message_user(
+            request,
+            ngettext("Reset %(n)d account.", "Reset %(n)d accounts.", reset) % {"n": reset},
+            messages.SUCCESS,
+        )

@@ -17,8 +17,13 @@ from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
-COLOURS = {"delivered": "#2e7d32", "failed": "#c62828", "pending": "#ef8f00", "rate": "#1565c0",
-           "cost": "#6a1b9a"}
+COLOURS = {
+    "delivered": "#2e7d32",
+    "failed": "#c62828",
+    "pending": "#ef8f00",
+    "rate": "#1565c0",
+    "cost": "#6a1b9a",
+}
 PARTS = ("delivered", "failed", "pending")
 FONT = 'font-family="system-ui, -apple-system, Segoe UI, Roboto, sans-serif" font-size="11"'
 
@@ -41,34 +46,43 @@ def _labels(days: Sequence[dict]) -> list[str]:
 
 def _tooltip(row: dict) -> str:
     rate = "—" if row["delivery_rate"] is None else f"{number(row['delivery_rate'] * 100, 1)} %"
-    return (f"{row['label']}: {_('total')} {number(row['total'])}, {_('delivered')} "
-            f"{number(row['delivered'])}, {_('failed')} {number(row['failed'])}, {_('pending')} "
-            f"{number(row['pending'])}; {_('delivery rate')} {rate}; {_('cost')} "
-            f"{number(row['cost'], 2)}")
+    return (
+        f"{row['label']}: {_('total')} {number(row['total'])}, {_('delivered')} "
+        f"{number(row['delivered'])}, {_('failed')} {number(row['failed'])}, {_('pending')} "
+        f"{number(row['pending'])}; {_('delivery rate')} {rate}; {_('cost')} "
+        f"{number(row['cost'], 2)}"
+    )
 
 
 def _frame(width: int, height: int, label: str, body: list[str]) -> SafeString:
     return mark_safe(  # noqa: S308 - every text that goes in was escaped
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="100%" '
         f'role="img" aria-label="{escape(label)}" class="smsc-chart" {FONT}>'
-        f'<title>{escape(label)}</title>{"".join(body)}</svg>')
+        f"<title>{escape(label)}</title>{''.join(body)}</svg>"
+    )
 
 
 def _x_axis(labels: list[str], left: float, step: float, y: float) -> list[str]:
     every = max(1, math.ceil(len(labels) / 12))  # at most a dozen dates under the axis
-    return [f'<text x="{left + step * (i + 0.5):.1f}" y="{y + 14:.1f}" text-anchor="middle" '
-            f'fill="#555">{escape(text)}</text>'
-            for i, text in enumerate(labels) if i % every == 0]
+    return [
+        f'<text x="{left + step * (i + 0.5):.1f}" y="{y + 14:.1f}" text-anchor="middle" '
+        f'fill="#555">{escape(text)}</text>'
+        for i, text in enumerate(labels)
+        if i % every == 0
+    ]
 
 
-def _y_axis(top: float, bottom: float, left: float, right: float, maximum: float,
-            decimals: int = 0) -> list[str]:
+def _y_axis(
+    top: float, bottom: float, left: float, right: float, maximum: float, decimals: int = 0
+) -> list[str]:
     out = []
     for fraction in (0, 0.5, 1):
         y = bottom - (bottom - top) * fraction
-        out.append(f'<line x1="{left}" x2="{right}" y1="{y:.1f}" y2="{y:.1f}" stroke="#ddd"/>'
-                   f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" fill="#555">'
-                   f'{escape(number(maximum * fraction, decimals))}</text>')
+        out.append(
+            f'<line x1="{left}" x2="{right}" y1="{y:.1f}" y2="{y:.1f}" stroke="#ddd"/>'
+            f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" fill="#555">'
+            f"{escape(number(maximum * fraction, decimals))}</text>"
+        )
     return out
 
 
@@ -80,8 +94,9 @@ def daily_volume(days: Sequence[dict], title: str, width: int = 760, height: int
     body = _y_axis(top, bottom, left, right, maximum)
     for fraction in (0, 0.5, 1):  # the rate's axis, on the right
         y = bottom - (bottom - top) * fraction
-        body.append(f'<text x="{right + 6}" y="{y + 4:.1f}" fill="{COLOURS["rate"]}">'
-                    f'{int(fraction * 100)} %</text>')
+        body.append(
+            f'<text x="{right + 6}" y="{y + 4:.1f}" fill="{COLOURS["rate"]}">{int(fraction * 100)} %</text>'
+        )
     points = []
     for i, row in enumerate(days):
         x, base = left + step * i + step * 0.1, bottom
@@ -89,18 +104,24 @@ def daily_volume(days: Sequence[dict], title: str, width: int = 760, height: int
         for part in PARTS:
             h = (bottom - top) * row[part] / maximum
             if h > 0:
-                bars.append(f'<rect x="{x:.1f}" y="{base - h:.1f}" width="{step * 0.8:.1f}" '
-                            f'height="{h:.1f}" fill="{COLOURS[part]}"/>')
+                bars.append(
+                    f'<rect x="{x:.1f}" y="{base - h:.1f}" width="{step * 0.8:.1f}" '
+                    f'height="{h:.1f}" fill="{COLOURS[part]}"/>'
+                )
                 base -= h
-        body.append(f'<g><title>{escape(_tooltip(row))}</title>{"".join(bars)}</g>')
+        body.append(f"<g><title>{escape(_tooltip(row))}</title>{''.join(bars)}</g>")
         if row["delivery_rate"] is not None:
-            points.append(f"{left + step * (i + 0.5):.1f},"
-                          f"{bottom - (bottom - top) * row['delivery_rate']:.1f}")
+            points.append(
+                f"{left + step * (i + 0.5):.1f},{bottom - (bottom - top) * row['delivery_rate']:.1f}"
+            )
     if points:
-        body.append(f'<polyline points="{" ".join(points)}" fill="none" stroke="{COLOURS["rate"]}" '
-                    f'stroke-width="2"/>')
-        body.extend(f'<circle cx="{p.split(",")[0]}" cy="{p.split(",")[1]}" r="2.5" '
-                    f'fill="{COLOURS["rate"]}"/>' for p in points)
+        body.append(
+            f'<polyline points="{" ".join(points)}" fill="none" stroke="{COLOURS["rate"]}" stroke-width="2"/>'
+        )
+        body.extend(
+            f'<circle cx="{p.split(",")[0]}" cy="{p.split(",")[1]}" r="2.5" fill="{COLOURS["rate"]}"/>'
+            for p in points
+        )
     body.extend(_x_axis(_labels(days), left, step, bottom))
     return _frame(width, height, title, body)
 
@@ -113,9 +134,11 @@ def daily_cost(days: Sequence[dict], title: str, width: int = 760, height: int =
     body = _y_axis(top, bottom, left, right, maximum, decimals=0 if maximum >= 10 else 2)
     for i, row in enumerate(days):
         h = (bottom - top) * float(row["cost"]) / maximum
-        body.append(f'<rect x="{left + step * i + step * 0.1:.1f}" y="{bottom - h:.1f}" '
-                    f'width="{step * 0.8:.1f}" height="{h:.1f}" fill="{COLOURS["cost"]}">'
-                    f'<title>{escape(row["label"])}: {escape(number(row["cost"], 2))}</title></rect>')
+        body.append(
+            f'<rect x="{left + step * i + step * 0.1:.1f}" y="{bottom - h:.1f}" '
+            f'width="{step * 0.8:.1f}" height="{h:.1f}" fill="{COLOURS["cost"]}">'
+            f"<title>{escape(row['label'])}: {escape(number(row['cost'], 2))}</title></rect>"
+        )
     body.extend(_x_axis(_labels(days), left, step, bottom))
     return _frame(width, height, title, body)
 
@@ -137,13 +160,16 @@ def top_bars(rows: Sequence[dict], title: str, width: int = 760) -> SafeString:
         for part in PARTS:
             w = (right - left) * row[part] / maximum
             if w > 0:
-                bars.append(f'<rect x="{x:.1f}" y="{y + 3}" width="{w:.1f}" '
-                            f'height="{row_height - 8}" fill="{COLOURS[part]}"/>')
+                bars.append(
+                    f'<rect x="{x:.1f}" y="{y + 3}" width="{w:.1f}" '
+                    f'height="{row_height - 8}" fill="{COLOURS[part]}"/>'
+                )
                 x += w
         body.append(
-            f'<g><title>{escape(_tooltip(row))}</title>'
+            f"<g><title>{escape(_tooltip(row))}</title>"
             f'<text x="{label_width - 8}" y="{y + row_height / 2 + 4:.1f}" text-anchor="end" '
             f'fill="#333">{escape(_short(row["label"]))}</text>{"".join(bars)}'
             f'<text x="{x + 6:.1f}" y="{y + row_height / 2 + 4:.1f}" fill="#333">'
-            f'{escape(number(row["total"]))}</text></g>')
+            f"{escape(number(row['total']))}</text></g>"
+        )
     return _frame(width, height, title, body)

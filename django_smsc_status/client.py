@@ -211,8 +211,10 @@ class SmscClient:
         request_fields = self._zeep.get_element(f"{{{self.namespace}}}status").type.elements
         self.supports_apikey = any(name == "apikey" for name, _ in request_fields)
         if config.api_key and not self.supports_apikey and not (config.login and config.password):
-            raise SmscError("API_KEY is set but the loaded WSDL has no 'apikey' element: "
-                            "set LOGIN and PASSWORD, or a WSDL that accepts apikey")
+            raise SmscError(
+                "API_KEY is set but the loaded WSDL has no 'apikey' element: "
+                "set LOGIN and PASSWORD, or a WSDL that accepts apikey"
+            )
 
     def __repr__(self) -> str:
         return f"<SmscClient account={self.config.account!r} endpoint={self.config.endpoint!r}>"
@@ -222,27 +224,52 @@ class SmscClient:
     def get_status(self, smsc_id: str, phone: str, all: int | None = None) -> StatusResult:
         """Status of one message (``get_status``). ``all`` defaults to the ``ALL`` setting."""
         level = self.config.all if all is None else all
-        return self._call("get_status", "StatusResponse", "statusresult", _status_result,
-                          phone=phone, id=smsc_id, all=str(level))
+        return self._call(
+            "get_status",
+            "StatusResponse",
+            "statusresult",
+            _status_result,
+            phone=phone,
+            id=smsc_id,
+            all=str(level),
+        )
 
-    def get_status2(
-        self, smsc_id: str, phone: str, all: int | None = None, query: str = ""
-    ) -> StatusResult:
+    def get_status2(self, smsc_id: str, phone: str, all: int | None = None, query: str = "") -> StatusResult:
         """``get_status2``: as :meth:`get_status` with SMSC's extra ``query`` string."""
         level = self.config.all if all is None else all
-        return self._call("get_status2", "Status2Response", "statusresult", _status_result,
-                          phone=phone, id=smsc_id, all=str(level), query=query)
+        return self._call(
+            "get_status2",
+            "Status2Response",
+            "statusresult",
+            _status_result,
+            phone=phone,
+            id=smsc_id,
+            all=str(level),
+            query=query,
+        )
 
     def send_sms(
-        self, phones: str, text: str, *, sender: str | None = None, smsc_id: str | None = None,
+        self,
+        phones: str,
+        text: str,
+        *,
+        sender: str | None = None,
+        smsc_id: str | None = None,
         time: str | None = None,
     ) -> SendResult:
         """Send ``text`` to ``phones`` (comma-separated). Never retried on another endpoint
         once the request may have reached SMSC, so a message is not sent twice."""
         optional = {"id": smsc_id, "sender": sender, "time": time}
-        return self._call("send_sms", "SendResponse", "sendresult", _send_result,
-                          reuse=False, phones=phones, mes=text,
-                          **{k: v for k, v in optional.items() if v is not None})
+        return self._call(
+            "send_sms",
+            "SendResponse",
+            "sendresult",
+            _send_result,
+            reuse=False,
+            phones=phones,
+            mes=text,
+            **{k: v for k, v in optional.items() if v is not None},
+        )
 
     def get_balance(self) -> Decimal:
         """The account balance."""
@@ -255,8 +282,17 @@ class SmscClient:
             return {"apikey": self.config.api_key}
         return {"login": self.config.login, "psw": self.config.password}
 
-    def _call(self, operation: str, output: str, result: str, parse: Callable[[dict], T], *,
-              reuse: bool = True, resend: bool = False, **params: str) -> T:
+    def _call(
+        self,
+        operation: str,
+        output: str,
+        result: str,
+        parse: Callable[[dict], T],
+        *,
+        reuse: bool = True,
+        resend: bool = False,
+        **params: str,
+    ) -> T:
         """One SOAP call, failing over to the next endpoint while the request cannot have
         reached SMSC; after it may have (a read timeout, an HTTP error) only when ``resend``:
         a repeated status request would count twice against the message's 5 a minute, a
@@ -333,8 +369,7 @@ class SmscClient:
         node = next((c for c in payload if etree.QName(c).localname == result), None)
         if node is None:
             raise SmscMalformedResponse(f"<{output}> has no <{result}>", **context)
-        fields = {etree.QName(c).localname: (c.text or "").strip() for c in node
-                  if isinstance(c.tag, str)}
+        fields = {etree.QName(c).localname: (c.text or "").strip() for c in node if isinstance(c.tag, str)}
         code = _int(fields, "error")
         if code:
             raise request_error(code, **context)

@@ -114,8 +114,12 @@ def describe(vocabulary: type[models.IntegerChoices], code: int | None) -> CodeI
     return CodeInfo(code, str(member.label), is_known=True, is_final=final, is_success=success)
 
 
-_LIFECYCLE: dict[int, int] = {MessageStatus.NOT_FOUND: 0, MessageStatus.STOPPED: 1, MessageStatus.WAITING: 1,
-              MessageStatus.TRANSFERRED: 2}
+_LIFECYCLE: dict[int, int] = {
+    MessageStatus.NOT_FOUND: 0,
+    MessageStatus.STOPPED: 1,
+    MessageStatus.WAITING: 1,
+    MessageStatus.TRANSFERRED: 2,
+}
 
 
 def lifecycle_rank(code: int | None) -> int:

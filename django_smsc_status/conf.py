@@ -177,8 +177,11 @@ def _number(key: str, value: Any, *, minimum: float, integer: bool = False) -> A
 def _dotted_paths(key: str, value: Any) -> tuple[str, ...] | None:
     if value is None:
         return None
-    if isinstance(value, str) or not isinstance(value, (list, tuple)) or \
-            not all(isinstance(v, str) and "." in v for v in value):
+    if (
+        isinstance(value, str)
+        or not isinstance(value, (list, tuple))
+        or not all(isinstance(v, str) and "." in v for v in value)
+    ):
         raise _error(key, "must be a list of dotted paths, e.g. ['rest_framework.permissions.IsAdminUser']")
     return tuple(value)
 
@@ -196,15 +199,16 @@ def _retention(value: Any) -> Retention | None:
         raise _error("RETENTION", 'must be None or a dict, e.g. {"SNAPSHOT_DAYS": 90}')
     unknown = sorted(set(value) - set(RETENTION_DEFAULTS))
     if unknown:
-        raise _error("RETENTION", f"has an unknown key {unknown[0]!r} "
-                                  f"(known: {', '.join(RETENTION_DEFAULTS)})")
+        raise _error(
+            "RETENTION", f"has an unknown key {unknown[0]!r} (known: {', '.join(RETENTION_DEFAULTS)})"
+        )
     raw = {**RETENTION_DEFAULTS, **value}
     for key, v in raw.items():
         if (v is not None or key == "BATCH_SIZE") and (
-                isinstance(v, bool) or not isinstance(v, int) or v < 1):
+            isinstance(v, bool) or not isinstance(v, int) or v < 1
+        ):
             allowed = "an integer >= 1" + ("" if key == "BATCH_SIZE" else " or None")
-            raise ImproperlyConfigured(f"{SETTINGS_NAME}['RETENTION'][{key!r}] must be {allowed}, "
-                                       f"got {v!r}")
+            raise ImproperlyConfigured(f"{SETTINGS_NAME}['RETENTION'][{key!r}] must be {allowed}, got {v!r}")
     if raw["SNAPSHOT_DAYS"] is None and raw["MESSAGE_DAYS"] is None:
         raise _error("RETENTION", "needs SNAPSHOT_DAYS or MESSAGE_DAYS (or set RETENTION to None)")
     return Retention(raw["SNAPSHOT_DAYS"], raw["MESSAGE_DAYS"], raw["BATCH_SIZE"])
@@ -262,8 +266,13 @@ def get_settings() -> SmscSettings:
         "default_region": _region("DEFAULT_REGION", raw["DEFAULT_REGION"]),
         "retention": _retention(raw["RETENTION"]),
     }
-    integers = {"MAX_CONCURRENT_REQUESTS", "SYNC_REFRESH_LIMIT", "CHUNK_SIZE",
-                "SWEEP_INTERVAL_MINUTES", "SWEEP_LIMIT"}
+    integers = {
+        "MAX_CONCURRENT_REQUESTS",
+        "SYNC_REFRESH_LIMIT",
+        "CHUNK_SIZE",
+        "SWEEP_INTERVAL_MINUTES",
+        "SWEEP_LIMIT",
+    }
     minimum_one = integers | {"TIMEOUT", "CONNECT_TIMEOUT"}
     for f in fields(SmscSettings):
         key = f.name.upper()

@@ -15,9 +15,25 @@ from django.db.models import QuerySet
 
 from .stats import FIGURES
 
-MESSAGE_COLUMNS = ("id", "smsc_id", "phone", "status", "status_label", "err", "err_label",
-                   "is_final", "sent_at", "status_changed_at", "cost", "sms_count", "operator",
-                   "region", "sender", "text", "created_at")
+MESSAGE_COLUMNS = (
+    "id",
+    "smsc_id",
+    "phone",
+    "status",
+    "status_label",
+    "err",
+    "err_label",
+    "is_final",
+    "sent_at",
+    "status_changed_at",
+    "cost",
+    "sms_count",
+    "operator",
+    "region",
+    "sender",
+    "text",
+    "created_at",
+)
 
 
 class _Echo:
@@ -49,10 +65,17 @@ def stats_csv(rows: list[dict], group_by: str) -> Iterator[str]:
 
 def messages_csv(queryset: QuerySet, chunk_size: int = 2000) -> Iterator[str]:
     """Every message of ``queryset`` as CSV lines, read in chunks (memory stays flat)."""
+
     def rows():
         yield MESSAGE_COLUMNS
         for message in queryset.order_by("pk").iterator(chunk_size=chunk_size):
-            yield [str(message.status_info.label) if c == "status_label" else
-                   str(message.err_info.label) if c == "err_label" else getattr(message, c)
-                   for c in MESSAGE_COLUMNS]
+            yield [
+                str(message.status_info.label)
+                if c == "status_label"
+                else str(message.err_info.label)
+                if c == "err_label"
+                else getattr(message, c)
+                for c in MESSAGE_COLUMNS
+            ]
+
     return _lines(rows())

@@ -149,8 +149,10 @@ class SmscInvalidRequest(SmscError):
 
     def __init__(self, detail: str | None = None, *, parameter: str = "", **ctx) -> None:
         self.parameter = parameter
-        super().__init__(detail or (f"{parameter!r} holds characters that cannot be sent to SMSC"
-                                    if parameter else None), **ctx)
+        super().__init__(
+            detail or (f"{parameter!r} holds characters that cannot be sent to SMSC" if parameter else None),
+            **ctx,
+        )
 
 
 class SmscCallRefused(SmscError):

@@ -58,7 +58,9 @@ def ensure_open(account: str, state: AccountState | None = None) -> None:
     if state is not None and state.is_paused:
         raise SmscCircuitOpen(
             f"calls to SMSC are paused until {state.paused_until:%Y-%m-%d %H:%M:%S} UTC "
-            f"after SMSC error {state.pause_code}", code=state.pause_code, until=state.paused_until,
+            f"after SMSC error {state.pause_code}",
+            code=state.pause_code,
+            until=state.paused_until,
         )
 
 
@@ -80,10 +82,10 @@ def pause_after(errors: list[SmscError], config: SmscSettings) -> None:
     auth = [e for e in errors if isinstance(e, SmscAuthError)]
     if auth:
         now = timezone.now()
-        AuthFailure.objects.bulk_create([AuthFailure(account=config.account, occurred_at=now)
-                                         for _ in auth])
-        AuthFailure.objects.filter(account=config.account,
-                                   occurred_at__lt=now - timedelta(seconds=AUTH_ERROR_WINDOW)).delete()
+        AuthFailure.objects.bulk_create([AuthFailure(account=config.account, occurred_at=now) for _ in auth])
+        AuthFailure.objects.filter(
+            account=config.account, occurred_at__lt=now - timedelta(seconds=AUTH_ERROR_WINDOW)
+        ).delete()
         pause(config.account, 2, config.breaker_timeout)
     elif any(isinstance(e, SmscIpBlocked) for e in errors):
         pause(config.account, 4, config.ip_block_backoff)
@@ -94,20 +96,23 @@ def reset(account: str) -> bool:
 
     The login stays half-open, and the authorisation budget still applies: see
     :func:`auth_budget`."""
-    return bool(AccountState.objects.filter(account=account, paused_until__isnull=False)
-                .update(paused_until=None, pause_code=None))
+    return bool(
+        AccountState.objects.filter(account=account, paused_until__isnull=False).update(
+            paused_until=None, pause_code=None
+        )
+    )
 
 
 def proves_login(answer: object) -> bool:
     """Any answer from SMSC but error 2 or 4 shows that the credentials work."""
     return not isinstance(answer, (SmscAuthError, SmscIpBlocked)) and (
-        not isinstance(answer, SmscError) or answer.code is not None)
+        not isinstance(answer, SmscError) or answer.code is not None
+    )
 
 
 def mark_verified(account: str) -> None:
     """The login answered: lift the half-open limit (one request in flight)."""
-    AccountState.objects.filter(account=account, verified_at__isnull=True).update(
-        verified_at=timezone.now())
+    AccountState.objects.filter(account=account, verified_at__isnull=True).update(verified_at=timezone.now())
 
 
 # -- authorisation budget ------------------------------------------------------------------------
@@ -117,9 +122,14 @@ def auth_budget(account: str) -> tuple[int, datetime | None]:
     """How many requests may be in flight without risking SMSC's IP block, and, when none
     may, the moment one may again."""
     now = timezone.now()
-    failures = list(AuthFailure.objects.filter(
-        account=account, occurred_at__gte=now - timedelta(seconds=AUTH_ERROR_WINDOW),
-    ).order_by("occurred_at").values_list("occurred_at", flat=True))
+    failures = list(
+        AuthFailure.objects.filter(
+            account=account,
+            occurred_at__gte=now - timedelta(seconds=AUTH_ERROR_WINDOW),
+        )
+        .order_by("occurred_at")
+        .values_list("occurred_at", flat=True)
+    )
     budget = AUTH_ERROR_LIMIT - 1 - len(failures)
     if budget > 0:
         return budget, None
@@ -146,7 +156,9 @@ def account_status(account: str) -> AccountStatus:
     waits = [t for t in (paused, budget_at) if t is not None]
     window_start = timezone.now() - timedelta(seconds=AUTH_ERROR_WINDOW)
     return AccountStatus(
-        account=account, paused_until=paused, pause_code=state.pause_code if paused else None,
+        account=account,
+        paused_until=paused,
+        pause_code=state.pause_code if paused else None,
         half_open=state is None or state.verified_at is None,
         auth_errors=AuthFailure.objects.filter(account=account, occurred_at__gte=window_start).count(),
         next_call_at=max(waits) if waits else None,
@@ -164,7 +176,9 @@ def _usable_slots(config: SmscSettings) -> tuple[int, bool]:
         raise SmscCircuitOpen(
             f"not calling SMSC: {AUTH_ERROR_LIMIT - 1} authorisation errors (SMSC error 2) within "
             f"30 minutes, and a fifth would get this server's IP blocked; next try allowed at "
-            f"{allowed_at:%Y-%m-%d %H:%M:%S} UTC", code=2, until=allowed_at,
+            f"{allowed_at:%Y-%m-%d %H:%M:%S} UTC",
+            code=2,
+            until=allowed_at,
         )
     half_open = state.verified_at is None
     return (1 if half_open else min(budget, config.max_concurrent_requests)), half_open
@@ -203,10 +217,10 @@ class SlotLease:
             while not self._stop.wait(HEARTBEAT_SECONDS):
                 try:
                     self._mine(list(self.numbers)).update(
-                        expires_at=timezone.now() + timedelta(seconds=LEASE_SECONDS))
+                        expires_at=timezone.now() + timedelta(seconds=LEASE_SECONDS)
+                    )
                 except DatabaseError:
-                    logger.warning("could not renew the request slots of %s", self.account,
-                                   exc_info=True)
+                    logger.warning("could not renew the request slots of %s", self.account, exc_info=True)
         finally:
             connections.close_all()  # this thread's connections only
 
@@ -220,8 +234,12 @@ class SlotLease:
         except SmscCircuitOpen:
             return 0
         self.half_open = half_open
-        added = _lease(self.account, [n for n in range(usable) if n not in self.numbers],
-                       usable - len(self.numbers), self.token)
+        added = _lease(
+            self.account,
+            [n for n in range(usable) if n not in self.numbers],
+            usable - len(self.numbers),
+            self.token,
+        )
         self.numbers += added
         return len(added)
 
@@ -247,8 +265,9 @@ def _lease(account: str, numbers: list[int], want: int, token: str) -> list[int]
     return taken
 
 
-def acquire_slots(config: SmscSettings, want: int,
-                  still_needed: Callable[[], bool] | None = None) -> SlotLease | None:
+def acquire_slots(
+    config: SmscSettings, want: int, still_needed: Callable[[], bool] | None = None
+) -> SlotLease | None:
     """Lease up to ``want`` request slots of the login, waiting up to ``SLOT_WAIT`` for one.
 
     Returns as soon as at least one slot is free (callers work with what they get and may
@@ -274,8 +293,9 @@ def acquire_slots(config: SmscSettings, want: int,
         if still_needed is not None and not still_needed():
             return None
         if time.monotonic() >= deadline:
-            raise SmscBusy(f"all {usable} usable request slots of {account} stayed busy for "
-                           f"{config.slot_wait:g} s")
+            raise SmscBusy(
+                f"all {usable} usable request slots of {account} stayed busy for {config.slot_wait:g} s"
+            )
         time.sleep(pause * (0.5 + random.random()))  # waiting is cheap for the others, too
         pause = min(pause * 1.5, 0.25)
 
@@ -290,8 +310,9 @@ def claim_horizon(config: SmscSettings) -> float:
     return CLAIM_VALID_FOR + config.connect_timeout * len(config.endpoints)
 
 
-def claim_messages(pks: list[int], config: SmscSettings
-                   ) -> tuple[datetime, list[SentMessage], list[SentMessage]]:
+def claim_messages(
+    pks: list[int], config: SmscSettings
+) -> tuple[datetime, list[SentMessage], list[SentMessage]]:
     """Claim the messages ``pks`` that may be asked about now: ``(stamp, claimed, not claimed)``.
 
     ``last_checked_at`` is set, with one conditional UPDATE, to ``stamp``: the latest moment
@@ -320,8 +341,13 @@ def claim_due(config: SmscSettings, count: int, due_by: datetime) -> tuple[datet
     (``SKIP LOCKED``) instead of waited for, so concurrent sweeps share the due set."""
     stamp, free = _claim_window(config)
     with transaction.atomic():
-        pks = list(SentMessage.objects.due(due_by).filter(free).order_by("next_check_at", "pk")
-                   .select_for_update(skip_locked=True).values_list("pk", flat=True)[:count])
+        pks = list(
+            SentMessage.objects.due(due_by)
+            .filter(free)
+            .order_by("next_check_at", "pk")
+            .select_for_update(skip_locked=True)
+            .values_list("pk", flat=True)[:count]
+        )
         SentMessage.objects.filter(pk__in=pks).update(last_checked_at=stamp)
     rows = SentMessage.objects.in_bulk(pks)
     return stamp, [rows[pk] for pk in pks if pk in rows]

@@ -105,8 +105,9 @@ class SentMessage(CodesMixin, models.Model):
         ]
         indexes = [
             # The sweep's query: pending messages by next check time.
-            models.Index(fields=("next_check_at", "id"), condition=Q(is_final=False),
-                         name="smsc_status_due_idx"),
+            models.Index(
+                fields=("next_check_at", "id"), condition=Q(is_final=False), name="smsc_status_due_idx"
+            ),
             models.Index(fields=("status", "-created_at"), name="smsc_status_status_idx"),
             models.Index(fields=("smsc_id",), name="smsc_status_smsc_id_idx"),
             # Date ranges of the report and the stats API (sent_after/sent_before, admin filter).
@@ -137,8 +138,9 @@ class StatusSnapshotQuerySet(models.QuerySet):
 class StatusSnapshot(CodesMixin, models.Model):
     """One observed change of a message's status. Append-only: never updated."""
 
-    message = models.ForeignKey(SentMessage, on_delete=models.CASCADE, related_name="snapshots",
-                                verbose_name=_("message"))
+    message = models.ForeignKey(
+        SentMessage, on_delete=models.CASCADE, related_name="snapshots", verbose_name=_("message")
+    )
     status = models.IntegerField(_("status"))
     err = models.IntegerField(_("delivery error"), null=True, blank=True)
     changed_at = models.DateTimeField(_("changed at (SMSC)"), null=True, blank=True)

@@ -39,8 +39,10 @@ class RefreshResult:
     def detail(self) -> str:
         """The outcome in the user's language; the technical error is ``str(error)``."""
         if self.outcome == Outcome.TOO_SOON and self.retry_after:
-            return str(_("checked moments ago; stored status shown; a check is allowed again in "
-                         "%(seconds)d s") % {"seconds": math.ceil(self.retry_after)})
+            return str(
+                _("checked moments ago; stored status shown; a check is allowed again in %(seconds)d s")
+                % {"seconds": math.ceil(self.retry_after)}
+            )
         if self.error is None:
             return str(self.outcome.label)
         return f"{self.outcome.label}: {error_type(self.error)[1]}"

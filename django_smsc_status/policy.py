@@ -61,30 +61,42 @@ def fit(name: str, value):
     return value
 
 
-def apply_answer(row: SentMessage, answer: StatusResult, now: datetime,
-             config: SmscSettings) -> StatusSnapshot | None:
+def apply_answer(
+    row: SentMessage, answer: StatusResult, now: datetime, config: SmscSettings
+) -> StatusSnapshot | None:
     """Apply an answer to ``row`` in memory; the snapshot to write if the status changed.
 
     ``status_changed_at`` holds SMSC's own time of the change (None when SMSC gives none), so
     "older" compares SMSC's clock with SMSC's clock, never with ours."""
-    for name, value in (("text", answer.text), ("sender", answer.sender), ("sent_at", answer.sent_at),
-                        ("cost", answer.cost), ("sms_count", answer.sms_count),
-                        ("operator", answer.operator), ("region", answer.region)):
+    for name, value in (
+        ("text", answer.text),
+        ("sender", answer.sender),
+        ("sent_at", answer.sent_at),
+        ("cost", answer.cost),
+        ("sms_count", answer.sms_count),
+        ("operator", answer.operator),
+        ("region", answer.region),
+    ):
         if value not in (None, ""):
             setattr(row, name, fit(name, value))
     row.last_request_error = ""
     row.quarantine_reason = ""
     same = (row.status, row.err) == (answer.status, answer.err)
     stored_at, seen_at = row.status_changed_at, answer.changed_at
-    older = bool(stored_at and seen_at and (
-        seen_at < stored_at
-        or (seen_at == stored_at and lifecycle_rank(answer.status) < lifecycle_rank(row.status))
-    ))
+    older = bool(
+        stored_at
+        and seen_at
+        and (
+            seen_at < stored_at
+            or (seen_at == stored_at and lifecycle_rank(answer.status) < lifecycle_rank(row.status))
+        )
+    )
     backwards = row.is_final and not is_final_status(answer.status)
     if same or older or backwards:
         if not same:
-            logger.info("ignored stale status %s for message %s (stored %s)", answer.status,
-                        row.pk, row.status)
+            logger.info(
+                "ignored stale status %s for message %s (stored %s)", answer.status, row.pk, row.status
+            )
         row.check_attempts += 1
         row.next_check_at = next_check(row, now, config)
         return None
@@ -93,12 +105,17 @@ def apply_answer(row: SentMessage, answer: StatusResult, now: datetime,
     row.is_final = is_final_status(answer.status)
     row.check_attempts = 0
     row.next_check_at = next_check(row, now, config)
-    return StatusSnapshot(message=row, status=answer.status, err=answer.err,
-                          changed_at=answer.changed_at, observed_at=now, raw=dict(answer.raw))
+    return StatusSnapshot(
+        message=row,
+        status=answer.status,
+        err=answer.err,
+        changed_at=answer.changed_at,
+        observed_at=now,
+        raw=dict(answer.raw),
+    )
 
 
-def record_error(row: SentMessage, error: SmscError, now: datetime,
-                  config: SmscSettings) -> RefreshResult:
+def record_error(row: SentMessage, error: SmscError, now: datetime, config: SmscSettings) -> RefreshResult:
     """Keep the stored status; note the error and decide when to try again.
 
     Data no request can carry quarantines the message: it is not polled again (a manual
@@ -133,12 +150,17 @@ def retry_after(error: SmscError, config: SmscSettings | None = None) -> float |
     config = config or get_settings()
     if isinstance(error, SmscCircuitOpen):
         return max((error.until - timezone.now()).total_seconds(), 1) if error.until else None
-    return {SmscTooManyRequests: config.rate_limit_backoff, SmscIpBlocked: config.ip_block_backoff,
-            SmscAuthError: config.breaker_timeout, SmscBusy: config.slot_wait}.get(type(error))
+    return {
+        SmscTooManyRequests: config.rate_limit_backoff,
+        SmscIpBlocked: config.ip_block_backoff,
+        SmscAuthError: config.breaker_timeout,
+        SmscBusy: config.slot_wait,
+    }.get(type(error))
 
 
-def next_check(row: SentMessage, now: datetime, config: SmscSettings,
-                delay: float | None = None) -> datetime | None:
+def next_check(
+    row: SentMessage, now: datetime, config: SmscSettings, delay: float | None = None
+) -> datetime | None:
     """Exponential backoff with jitter, capped; None for final or given-up messages."""
     if row.is_final:
         return None

@@ -43,8 +43,7 @@ class PruneReport:
         verb = "Would delete" if self.dry_run else "Deleted"
         text = f"{verb} {self.snapshots} old snapshots of final messages"
         if self.messages:
-            text += (f", and {self.messages} old final messages with their "
-                     f"{self.message_snapshots} snapshots")
+            text += f", and {self.messages} old final messages with their {self.message_snapshots} snapshots"
         return f"{text} ({self.batches} batches, {self.seconds:.1f} s)."
 
 
@@ -52,8 +51,12 @@ def _final_pk_batches(size: int, **filters) -> Iterator[list[int]]:
     """Primary keys of final messages, ``size`` at a time (keyset pagination: no OFFSET)."""
     last = 0
     while True:
-        pks = list(SentMessage.objects.final().filter(pk__gt=last, **filters)
-                   .order_by("pk").values_list("pk", flat=True)[:size])
+        pks = list(
+            SentMessage.objects.final()
+            .filter(pk__gt=last, **filters)
+            .order_by("pk")
+            .values_list("pk", flat=True)[:size]
+        )
         if not pks:
             return
         yield pks
@@ -61,11 +64,14 @@ def _final_pk_batches(size: int, **filters) -> Iterator[list[int]]:
 
 
 def _prune_history(pks: list[int], cutoff, dry_run: bool) -> int:
-    ends = (StatusSnapshot.objects.filter(message_id__in=pks).order_by().values("message_id")
-            .annotate(first=Min("pk"), last=Max("pk")))
+    ends = (
+        StatusSnapshot.objects.filter(message_id__in=pks)
+        .order_by()
+        .values("message_id")
+        .annotate(first=Min("pk"), last=Max("pk"))
+    )
     keep = {pk for row in ends for pk in (row["first"], row["last"])}
-    doomed = (StatusSnapshot.objects.filter(message_id__in=pks, observed_at__lt=cutoff)
-              .exclude(pk__in=keep))
+    doomed = StatusSnapshot.objects.filter(message_id__in=pks, observed_at__lt=cutoff).exclude(pk__in=keep)
     if dry_run:
         return doomed.count()
     with transaction.atomic():
@@ -82,9 +88,14 @@ def _delete_messages(pks: list[int], dry_run: bool) -> tuple[int, int]:
     return len(pks), snapshots
 
 
-def prune(snapshot_days: int | None, message_days: int | None = None, *, dry_run: bool = False,
-          batch_size: int = DEFAULT_BATCH_SIZE,
-          progress: Callable[[PruneReport], None] | None = None) -> PruneReport:
+def prune(
+    snapshot_days: int | None,
+    message_days: int | None = None,
+    *,
+    dry_run: bool = False,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    progress: Callable[[PruneReport], None] | None = None,
+) -> PruneReport:
     """Delete old history (and, with ``message_days``, old final messages); see the module doc.
 
     ``dry_run`` only counts. ``progress`` is called after every batch.

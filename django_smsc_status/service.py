@@ -105,8 +105,7 @@ def register(smsc_id: str | int, phone: str, **known) -> tuple[SentMessage, bool
         return SentMessage.objects.get(smsc_id=smsc_id, phone=phone), False
 
 
-def send(phones: str | Iterable[str], text: str, sender: str | None = None,
-         **options) -> list[SentMessage]:
+def send(phones: str | Iterable[str], text: str, sender: str | None = None, **options) -> list[SentMessage]:
     """Send ``text`` through SMSC and track the result: one :class:`SentMessage` per phone.
 
     ``options`` go to ``send_sms`` (``smsc_id`` for your own id, ``time`` to schedule). On an
@@ -124,14 +123,20 @@ def send(phones: str | Iterable[str], text: str, sender: str | None = None,
     if options.get("smsc_id") is not None:
         options["smsc_id"] = clean_smsc_id(options["smsc_id"])
     config = get_settings()
-    result = _call_smsc(config, lambda client: client.send_sms(",".join(numbers), text,
-                                                               sender=sender, **options))
+    result = _call_smsc(
+        config, lambda client: client.send_sms(",".join(numbers), text, sender=sender, **options)
+    )
     now = timezone.now()
     per_phone = result.sms_count // len(numbers) if result.sms_count else None
     rows = [
         SentMessage(
-            smsc_id=result.smsc_id, phone=phone, text=text, sender=sender or "", sent_at=now,
-            cost=result.cost if len(numbers) == 1 else None, sms_count=per_phone,
+            smsc_id=result.smsc_id,
+            phone=phone,
+            text=text,
+            sender=sender or "",
+            sent_at=now,
+            cost=result.cost if len(numbers) == 1 else None,
+            sms_count=per_phone,
             next_check_at=now + timedelta(seconds=config.backoff_initial),
         )
         for phone in numbers
@@ -140,8 +145,7 @@ def send(phones: str | Iterable[str], text: str, sender: str | None = None,
         with transaction.atomic():
             return SentMessage.objects.bulk_create(rows)
     except Exception:
-        logger.exception("SMSC sent message %s but recording it failed; register it by hand",
-                         result.smsc_id)
+        logger.exception("SMSC sent message %s but recording it failed; register it by hand", result.smsc_id)
         raise
 
 
@@ -210,8 +214,11 @@ def refresh_due(limit: int | None = None, *, progress=None) -> RefreshReport:
     try:
         due = _Due(config, limit)
         try:  # while waiting for a slot, other sweeps may take every due message
-            lease = limits.acquire_slots(config, config.max_concurrent_requests,
-                                         still_needed=lambda: limits.any_due(config, due.due_by))
+            lease = limits.acquire_slots(
+                config,
+                config.max_concurrent_requests,
+                still_needed=lambda: limits.any_due(config, due.due_by),
+            )
         except SmscCallRefused as exc:  # paused, out of budget, or no slot came free
             report.paused = exc
             logger.warning("sweep skipped: %s", exc)
@@ -229,13 +236,29 @@ def refresh_due(limit: int | None = None, *, progress=None) -> RefreshReport:
     return report
 
 
-UPDATED_FIELDS = ["text", "sender", "sent_at", "cost", "sms_count", "status", "err",
-                  "status_changed_at", "operator", "region", "is_final", "next_check_at",
-                  "check_attempts", "last_request_error", "last_checked_at", "quarantine_reason"]
+UPDATED_FIELDS = [
+    "text",
+    "sender",
+    "sent_at",
+    "cost",
+    "sms_count",
+    "status",
+    "err",
+    "status_changed_at",
+    "operator",
+    "region",
+    "is_final",
+    "next_check_at",
+    "check_attempts",
+    "last_request_error",
+    "last_checked_at",
+    "quarantine_reason",
+]
 
 
-def iter_refresh(messages: Iterable[SentMessage | int] | models.QuerySet, *,
-                 limit: int | None = None) -> Iterator[RefreshResult]:
+def iter_refresh(
+    messages: Iterable[SentMessage | int] | models.QuerySet, *, limit: int | None = None
+) -> Iterator[RefreshResult]:
     """Refresh ``messages`` (rows, primary keys or a queryset), yielding results as they land
     (not in input order)."""
     config = get_settings()
@@ -396,8 +419,7 @@ class _Run:
             try:
                 while True:
                     capacity, ahead = len(self.lease), self._ahead()
-                    if not self.stop.is_set() and not source.exhausted and \
-                            outstanding <= capacity * ahead:
+                    if not self.stop.is_set() and not source.exhausted and outstanding <= capacity * ahead:
                         # a short queue behind each slot: fewer, larger claims, none stale
                         claimed, refused = self._claim(source, capacity * (ahead + 1) - outstanding)
                         outstanding += claimed
@@ -461,8 +483,7 @@ class _Run:
     def _fetch(self, row: SentMessage, stamp: datetime, send_by: float) -> _Fetched:
         """Never raises: whatever happens is the message's answer."""
         if self.stop.is_set():
-            refused: SmscCallRefused = SmscCircuitOpen(
-                "calls paused after an SMSC error earlier in this run")
+            refused: SmscCallRefused = SmscCircuitOpen("calls paused after an SMSC error earlier in this run")
             return _Fetched(row, stamp, refused, timezone.now(), sent=False)
         if time.monotonic() > send_by:
             refused = SmscBusy("no request slot came free in time; asked again later")
@@ -479,8 +500,7 @@ class _Run:
         except Exception as exc:  # one message's trouble stays its own
             logger.exception("refreshing message %s failed", row.pk)
             answer = SmscError(f"unexpected {type(exc).__name__}; see the log")
-        return _Fetched(row, stamp, answer, timezone.now(), sent=True,
-                        took=time.monotonic() - started)
+        return _Fetched(row, stamp, answer, timezone.now(), sent=True, took=time.monotonic() - started)
 
     def _widen(self, came: list[_Fetched]) -> int:
         """Slots added to the lease: at once when a half-open login has proved itself,
@@ -529,14 +549,20 @@ class _Run:
 
 def _announcer(message: SentMessage, old_status: int | None, snapshot: StatusSnapshot):
     def send_status_changed() -> None:
-        status_changed.send(sender=SentMessage, message=message, old_status=old_status,
-                            new_status=message.status, snapshot=snapshot)
+        status_changed.send(
+            sender=SentMessage,
+            message=message,
+            old_status=old_status,
+            new_status=message.status,
+            snapshot=snapshot,
+        )
 
     return send_status_changed
 
 
-def _apply_one(row: SentMessage, answer: StatusResult | SmscError, now: datetime,
-               config: SmscSettings) -> RefreshResult:
+def _apply_one(
+    row: SentMessage, answer: StatusResult | SmscError, now: datetime, config: SmscSettings
+) -> RefreshResult:
     """``policy`` applied to one row in memory; a failure there becomes the row's outcome."""
     try:
         if isinstance(answer, SmscError):
@@ -551,8 +577,9 @@ def _apply_one(row: SentMessage, answer: StatusResult | SmscError, now: datetime
     return RefreshResult(row, outcome, snapshot=snapshot)
 
 
-def _write(rows: list[SentMessage], snapshots: dict[int, StatusSnapshot], now: datetime,
-           config: SmscSettings) -> dict[int, SmscError]:
+def _write(
+    rows: list[SentMessage], snapshots: dict[int, StatusSnapshot], now: datetime, config: SmscSettings
+) -> dict[int, SmscError]:
     """Save rows and snapshots in one go; if that fails, row by row, so a row the database
     refuses costs that row only (the error is noted on it where possible). Returns the
     failures by primary key."""
@@ -562,8 +589,7 @@ def _write(rows: list[SentMessage], snapshots: dict[int, StatusSnapshot], now: d
             StatusSnapshot.objects.bulk_create(snapshots.values())
         return {}
     except Exception:
-        logger.warning("writing %s answers at once failed; writing them one by one", len(rows),
-                       exc_info=True)
+        logger.warning("writing %s answers at once failed; writing them one by one", len(rows), exc_info=True)
     failed = {}
     for row in rows:
         try:
@@ -574,7 +600,8 @@ def _write(rows: list[SentMessage], snapshots: dict[int, StatusSnapshot], now: d
         except Exception as exc:
             logger.exception("could not save SMSC's answer for message %s", row.pk)
             failed[row.pk] = error = SmscError(
-                f"could not save SMSC's answer ({type(exc).__name__}); see the log")
+                f"could not save SMSC's answer ({type(exc).__name__}); see the log"
+            )
             with contextlib.suppress(Exception), transaction.atomic():
                 row.refresh_from_db()
                 policy.record_error(row, error, now, config)
@@ -594,11 +621,13 @@ def _save_rows(rows: list[SentMessage], fields: list[str]) -> None:
     meta, quote = SentMessage._meta, connection.ops.quote_name
     columns: list = [meta.get_field(name) for name in fields]  # concrete fields only
     sql = "UPDATE {} SET {} WHERE {} = %s".format(  # noqa: S608 - quoted model metadata only
-        quote(meta.db_table), ", ".join(f"{quote(c.column)} = %s" for c in columns),
+        quote(meta.db_table),
+        ", ".join(f"{quote(c.column)} = %s" for c in columns),
         quote(meta.pk.column),  # type: ignore[arg-type]
     )
-    params = [[c.get_db_prep_save(getattr(row, c.attname), connection) for c in columns] + [row.pk]
-              for row in rows]
+    params = [
+        [c.get_db_prep_save(getattr(row, c.attname), connection) for c in columns] + [row.pk] for row in rows
+    ]
     with connection.cursor() as cursor:
         cursor.executemany(sql, params)
 

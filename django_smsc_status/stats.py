@@ -45,13 +45,18 @@ class Seconds(Func):
     arity = 2
 
     def as_postgresql(self, compiler, connection, **extra):
-        return self.as_sql(compiler, connection, template="EXTRACT(EPOCH FROM (%(expressions)s))",
-                           arg_joiner=" - ", **extra)
+        return self.as_sql(
+            compiler, connection, template="EXTRACT(EPOCH FROM (%(expressions)s))", arg_joiner=" - ", **extra
+        )
 
     def as_sqlite(self, compiler, connection, **extra):
-        return self.as_sql(compiler, connection,
-                           template="((julianday(%(expressions)s)) * 86400.0)",
-                           arg_joiner=") - julianday(", **extra)
+        return self.as_sql(
+            compiler,
+            connection,
+            template="((julianday(%(expressions)s)) * 86400.0)",
+            arg_joiner=") - julianday(",
+            **extra,
+        )
 
 
 class _SqliteMedian:
@@ -106,9 +111,12 @@ def _text_label(value: Any) -> str:
 
 
 GROUPS: dict[str, Grouping] = {
-    "day": Grouping(lambda: TruncDate(SENT, tzinfo=timezone.get_default_timezone()),
-                    lambda day: day.isoformat() if day else str(_("unknown")), by_key=True,
-                    median=True),
+    "day": Grouping(
+        lambda: TruncDate(SENT, tzinfo=timezone.get_default_timezone()),
+        lambda day: day.isoformat() if day else str(_("unknown")),
+        by_key=True,
+        median=True,
+    ),
     "operator": Grouping(lambda: F("operator"), _text_label),
     "region": Grouping(lambda: F("region"), _text_label),
     "err": Grouping(lambda: F("err"), lambda code: str(describe(DeliveryError, code).label)),
@@ -126,8 +134,9 @@ def _aggregates(median: bool = True) -> dict[str, Any]:
         "delivered": Count("pk", filter=final & success),
         "failed": Count("pk", filter=final & ~success),
         "pending": Count("pk", filter=Q(is_final=False)),
-        "cost": Coalesce(Sum("cost"), Value(Decimal(0)),
-                         output_field=DecimalField(max_digits=20, decimal_places=4)),
+        "cost": Coalesce(
+            Sum("cost"), Value(Decimal(0)), output_field=DecimalField(max_digits=20, decimal_places=4)
+        ),
         "median_seconds": Median(seconds, filter=final) if median else Value(None, FloatField()),
     }
 
@@ -147,14 +156,18 @@ def stats_query(queryset: QuerySet, group_by: str) -> QuerySet:
         grouping = GROUPS[group_by]
     except KeyError:
         raise ValueError(f"group_by must be one of {', '.join(GROUPS)}, got {group_by!r}") from None
-    return (queryset.order_by()  # an ordering would join the GROUP BY
-            .annotate(key=grouping.expression()).values("key")
-            .annotate(**_aggregates(grouping.median))
-            .order_by(*(() if grouping.by_key else ("-total",)), F("key").asc(nulls_last=True)))
+    return (
+        queryset.order_by()  # an ordering would join the GROUP BY
+        .annotate(key=grouping.expression())
+        .values("key")
+        .annotate(**_aggregates(grouping.median))
+        .order_by(*(() if grouping.by_key else ("-total",)), F("key").asc(nulls_last=True))
+    )
 
 
-def stats(queryset: QuerySet, group_by: str | None = "day", *,
-          limit: int | None = None) -> list[dict[str, Any]]:
+def stats(
+    queryset: QuerySet, group_by: str | None = "day", *, limit: int | None = None
+) -> list[dict[str, Any]]:
     """Delivery figures of ``queryset`` per group (see the module docstring).
 
     Each row: ``key`` (date, code or text), ``label`` (readable, in the active language) and
@@ -168,8 +181,14 @@ def stats(queryset: QuerySet, group_by: str | None = "day", *,
     if limit is not None:
         rows = rows[:limit]
     label = GROUPS[group_by].label
-    return [{"key": row["key"], "label": label(row["key"]),
-             **_finish({f: row[f] for f in FIGURES if f != "delivery_rate"})} for row in rows]
+    return [
+        {
+            "key": row["key"],
+            "label": label(row["key"]),
+            **_finish({f: row[f] for f in FIGURES if f != "delivery_rate"}),
+        }
+        for row in rows
+    ]
 
 
 def combine(rows: list[dict[str, Any]]) -> dict[str, Any]:

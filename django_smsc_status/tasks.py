@@ -52,8 +52,9 @@ def prune_task() -> str:
     retention = get_settings().retention
     if retention is None:
         return "RETENTION is not set: nothing pruned."
-    return str(service.prune(retention.snapshot_days, retention.message_days,
-                             batch_size=retention.batch_size))
+    return str(
+        service.prune(retention.snapshot_days, retention.message_days, batch_size=retention.batch_size)
+    )
 
 
 def enqueue_refresh(messages: Iterable[SentMessage | int] | QuerySet) -> int:
@@ -68,13 +69,20 @@ def enqueue_refresh(messages: Iterable[SentMessage | int] | QuerySet) -> int:
         now = timezone.now()
         free = Q(refresh_queued_at__isnull=True) | Q(refresh_queued_at__lt=now - QUEUED_TTL)
         SentMessage.objects.filter(free, pk__in=pks).update(refresh_queued_at=now)
-        chunk = list(SentMessage.objects.filter(pk__in=pks, refresh_queued_at=now)
-                     .order_by("pk").values_list("pk", flat=True))
+        chunk = list(
+            SentMessage.objects.filter(pk__in=pks, refresh_queued_at=now)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
         if chunk:
-            transaction.on_commit(partial(
-                async_task, "django_smsc_status.tasks.refresh_messages_task", chunk,
-                task_name=f"smsc refresh {len(chunk)} messages",
-            ))
+            transaction.on_commit(
+                partial(
+                    async_task,
+                    "django_smsc_status.tasks.refresh_messages_task",
+                    chunk,
+                    task_name=f"smsc refresh {len(chunk)} messages",
+                )
+            )
             total += len(chunk)
     return total
 
@@ -106,6 +114,9 @@ def ensure_prune_schedule():
         return None, False
     return Schedule.objects.update_or_create(
         name=PRUNE_SCHEDULE_NAME,
-        defaults={"func": "django_smsc_status.tasks.prune_task", "schedule_type": Schedule.DAILY,
-                  "repeats": -1},
+        defaults={
+            "func": "django_smsc_status.tasks.prune_task",
+            "schedule_type": Schedule.DAILY,
+            "repeats": -1,
+        },
     )

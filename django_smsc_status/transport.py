@@ -59,8 +59,9 @@ class KeepAliveTransport:
         self._proxies = urllib.request.getproxies()
         self._ssl: ssl.SSLContext | None = None
 
-    def post(self, url: str, body: bytes, headers: dict[str, str], *,
-             reuse: bool = True) -> tuple[int, bytes]:
+    def post(
+        self, url: str, body: bytes, headers: dict[str, str], *, reuse: bool = True
+    ) -> tuple[int, bytes]:
         """Send one request; returns ``(status, body)``.
 
         ``reuse=False`` uses a fresh connection: for requests that must not be repeated, since a
@@ -82,9 +83,17 @@ class KeepAliveTransport:
         except (OSError, http.client.HTTPException) as exc:
             raise SmscConnectionError("connection to SMSC broke") from exc
 
-    def _exchange(self, conns: dict, key: tuple, conn: http.client.HTTPConnection,
-                  parts: SplitResult, body: bytes, headers: dict, *,
-                  reused: bool = False) -> tuple[int, bytes]:
+    def _exchange(
+        self,
+        conns: dict,
+        key: tuple,
+        conn: http.client.HTTPConnection,
+        parts: SplitResult,
+        body: bytes,
+        headers: dict,
+        *,
+        reused: bool = False,
+    ) -> tuple[int, bytes]:
         target = parts.path or "/"
         if parts.query:
             target += "?" + parts.query
@@ -115,8 +124,9 @@ class KeepAliveTransport:
         else:
             conns[key] = conn
         if forward is not None and response.status == 407:  # the proxy's answer, not SMSC's
-            raise SmscConnectionError("the proxy refused the request: HTTP 407 (authentication)",
-                                      before_sending=True)
+            raise SmscConnectionError(
+                "the proxy refused the request: HTTP 407 (authentication)", before_sending=True
+            )
         return response.status, data
 
     def _connect(self, parts: SplitResult) -> http.client.HTTPConnection:
@@ -127,15 +137,15 @@ class KeepAliveTransport:
             proxy_url = self._proxies.get(parts.scheme)
             proxy = urlsplit(proxy_url) if proxy_url else None
         if proxy and proxy.scheme != "http":
-            raise SmscConnectionError(f"{proxy.scheme}:// proxies are not supported (only http://)",
-                                      before_sending=True)
+            raise SmscConnectionError(
+                f"{proxy.scheme}:// proxies are not supported (only http://)", before_sending=True
+            )
         auth = _proxy_auth(proxy) if proxy else {}
         address = (proxy.hostname or "", proxy.port or 80) if proxy else (host, port)
         conn: http.client.HTTPConnection
         if https:
             self._ssl = self._ssl or _ssl_context()
-            conn = http.client.HTTPSConnection(*address, timeout=self.connect_timeout,
-                                               context=self._ssl)
+            conn = http.client.HTTPSConnection(*address, timeout=self.connect_timeout, context=self._ssl)
             if proxy:
                 conn.set_tunnel(host, port, headers=auth)
         else:
@@ -145,11 +155,11 @@ class KeepAliveTransport:
             conn.connect()
         except TimeoutError as exc:
             where = "the proxy" if proxy else "SMSC"
-            raise SmscTimeout(f"{where} did not accept the connection in time",
-                              before_sending=True) from exc
+            raise SmscTimeout(f"{where} did not accept the connection in time", before_sending=True) from exc
         except (OSError, http.client.HTTPException) as exc:
-            raise SmscConnectionError(_connect_failure(exc, proxy is not None, address[0]),
-                                      before_sending=True) from exc
+            raise SmscConnectionError(
+                _connect_failure(exc, proxy is not None, address[0]), before_sending=True
+            ) from exc
         conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         conn.sock.settimeout(self.read_timeout)
         return conn

@@ -36,10 +36,10 @@ def _has_control(value: str) -> bool:
 def clean_smsc_id(smsc_id: str | int) -> str:
     """SMSC's message id: 1 to 40 printable characters without spaces (SMSC's own are numbers)."""
     value = str(smsc_id).strip()
-    if not value or len(value) > SMSC_ID_MAX or _has_control(value) or \
-            any(c.isspace() for c in value):
-        raise ValidationError(_("An SMSC id is 1 to 40 characters without spaces or control "
-                                "characters."), code="smsc_id")
+    if not value or len(value) > SMSC_ID_MAX or _has_control(value) or any(c.isspace() for c in value):
+        raise ValidationError(
+            _("An SMSC id is 1 to 40 characters without spaces or control characters."), code="smsc_id"
+        )
     return value
 
 
@@ -60,8 +60,7 @@ def normalize_phone(phone: str, region: str | None = None) -> str:
     valid phone number is refused.
     """
     text = str(phone).strip()
-    invalid = ValidationError(_("Enter a valid phone number, e.g. +7 999 123-45-67."),
-                              code="phone")
+    invalid = ValidationError(_("Enter a valid phone number, e.g. +7 999 123-45-67."), code="phone")
     # Letters would be read as a keypad word ("abc" -> 222): refuse them.
     if not text or len(text) > 32 or any(not (c.isdigit() or c in "+ ()-./") for c in text):
         raise invalid
@@ -82,8 +81,9 @@ def clean_sender(sender: str | None) -> str:
     """A sender name: at most 20 characters, no control characters; "" for none."""
     value = (sender or "").strip()
     if len(value) > SENDER_MAX or _has_control(value):
-        raise ValidationError(_("A sender is at most 20 characters without control characters."),
-                              code="sender")
+        raise ValidationError(
+            _("A sender is at most 20 characters without control characters."), code="sender"
+        )
     return value
 
 
@@ -94,6 +94,5 @@ def clean_text(text: str | None, *, required: bool = False) -> str:
     if required and not value.strip():
         raise ValidationError(_("The message text is empty."), code="text")
     if any(unicodedata.category(c) in ("Cc", "Cs") and c not in "\t\n\r" for c in value):
-        raise ValidationError(_("The text contains control characters that SMS cannot carry."),
-                              code="text")
+        raise ValidationError(_("The text contains control characters that SMS cannot carry."), code="text")
     return value

@@ -74,12 +74,12 @@ def seed(simulator) -> int:
         ("79161110004", timeline((-1,), (0, 0, 5), (22, 249, 10)), "Bad number example"),
     ]
     for phone, steps, text in history:
-        sent = simulator.smsc.add_message(phone, steps=steps, text=text, sender="DemoShop",
-                                          sent_at=hour_ago)
+        sent = simulator.smsc.add_message(phone, steps=steps, text=text, sender="DemoShop", sent_at=hour_ago)
         service.register(sent.smsc_id, phone, text=text, sender="DemoShop")
     # Sent now, through the service, as an app would: delivered within ~2 min, one fails.
-    service.send(["79161110010", "79161110011", "79161110012"], "Ваш заказ передан в доставку",
-                 sender="DemoShop")
+    service.send(
+        ["79161110010", "79161110011", "79161110012"], "Ваш заказ передан в доставку", sender="DemoShop"
+    )
     service.send(["79161110100"], "This one will fail: subscriber does not exist", sender="DemoShop")
     tasks.ensure_schedule(1)
     return len(history) + 4
@@ -123,8 +123,9 @@ def main() -> int:
     def slow_timeline(phone: str, text: str):  # stretched so you can watch it move
         return tuple(Step(s.status, s.err, s.after * 6) for s in default_timeline(phone, text))
 
-    simulator = SimulatorServer(Smsc({"demo": "demo"}, timeline_for=slow_timeline),
-                                port=args.smsc_port).start()
+    simulator = SimulatorServer(
+        Smsc({"demo": "demo"}, timeline_for=slow_timeline), port=args.smsc_port
+    ).start()
     children: list[subprocess.Popen] = []
     signal.signal(signal.SIGTERM, _stop_on_sigterm)  # `kill PID` stops everything, as Ctrl-C does
     try:
@@ -133,15 +134,18 @@ def main() -> int:
         env = {**os.environ, "PYTHONPATH": str(HERE)}
         manage = [sys.executable, str(HERE / "manage.py")]
         children.append(subprocess.Popen([*manage, "qcluster"], env=env))
-        children.append(subprocess.Popen([*manage, "runserver", "--noreload", f"127.0.0.1:{args.port}"],
-                                         env=env))
+        children.append(
+            subprocess.Popen([*manage, "runserver", "--noreload", f"127.0.0.1:{args.port}"], env=env)
+        )
         base = f"http://127.0.0.1:{args.port}"
         wait_for(f"{base}/admin/login/")
-        print(f"\nSMSC simulator: {simulator.endpoint}\nAdmin: {base}/admin/  "
-              f"(login {ADMIN_USER} / {ADMIN_PASSWORD})\nAPI:   {base}/api/smsc/messages/\n"
-              f"Statuses change on their own over the next two minutes. Ctrl-C stops everything.\n"
-              f"Command line (another terminal, from {ROOT}):\n  {manage_hint(args.smsc_port)}\n",
-              flush=True)
+        print(
+            f"\nSMSC simulator: {simulator.endpoint}\nAdmin: {base}/admin/  "
+            f"(login {ADMIN_USER} / {ADMIN_PASSWORD})\nAPI:   {base}/api/smsc/messages/\n"
+            f"Statuses change on their own over the next two minutes. Ctrl-C stops everything.\n"
+            f"Command line (another terminal, from {ROOT}):\n  {manage_hint(args.smsc_port)}\n",
+            flush=True,
+        )
         if args.check:
             from django_smsc_status.models import SentMessage
             from django_smsc_status.tasks import enqueue_refresh

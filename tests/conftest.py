@@ -33,8 +33,9 @@ def tracked(smsc_simulator, db):
         n = next(counter)
         phone = phone or f"7999{n:07d}"
         smsc_id = str(1000 + n)
-        smsc_simulator.smsc.add_message(phone, smsc_id=smsc_id, by_checks=by_checks,
-                                        steps=timeline(*(steps or ((1,),))))
+        smsc_simulator.smsc.add_message(
+            phone, smsc_id=smsc_id, by_checks=by_checks, steps=timeline(*(steps or ((1,),)))
+        )
         message, _ = service.register(smsc_id, phone, **known)
         return message
 

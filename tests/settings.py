@@ -72,8 +72,11 @@ elif os.environ.get("SMSC_TEST_DB") == "mariadb":
             "USER": os.environ.get("SMSC_TEST_MARIADB_USER", "root"),
             "PASSWORD": os.environ.get("SMSC_TEST_MARIADB_PASSWORD", ""),
             "OPTIONS": {"charset": "utf8mb4"},
-            "TEST": {"NAME": os.environ.get("SMSC_TEST_MARIADB_NAME", "test_smsc"),
-                     "CHARSET": "utf8mb4", "COLLATION": "utf8mb4_unicode_ci"},
+            "TEST": {
+                "NAME": os.environ.get("SMSC_TEST_MARIADB_NAME", "test_smsc"),
+                "CHARSET": "utf8mb4",
+                "COLLATION": "utf8mb4_unicode_ci",
+            },
         }
     }
 else:

@@ -24,8 +24,14 @@ def refresh_url(message):
 
 def bulk(n, **fields):
     SentMessage.objects.bulk_create(
-        SentMessage(smsc_id=str(10000 + i), phone=f"7999{i:07d}", status=[1, -1, 20, 77][i % 4],
-                    err=[0, 0, 1, 999][i % 4], **fields) for i in range(n)
+        SentMessage(
+            smsc_id=str(10000 + i),
+            phone=f"7999{i:07d}",
+            status=[1, -1, 20, 77][i % 4],
+            err=[0, 0, 1, 999][i % 4],
+            **fields,
+        )
+        for i in range(n)
     )
 
 
@@ -48,12 +54,22 @@ def test_changelist_in_russian(admin_client, smsc_settings):
     assert "Обновить статус сейчас" in page
 
 
-@pytest.mark.parametrize(("query", "expected"), [
-    ({"status": "1"}, 3), ({"status": "other"}, 2), ({"status": "none"}, 0),
-    ({"state": "final"}, 5), ({"state": "pending"}, 5), ({"err": "any"}, 4), ({"err": "1"}, 2),
-    ({"q": "10004"}, 1), ({"q": "79990000001"}, 1), ({"q": "+7 (999) 000-00-01"}, 1),
-    ({"q": "7999000000"}, 0),
-])
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ({"status": "1"}, 3),
+        ({"status": "other"}, 2),
+        ({"status": "none"}, 0),
+        ({"state": "final"}, 5),
+        ({"state": "pending"}, 5),
+        ({"err": "any"}, 4),
+        ({"err": "1"}, 2),
+        ({"q": "10004"}, 1),
+        ({"q": "79990000001"}, 1),
+        ({"q": "+7 (999) 000-00-01"}, 1),
+        ({"q": "7999000000"}, 0),
+    ],
+)
 def test_filters_and_search(admin_client, smsc_settings, query, expected):
     bulk(10)
     SentMessage.objects.filter(status__in=[1, 20]).update(is_final=True)
@@ -117,8 +133,10 @@ def test_post_refreshes_and_reports(client, smsc_settings, smsc_simulator, track
 
 
 def test_refresh_unknown_message_is_404(admin_client, smsc_settings):
-    assert admin_client.post(reverse("admin:django_smsc_status_sentmessage_refresh", args=[999])
-                             ).status_code == 404
+    assert (
+        admin_client.post(reverse("admin:django_smsc_status_sentmessage_refresh", args=[999])).status_code
+        == 404
+    )
 
 
 def test_button_posts_with_csrf(smsc_settings, tracked, admin_user):
@@ -135,8 +153,9 @@ def test_button_posts_with_csrf(smsc_settings, tracked, admin_user):
 
 
 def run_action(client, action, messages, follow=True):
-    return client.post(reverse(CHANGELIST), {"action": action, "_selected_action": [m.pk for m in messages]},
-                       follow=follow)
+    return client.post(
+        reverse(CHANGELIST), {"action": action, "_selected_action": [m.pk for m in messages]}, follow=follow
+    )
 
 
 def test_refresh_action_summarizes_a_mixed_selection(admin_client, fast_polling, smsc_simulator, tracked):
@@ -159,8 +178,9 @@ def test_refresh_action_refuses_large_selections(admin_client, smsc_settings, sm
     assert smsc_simulator.requests == 0
 
 
-def test_queue_action(admin_client, smsc_settings, smsc_simulator, tracked,
-                      django_capture_on_commit_callbacks):
+def test_queue_action(
+    admin_client, smsc_settings, smsc_simulator, tracked, django_capture_on_commit_callbacks
+):
     messages = [tracked((1,)) for _ in range(3)]
     with django_capture_on_commit_callbacks(execute=True):
         text = run_action(admin_client, "queue_refresh", messages).content.decode()
@@ -224,10 +244,13 @@ def test_no_credentials_on_any_admin_page(admin_client, smsc_settings, smsc_simu
     smsc_settings["PASSWORD"] = "wrong-s3cret"
     SentMessage.objects.update(last_checked_at=None)
     service.refresh(message)  # error 2: breaker opens, error text stored on the row
-    pages = [reverse(CHANGELIST), change_url(message),
-             reverse("admin:django_smsc_status_sentmessage_add"),
-             reverse("admin:django_smsc_status_accountstate_changelist"),
-             reverse("admin:django_smsc_status_accountstate_change", args=[AccountState.objects.get().pk])]
+    pages = [
+        reverse(CHANGELIST),
+        change_url(message),
+        reverse("admin:django_smsc_status_sentmessage_add"),
+        reverse("admin:django_smsc_status_accountstate_changelist"),
+        reverse("admin:django_smsc_status_accountstate_change", args=[AccountState.objects.get().pk]),
+    ]
     for url in pages:
         text = admin_client.get(url).content.decode()
         assert "s3cret-Pa55" not in text and "wrong-s3cret" not in text, url
@@ -236,17 +259,24 @@ def test_no_credentials_on_any_admin_page(admin_client, smsc_settings, smsc_simu
 def test_reset_breaker_action(admin_client, smsc_settings):
     from django.utils import timezone
 
-    state = AccountState.objects.create(account="alex", pause_code=2,
-                                        paused_until=timezone.now().replace(year=2099))
-    text = admin_client.post(reverse("admin:django_smsc_status_accountstate_changelist"),
-                             {"action": "reset", "_selected_action": [state.pk]}, follow=True)
+    state = AccountState.objects.create(
+        account="alex", pause_code=2, paused_until=timezone.now().replace(year=2099)
+    )
+    text = admin_client.post(
+        reverse("admin:django_smsc_status_accountstate_changelist"),
+        {"action": "reset", "_selected_action": [state.pk]},
+        follow=True,
+    )
     assert "Reset 1 account." in text.content.decode()
     assert not AccountState.objects.get().is_paused
 
 
 def test_custom_permissions_exist():
-    names = set(Permission.objects.filter(content_type__app_label="django_smsc_status")
-                .values_list("codename", flat=True))
+    names = set(
+        Permission.objects.filter(content_type__app_label="django_smsc_status").values_list(
+            "codename", flat=True
+        )
+    )
     assert {"refresh_status", "send_message"} <= names
 
 
@@ -298,14 +328,18 @@ def test_delivery_error_filter_lists_only_codes_present(admin_client, smsc_setti
     SentMessage.objects.create(smsc_id="1", phone="79990000001", status=20, err=1, is_final=True)
     SentMessage.objects.create(smsc_id="2", phone="79990000002", status=20, err=999, is_final=True)
     changelist = reverse("admin:django_smsc_status_sentmessage_changelist")
-    [err_filter] = [f for f in admin_client.get(changelist).context["cl"].filter_specs
-                    if getattr(f, "parameter_name", "") == "err"]
+    [err_filter] = [
+        f
+        for f in admin_client.get(changelist).context["cl"].filter_specs
+        if getattr(f, "parameter_name", "") == "err"
+    ]
     assert [value for value, _label in err_filter.lookup_choices] == ["any", "1", "999"]
 
 
 def test_russian_admin_reads_right(admin_client, smsc_settings, smsc_simulator):
     SentMessage.objects.create(smsc_id="1", phone="79990000001", status=20, err=1, is_final=True)
-    page = admin_client.get(reverse("admin:django_smsc_status_sentmessage_changelist"),
-                            HTTP_ACCEPT_LANGUAGE="ru").content.decode()
+    page = admin_client.get(
+        reverse("admin:django_smsc_status_sentmessage_changelist"), HTTP_ACCEPT_LANGUAGE="ru"
+    ).content.decode()
     assert "ошибка доставки" in page.lower() and "Любая ошибка" in page
     assert "%(code)s" not in page

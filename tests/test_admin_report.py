@@ -60,13 +60,16 @@ def test_report_escapes_outside_text(admin_client, messages):  # noqa: F811
 
 
 def test_report_csv_is_the_same_numbers(admin_client, messages):  # noqa: F811
-    rows = csv_rows(admin_client.get(reverse(REPORT), {"status": "1", "format": "csv",
-                                                       "group": "operator"}))
-    assert [(r["operator"], r["total"], r["delivered"], r["cost"]) for r in rows] == \
-           [("MTS", "2", "2", "3.0000")]
+    rows = csv_rows(admin_client.get(reverse(REPORT), {"status": "1", "format": "csv", "group": "operator"}))
+    assert [(r["operator"], r["total"], r["delivered"], r["cost"]) for r in rows] == [
+        ("MTS", "2", "2", "3.0000")
+    ]
     days = csv_rows(admin_client.get(reverse(REPORT), {"format": "csv"}))
     assert [(r["day"], r["total"], r["median_seconds"]) for r in days] == [
-        ("2026-11-01", "3", "120.0"), ("2026-11-02", "2", "30.0"), ("2026-11-03", "2", "600.0")]
+        ("2026-11-01", "3", "120.0"),
+        ("2026-11-02", "2", "30.0"),
+        ("2026-11-03", "2", "600.0"),
+    ]
 
 
 def test_report_csv_of_an_unknown_grouping_is_refused(admin_client, messages):  # noqa: F811
@@ -95,8 +98,7 @@ def test_export_action_streams_selected_messages(client, staff, messages):  # no
     client.force_login(staff)
     SentMessage.objects.filter(operator="MTS").update(region="=HYPERLINK(1)")
     chosen = list(SentMessage.objects.filter(operator="MTS").values_list("pk", flat=True))
-    response = client.post(reverse(CHANGELIST), {"action": "export_csv",
-                                                 "_selected_action": chosen})
+    response = client.post(reverse(CHANGELIST), {"action": "export_csv", "_selected_action": chosen})
     rows = csv_rows(response)
     assert sorted(int(r["id"]) for r in rows) == sorted(chosen)
     assert {r["region"] for r in rows} == {"'=HYPERLINK(1)"}  # never a formula

@@ -44,19 +44,33 @@ def api_with(staff, grant):
 
 def bulk(n):
     SentMessage.objects.bulk_create(
-        SentMessage(smsc_id=str(20000 + i), phone=f"7999{i:07d}", status=[1, -1, 20, None][i % 4],
-                    err=[0, 0, 1, None][i % 4], is_final=i % 4 in (0, 2),
-                    next_check_at=timezone.now() if i % 4 in (1, 3) else None) for i in range(n)
+        SentMessage(
+            smsc_id=str(20000 + i),
+            phone=f"7999{i:07d}",
+            status=[1, -1, 20, None][i % 4],
+            err=[0, 0, 1, None][i % 4],
+            is_final=i % 4 in (0, 2),
+            next_check_at=timezone.now() if i % 4 in (1, 3) else None,
+        )
+        for i in range(n)
     )
 
 
 # -- permissions ------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("method", "url"), [
-    ("get", API), ("post", API), ("get", API + "1/"), ("post", API + "1/refresh/"),
-    ("post", API + "refresh/"), ("post", API + "send/"), ("get", API + "1/snapshots/"),
-])
+@pytest.mark.parametrize(
+    ("method", "url"),
+    [
+        ("get", API),
+        ("post", API),
+        ("get", API + "1/"),
+        ("post", API + "1/refresh/"),
+        ("post", API + "refresh/"),
+        ("post", API + "send/"),
+        ("get", API + "1/snapshots/"),
+    ],
+)
 def test_anonymous_is_refused(smsc_settings, smsc_simulator, method, url):
     bulk(1)
     response = getattr(APIClient(), method)(url, {}, format="json")
@@ -73,12 +87,16 @@ def test_authenticated_without_permission_is_refused(smsc_settings, django_user_
     assert client.get(API).status_code == 403
 
 
-@pytest.mark.parametrize(("url", "needs", "success"), [
-    (API + "{pk}/refresh/", "refresh_status", 200), (API + "refresh/", "refresh_status", 202),
-    (API + "send/", "send_message", 201), (API, "add_sentmessage", 201),
-])
-def test_writes_need_their_own_permission(smsc_settings, smsc_simulator, api, api_with, url, needs,
-                                          success):
+@pytest.mark.parametrize(
+    ("url", "needs", "success"),
+    [
+        (API + "{pk}/refresh/", "refresh_status", 200),
+        (API + "refresh/", "refresh_status", 202),
+        (API + "send/", "send_message", 201),
+        (API, "add_sentmessage", 201),
+    ],
+)
+def test_writes_need_their_own_permission(smsc_settings, smsc_simulator, api, api_with, url, needs, success):
     bulk(1)
     smsc_simulator.smsc.add_message("79990000000", smsc_id="20000")  # bulk's message, known to SMSC
     pk = SentMessage.objects.get().pk
@@ -116,14 +134,24 @@ def test_labels_follow_the_request_language(smsc_settings, api):
     assert body["results"][0]["status"]["label"] == "Доставлено"
 
 
-@pytest.mark.parametrize(("query", "count"), [
-    ({"status": "1,20"}, 10), ({"status": "-1"}, 5), ({"is_final": "true"}, 10),
-    ({"state": "pending"}, 10), ({"state": "due"}, 10), ({"state": "given_up"}, 0),
-    ({"err": "1"}, 5), ({"phone": "+7 (999) 000-00-03"}, 1), ({"phone": "junk"}, 0),
-    ({"smsc_id": "20004"}, 1), ({"created_after": "2000-01-01T00:00:00Z"}, 20),
-    ({"created_before": "2000-01-01T00:00:00Z"}, 0),
-    ({"created_before": "2000-01-01T00:00:00+19:30"}, 0),  # PostgreSQL rejects such offsets raw
-])
+@pytest.mark.parametrize(
+    ("query", "count"),
+    [
+        ({"status": "1,20"}, 10),
+        ({"status": "-1"}, 5),
+        ({"is_final": "true"}, 10),
+        ({"state": "pending"}, 10),
+        ({"state": "due"}, 10),
+        ({"state": "given_up"}, 0),
+        ({"err": "1"}, 5),
+        ({"phone": "+7 (999) 000-00-03"}, 1),
+        ({"phone": "junk"}, 0),
+        ({"smsc_id": "20004"}, 1),
+        ({"created_after": "2000-01-01T00:00:00Z"}, 20),
+        ({"created_before": "2000-01-01T00:00:00Z"}, 0),
+        ({"created_before": "2000-01-01T00:00:00+19:30"}, 0),  # PostgreSQL rejects such offsets raw
+    ],
+)
 def test_filters(smsc_settings, api, query, count):
     bulk(20)
     response = api.get(API, query)
@@ -179,8 +207,9 @@ def test_register_is_idempotent(smsc_settings, api_with):
 
 
 def test_register_bad_input_gives_field_errors(smsc_settings, api_with):
-    response = api_with("add_sentmessage").post(API, {"smsc_id": "a b", "phone": "12", "cost": "-1"},
-                                                 format="json")
+    response = api_with("add_sentmessage").post(
+        API, {"smsc_id": "a b", "phone": "12", "cost": "-1"}, format="json"
+    )
     assert response.status_code == 400
     assert set(response.json()) == {"smsc_id", "phone", "cost"}
 
@@ -199,14 +228,21 @@ def test_refresh_changed_then_too_soon(smsc_settings, tracked, api_with):
     assert again.json()["retry_after"] >= 1
 
 
-@pytest.mark.parametrize(("fault", "code", "http", "retry", "kind"), [
-    ("error", 9, 503, "60", "smsc_too_many_requests"), ("error", 4, 503, "600", "smsc_ip_blocked"),
-    ("error", 2, 503, "1800", "smsc_auth_failed"), ("error", 3, 422, None, "smsc_not_found"),
-    ("error", 1, 422, None, "smsc_bad_parameters"), ("http500", 0, 502, None, "smsc_http_error"),
-    ("malformed", 0, 502, None, "smsc_malformed_response"),
-])
-def test_refresh_error_mapping(smsc_settings, smsc_simulator, tracked, api_with, fault, code, http,
-                               retry, kind):
+@pytest.mark.parametrize(
+    ("fault", "code", "http", "retry", "kind"),
+    [
+        ("error", 9, 503, "60", "smsc_too_many_requests"),
+        ("error", 4, 503, "600", "smsc_ip_blocked"),
+        ("error", 2, 503, "1800", "smsc_auth_failed"),
+        ("error", 3, 422, None, "smsc_not_found"),
+        ("error", 1, 422, None, "smsc_bad_parameters"),
+        ("http500", 0, 502, None, "smsc_http_error"),
+        ("malformed", 0, 502, None, "smsc_malformed_response"),
+    ],
+)
+def test_refresh_error_mapping(
+    smsc_settings, smsc_simulator, tracked, api_with, fault, code, http, retry, kind
+):
     message = tracked((1,))
     smsc_simulator.inject(fault, code=code)
     response = api_with("refresh_status").post(f"{API}{message.pk}/refresh/")
@@ -248,16 +284,22 @@ def test_errors_follow_the_request_language(smsc_settings, tracked, api_with):
     assert "Not found" not in missing.json()["detail"] and "SentMessage" not in missing.json()["detail"]
     bulk_400 = client.post(f"{API}refresh/", {}, format="json", HTTP_ACCEPT_LANGUAGE="ru")
     assert bulk_400.status_code == 400 and "фильтр" in bulk_400.json()["ids"][0]
-    bad = client.post(API, {"smsc_id": "1", "phone": "call me"}, format="json",
-                      HTTP_ACCEPT_LANGUAGE="ru")
+    bad = client.post(API, {"smsc_id": "1", "phone": "call me"}, format="json", HTTP_ACCEPT_LANGUAGE="ru")
     assert bad.status_code == 400 and "номер телефона" in bad.json()["phone"][0]
 
 
-@pytest.mark.parametrize("url", [API + "-1/", API + "abc/", API + "99999999999999999999/",
-                                 API + "-1/refresh/", "/api/smsc/nothing-here/"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        API + "-1/",
+        API + "abc/",
+        API + "99999999999999999999/",
+        API + "-1/refresh/",
+        "/api/smsc/nothing-here/",
+    ],
+)
 def test_every_api_error_is_json(smsc_settings, api_with, url):
-    response = api_with("refresh_status").post(url) if url.endswith("refresh/") else \
-        api_with().get(url)
+    response = api_with("refresh_status").post(url) if url.endswith("refresh/") else api_with().get(url)
     assert response.status_code == 404
     assert response["Content-Type"] == "application/json" and "detail" in response.json()
 
@@ -272,8 +314,9 @@ def test_deeply_nested_json_is_400(smsc_settings, api_with, url):
 
 def test_refresh_while_breaker_is_open(smsc_settings, smsc_simulator, tracked, api_with):
     message = tracked((1,))
-    AccountState.objects.create(account="alex", pause_code=2,
-                                paused_until=timezone.now() + timezone.timedelta(minutes=10))
+    AccountState.objects.create(
+        account="alex", pause_code=2, paused_until=timezone.now() + timezone.timedelta(minutes=10)
+    )
     response = api_with("refresh_status").post(f"{API}{message.pk}/refresh/")
     assert response.status_code == 503 and 590 <= int(response["Retry-After"]) <= 600
     assert response.json()["outcome"] == "refused"
@@ -294,8 +337,9 @@ def test_refresh_is_throttled(smsc_settings, tracked, api_with, monkeypatch):
 def test_bulk_refresh_by_ids(smsc_settings, tracked, api_with, django_capture_on_commit_callbacks):
     messages = [tracked((1,)) for _ in range(3)]
     with django_capture_on_commit_callbacks(execute=True):
-        response = api_with("refresh_status").post(f"{API}refresh/", {"ids": [m.pk for m in messages]},
-                                                   format="json")
+        response = api_with("refresh_status").post(
+            f"{API}refresh/", {"ids": [m.pk for m in messages]}, format="json"
+        )
     assert response.status_code == 202 and response.json() == {"queued": 3, "already_queued": 0}
     assert SentMessage.objects.filter(status=1).count() == 3
 
@@ -304,8 +348,7 @@ def test_bulk_refresh_by_filters(smsc_settings, tracked, api_with):
     SentMessage.objects.all().delete()
     tracked((1,))
     tracked((1,))
-    SentMessage.objects.filter(pk=SentMessage.objects.first().pk).update(
-        refresh_queued_at=timezone.now())
+    SentMessage.objects.filter(pk=SentMessage.objects.first().pk).update(refresh_queued_at=timezone.now())
     response = api_with("refresh_status").post(f"{API}refresh/?state=pending", {}, format="json")
     assert response.json() == {"queued": 1, "already_queued": 1}
 
@@ -318,8 +361,12 @@ def test_bulk_refresh_bad_ids(smsc_settings, api_with):
 def test_bulk_refresh_needs_ids_or_a_filter(smsc_settings, tracked, api_with):
     tracked((1,))
     client = api_with("refresh_status")
-    for url in (f"{API}refresh/", f"{API}refresh/?page=2&unknown=1", f"{API}refresh/?state=",
-                f"{API}refresh/?state=&phone=&status="):
+    for url in (
+        f"{API}refresh/",
+        f"{API}refresh/?page=2&unknown=1",
+        f"{API}refresh/?state=",
+        f"{API}refresh/?state=&phone=&status=",
+    ):
         response = client.post(url, {}, format="json")
         assert response.status_code == 400 and "at least one list filter" in response.json()["ids"][0]
     assert not SentMessage.objects.filter(refresh_queued_at__isnull=False).exists()
@@ -329,9 +376,11 @@ def test_bulk_refresh_needs_ids_or_a_filter(smsc_settings, tracked, api_with):
 
 
 def test_send(smsc_settings, smsc_simulator, api_with):
-    response = api_with("send_message").post(f"{API}send/", {"phones": ["+79991112233", "79991112244"],
-                                                             "text": "Код 1234", "sender": "Shop"},
-                                             format="json")
+    response = api_with("send_message").post(
+        f"{API}send/",
+        {"phones": ["+79991112233", "79991112244"], "text": "Код 1234", "sender": "Shop"},
+        format="json",
+    )
     assert response.status_code == 201
     assert [m["phone"] for m in response.json()] == ["79991112233", "79991112244"]
 
@@ -372,7 +421,11 @@ def test_openapi_schema_validates(tmp_path):
     out = tmp_path / "schema.yml"
     call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(out))
     text = out.read_text()
-    for path in ("/api/smsc/messages/{id}/refresh/", "/api/smsc/messages/refresh/",
-                 "/api/smsc/messages/send/", "/api/smsc/messages/{id}/snapshots/"):
+    for path in (
+        "/api/smsc/messages/{id}/refresh/",
+        "/api/smsc/messages/refresh/",
+        "/api/smsc/messages/send/",
+        "/api/smsc/messages/{id}/snapshots/",
+    ):
         assert path in text
     assert "'503'" in text and "'502'" in text and "name: state" in text

@@ -54,8 +54,12 @@ def _keep_test_connection():
 def test_valid_requests(case, smsc_settings, smsc_simulator, admin_user):
     case.call_and_validate(
         headers=AUTH,
-        checks=[schemathesis.checks.not_a_server_error, status_code_conformance,
-                content_type_conformance, response_schema_conformance],
+        checks=[
+            schemathesis.checks.not_a_server_error,
+            status_code_conformance,
+            content_type_conformance,
+            response_schema_conformance,
+        ],
     )
 
 

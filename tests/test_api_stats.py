@@ -26,39 +26,69 @@ def test_days_by_default(api, messages):  # noqa: F811
     body = api.get(STATS).json()
     assert body["group_by"] == "day"
     assert body["results"][0] == {
-        "key": "2026-11-01", "label": "2026-11-01", "total": 3, "delivered": 2, "failed": 1,
-        "pending": 0, "delivery_rate": 0.6667, "cost": "5.0000", "median_seconds": 120.0,
+        "key": "2026-11-01",
+        "label": "2026-11-01",
+        "total": 3,
+        "delivered": 2,
+        "failed": 1,
+        "pending": 0,
+        "delivery_rate": 0.6667,
+        "cost": "5.0000",
+        "median_seconds": 120.0,
     }
     assert [row["key"] for row in body["results"]] == ["2026-11-01", "2026-11-02", "2026-11-03"]
 
 
-@pytest.mark.parametrize(("group_by", "expected"), [
-    ("operator", {"MTS": (3, 2, 0, 1, "3.0000"), "Beeline": (2, 1, 1, 0, "5.2500"),
-                  "": (2, 0, 1, 1, "0.0000")}),
-    ("region", {"Moscow": (3, 3, 0, 0, "6.2500"), "Kazan": (1, 0, 1, 0, "2.0000"),
-                "": (3, 0, 1, 2, "0.0000")}),
-    ("err", {0: (4, 3, 1, 0, "6.2500"), 1: (1, 0, 1, 0, "2.0000"), None: (2, 0, 0, 2, "0.0000")}),
-    ("status", {1: (2, 2, 0, 0, "3.0000"), -1: (1, 0, 0, 1, "0.0000"), 2: (1, 1, 0, 0, "3.2500"),
-                20: (1, 0, 1, 0, "2.0000"), 22: (1, 0, 1, 0, "0.0000"), None: (1, 0, 0, 1, "0.0000")}),
-])
+@pytest.mark.parametrize(
+    ("group_by", "expected"),
+    [
+        (
+            "operator",
+            {"MTS": (3, 2, 0, 1, "3.0000"), "Beeline": (2, 1, 1, 0, "5.2500"), "": (2, 0, 1, 1, "0.0000")},
+        ),
+        (
+            "region",
+            {"Moscow": (3, 3, 0, 0, "6.2500"), "Kazan": (1, 0, 1, 0, "2.0000"), "": (3, 0, 1, 2, "0.0000")},
+        ),
+        ("err", {0: (4, 3, 1, 0, "6.2500"), 1: (1, 0, 1, 0, "2.0000"), None: (2, 0, 0, 2, "0.0000")}),
+        (
+            "status",
+            {
+                1: (2, 2, 0, 0, "3.0000"),
+                -1: (1, 0, 0, 1, "0.0000"),
+                2: (1, 1, 0, 0, "3.2500"),
+                20: (1, 0, 1, 0, "2.0000"),
+                22: (1, 0, 1, 0, "0.0000"),
+                None: (1, 0, 0, 1, "0.0000"),
+            },
+        ),
+    ],
+)
 def test_each_grouping(api, messages, group_by, expected):  # noqa: F811
     response = api.get(STATS, {"group_by": group_by})
     assert by_key(response, "total", "delivered", "failed", "pending", "cost") == expected
 
 
-@pytest.mark.parametrize(("query", "expected"), [
-    # status filter: delivered or impossible only
-    ({"group_by": "operator", "status": "1,20"},
-     {"MTS": (2, 2, 0, 0), "Beeline": (1, 0, 1, 0)}),
-    ({"group_by": "operator", "state": "pending"}, {"MTS": (1, 0, 0, 1), "": (1, 0, 0, 1)}),
-    ({"group_by": "region", "err": "1"}, {"Kazan": (1, 0, 1, 0)}),
-    ({"group_by": "day", "sent_after": "2026-11-01T11:00:00+00:00",
-      "sent_before": "2026-11-02T10:00:00+00:00"},
-     {"2026-11-01": (2, 1, 1, 0), "2026-11-02": (1, 0, 0, 1)}),
-    ({"group_by": "day", "created_after": "2026-11-03T00:00:00Z"}, {"2026-11-03": (2, 0, 1, 1)}),
-    ({"group_by": "status", "phone": "+7 999 000-00-04"}, {2: (1, 1, 0, 0)}),
-    ({"group_by": "status", "is_final": "false", "smsc_id": "506"}, {None: (1, 0, 0, 1)}),
-])
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        # status filter: delivered or impossible only
+        ({"group_by": "operator", "status": "1,20"}, {"MTS": (2, 2, 0, 0), "Beeline": (1, 0, 1, 0)}),
+        ({"group_by": "operator", "state": "pending"}, {"MTS": (1, 0, 0, 1), "": (1, 0, 0, 1)}),
+        ({"group_by": "region", "err": "1"}, {"Kazan": (1, 0, 1, 0)}),
+        (
+            {
+                "group_by": "day",
+                "sent_after": "2026-11-01T11:00:00+00:00",
+                "sent_before": "2026-11-02T10:00:00+00:00",
+            },
+            {"2026-11-01": (2, 1, 1, 0), "2026-11-02": (1, 0, 0, 1)},
+        ),
+        ({"group_by": "day", "created_after": "2026-11-03T00:00:00Z"}, {"2026-11-03": (2, 0, 1, 1)}),
+        ({"group_by": "status", "phone": "+7 999 000-00-04"}, {2: (1, 1, 0, 0)}),
+        ({"group_by": "status", "is_final": "false", "smsc_id": "506"}, {None: (1, 0, 0, 1)}),
+    ],
+)
 def test_list_filters_apply(api, messages, query, expected):  # noqa: F811
     assert by_key(api.get(STATS, query), "total", "delivered", "failed", "pending") == expected
 
@@ -68,8 +98,7 @@ def test_labels_in_the_request_language(api, messages):  # noqa: F811
     assert {row["key"]: row["label"] for row in rows}[1] == "Абонент не существует"
 
 
-@pytest.mark.parametrize("query", [{"group_by": "phone"}, {"status": "x"},
-                                   {"sent_after": "yesterday"}])
+@pytest.mark.parametrize("query", [{"group_by": "phone"}, {"status": "x"}, {"sent_after": "yesterday"}])
 def test_bad_input_is_400(api, messages, query):  # noqa: F811
     assert api.get(STATS, query).status_code == 400
 

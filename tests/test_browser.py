@@ -21,8 +21,9 @@ pytestmark = [
     pytest.mark.django_db(transaction=True),
     # The UI does not depend on the database, and on PostgreSQL a live-server request thread
     # leaves a session open that blocks dropping the test database (a teardown warning).
-    pytest.mark.skipif(os.environ.get("SMSC_TEST_DB") == "postgres",
-                       reason="runs in the SQLite pass of the test command"),
+    pytest.mark.skipif(
+        os.environ.get("SMSC_TEST_DB") == "postgres", reason="runs in the SQLite pass of the test command"
+    ),
 ]
 
 
@@ -59,9 +60,18 @@ def browser_page(live_url):
 
     os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--no-first-run"])
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
 
         def new_page(locale: str = "en-US", width: int = 1600):
             context = browser.new_context(locale=locale, viewport={"width": width, "height": 900})
@@ -124,8 +134,7 @@ def test_refresh_button_in_a_real_browser(page, live_url, fast_polling, tracked,
         page.click("#toggle-nav-sidebar")  # more room for the columns
         page.screenshot(path=str(DOCS / "admin-changelist.png"), full_page=True)
 
-    page.goto(live_url + reverse("admin:django_smsc_status_sentmessage_change",
-                                        args=[pending.pk]))
+    page.goto(live_url + reverse("admin:django_smsc_status_sentmessage_change", args=[pending.pk]))
     assert page.locator("fieldset .smsc-badge").first.inner_text() == "Waiting to be sent"
     rows_before = page.locator(".smsc-raw").count()
     page.click("#smsc-refresh")

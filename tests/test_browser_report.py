@@ -16,8 +16,15 @@ from django_smsc_status.models import SentMessage
 from tests.test_browser import CHROMIUM, DOCS, live_url, page, pytestmark  # noqa: F401
 
 OPERATORS = ["МТС", "Билайн", "МегаФон", "Tele2", "Yota"]
-REGIONS = ["Москва", "Санкт-Петербург", "Новосибирская область", "Свердловская область",
-           "Республика Татарстан", "Краснодарский край", "Нижегородская область"]
+REGIONS = [
+    "Москва",
+    "Санкт-Петербург",
+    "Новосибирская область",
+    "Свердловская область",
+    "Республика Татарстан",
+    "Краснодарский край",
+    "Нижегородская область",
+]
 
 
 def three_weeks_of_messages(per_day: int = 40) -> None:
@@ -33,15 +40,22 @@ def three_weeks_of_messages(per_day: int = 40) -> None:
             bad_day = day == 9
             status = rng.choices([1, 20, 22, 3, -1], [80, 8 + 30 * bad_day, 4, 3, 2 + 4 * (day < 1)])[0]
             final = status != -1
-            rows.append(SentMessage(
-                smsc_id=str(len(rows) + 1), phone=f"7999{len(rows):07d}", text="Ваш код: 1234",
-                sent_at=sent, created_at=sent, status=status, is_final=final,
-                err={20: rng.choice([1, 6, 13, 248]), 22: 249, 3: 6}.get(status, 0),
-                operator=rng.choices(OPERATORS, [35, 25, 25, 12, 3])[0],
-                region=rng.choices(REGIONS, [30, 20, 10, 10, 10, 10, 10])[0],
-                cost=Decimal("2.95") if final else None,
-                status_changed_at=sent + timedelta(seconds=rng.randint(3, 240)) if final else None,
-            ))
+            rows.append(
+                SentMessage(
+                    smsc_id=str(len(rows) + 1),
+                    phone=f"7999{len(rows):07d}",
+                    text="Ваш код: 1234",
+                    sent_at=sent,
+                    created_at=sent,
+                    status=status,
+                    is_final=final,
+                    err={20: rng.choice([1, 6, 13, 248]), 22: 249, 3: 6}.get(status, 0),
+                    operator=rng.choices(OPERATORS, [35, 25, 25, 12, 3])[0],
+                    region=rng.choices(REGIONS, [30, 20, 10, 10, 10, 10, 10])[0],
+                    cost=Decimal("2.95") if final else None,
+                    status_changed_at=sent + timedelta(seconds=rng.randint(3, 240)) if final else None,
+                )
+            )
     SentMessage.objects.bulk_create(rows)
 
 

@@ -54,7 +54,10 @@ def test_manage_py_check_runs_them(settings, capsys):
 
 
 def test_local_endpoints_are_not_warned(settings):
-    for url in ("http://localhost:8000/sys/soap.php", "http://127.0.0.1/sys/soap.php",
-                "http://[::1]:8000/sys/soap.php"):  # urlsplit gives "::1", without brackets
+    for url in (
+        "http://localhost:8000/sys/soap.php",
+        "http://127.0.0.1/sys/soap.php",
+        "http://[::1]:8000/sys/soap.php",
+    ):  # urlsplit gives "::1", without brackets
         settings.SMSC_STATUS = {"LOGIN": "a", "PASSWORD": "b", "ENDPOINT": url}
         assert checks.check_settings() == [], url

@@ -36,8 +36,13 @@ def smsc_client(client_config):
 @pytest.fixture
 def message(smsc_simulator):
     return smsc_simulator.smsc.add_message(
-        "+7 (999) 123-45-67", smsc_id="501", text="Привет, мир! 👋", sender="Shop",
-        steps=timeline((-1,), (1, 0, 0)), operator="Билайн", region="Санкт-Петербург",
+        "+7 (999) 123-45-67",
+        smsc_id="501",
+        text="Привет, мир! 👋",
+        sender="Shop",
+        steps=timeline((-1,), (1, 0, 0)),
+        operator="Билайн",
+        region="Санкт-Петербург",
     )
 
 

@@ -67,8 +67,9 @@ def test_russian_catalog_is_complete_and_compiled():
     po = (folder / "django.po").read_text(encoding="utf-8")
     assert "#, fuzzy" not in po
     entries = re.findall(r'\nmsgid "(.+)"\n(?:msgid_plural "([^\n]*)"\n)?msgstr(?:\[0\])? "(.*)"', po)
-    assert entries and all(translated for _msgid, _plural, translated in entries
-                           if _msgid), [m for m, _p, t in entries if not t]
+    assert entries and all(translated for _msgid, _plural, translated in entries if _msgid), [
+        m for m, _p, t in entries if not t
+    ]
     with open(folder / "django.mo", "rb") as mo:
         catalog = gettext.GNUTranslations(mo)
     for msgid, plural, translated in entries:

@@ -67,8 +67,7 @@ def test_errors_become_command_errors(smsc_settings):
 def test_reset_breaker(smsc_settings):
     from django.utils import timezone
 
-    AccountState.objects.create(account="alex", paused_until=timezone.now().replace(year=2099),
-                                pause_code=2)
+    AccountState.objects.create(account="alex", paused_until=timezone.now().replace(year=2099), pause_code=2)
     assert "reset" in run("reset-breaker")[0]
     assert not AccountState.objects.get(account="alex").is_paused
     assert "was not open" in run("reset-breaker")[0]
@@ -90,8 +89,9 @@ def test_refresh_reports_a_missing_id(smsc_settings, tracked):
     assert "1 messages: 1 status changed" in out.getvalue()  # the others are still refreshed
 
 
-@pytest.mark.parametrize("args", [("schedule", "--minutes", "0"), ("schedule", "--minutes", "-5"),
-                                  ("refresh", "--limit", "0")])
+@pytest.mark.parametrize(
+    "args", [("schedule", "--minutes", "0"), ("schedule", "--minutes", "-5"), ("refresh", "--limit", "0")]
+)
 def test_zero_or_negative_numbers_are_refused(smsc_settings, args):
     with pytest.raises(CommandError, match="at least 1"):
         run(*args)
@@ -113,13 +113,16 @@ def test_progress_bar_is_not_styled_as_an_error(smsc_settings, tracked):
     assert "\x1b[" not in err.getvalue()  # no ANSI colour (bold red is stderr's default)
 
 
-@pytest.mark.parametrize(("args", "field"), [
-    (("register", "1\x01", "79991234567"), "SMSC id"),
-    (("register", "1", "7999\x011234567"), "phone"),
-    (("register", "1", "79991234567", "--sender", "Sh\x07op"), "sender"),
-    (("register", "1", "79991234567", "--text", "a\x00b"), "control characters"),
-    (("send", "79991234567", "hi", "--sender", "a\x01b"), "sender"),
-])
+@pytest.mark.parametrize(
+    ("args", "field"),
+    [
+        (("register", "1\x01", "79991234567"), "SMSC id"),
+        (("register", "1", "7999\x011234567"), "phone"),
+        (("register", "1", "79991234567", "--sender", "Sh\x07op"), "sender"),
+        (("register", "1", "79991234567", "--text", "a\x00b"), "control characters"),
+        (("send", "79991234567", "hi", "--sender", "a\x01b"), "sender"),
+    ],
+)
 def test_control_characters_are_refused(smsc_settings, smsc_simulator, args, field):
     with pytest.raises(CommandError, match=field):
         run(*args)

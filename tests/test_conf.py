@@ -79,13 +79,16 @@ def test_every_default_is_a_settings_field():
     assert {f.name.upper() for f in fields(SmscSettings)} == set(DEFAULTS)
 
 
-@pytest.mark.parametrize(("key", "low", "floor"), [
-    ("MIN_CHECK_INTERVAL", 0, 13),  # SMSC: at most 5 checks of a message a minute
-    ("MIN_CHECK_INTERVAL", 12, 13),
-    ("RATE_LIMIT_BACKOFF", 5, 60),
-    ("BREAKER_TIMEOUT", 0, 60),
-    ("IP_BLOCK_BACKOFF", 30, 60),
-])
+@pytest.mark.parametrize(
+    ("key", "low", "floor"),
+    [
+        ("MIN_CHECK_INTERVAL", 0, 13),  # SMSC: at most 5 checks of a message a minute
+        ("MIN_CHECK_INTERVAL", 12, 13),
+        ("RATE_LIMIT_BACKOFF", 5, 60),
+        ("BREAKER_TIMEOUT", 0, 60),
+        ("IP_BLOCK_BACKOFF", 30, 60),
+    ],
+)
 def test_values_that_would_break_smsc_limits_are_refused(settings, key, low, floor):
     settings.SMSC_STATUS = {"LOGIN": "a", "PASSWORD": "b", key: low}
     with pytest.raises(ImproperlyConfigured, match=rf"\['{key}'\] must be a number >= {floor}"):

@@ -16,8 +16,10 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(os.environ.get("SMSC_TEST_DB") == "postgres",
-                       reason="the demo runs on SQLite; once per test command is enough"),
+    pytest.mark.skipif(
+        os.environ.get("SMSC_TEST_DB") == "postgres",
+        reason="the demo runs on SQLite; once per test command is enough",
+    ),
 ]
 
 
@@ -31,9 +33,20 @@ def test_demo_comes_up_and_the_worker_refreshes(tmp_path):
     env = {**os.environ, "DEMO_DB": str(tmp_path / "demo.sqlite3")}
     env.pop("DJANGO_SETTINGS_MODULE", None)
     result = subprocess.run(
-        [sys.executable, str(ROOT / "example_project" / "demo.py"), "--check",
-         "--port", str(free_port()), "--smsc-port", str(free_port())],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=240,
+        [
+            sys.executable,
+            str(ROOT / "example_project" / "demo.py"),
+            "--check",
+            "--port",
+            str(free_port()),
+            "--smsc-port",
+            str(free_port()),
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
     )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-3000:]
@@ -66,16 +79,25 @@ def test_sigterm_stops_every_child_and_the_printed_command_works(tmp_path):
     env = {**os.environ, "DEMO_DB": str(tmp_path / "demo.sqlite3")}
     env.pop("DJANGO_SETTINGS_MODULE", None)
     demo = subprocess.Popen(
-        [sys.executable, str(ROOT / "example_project" / "demo.py"), "--port", str(port),
-         "--smsc-port", str(smsc_port)],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            sys.executable,
+            str(ROOT / "example_project" / "demo.py"),
+            "--port",
+            str(port),
+            "--smsc-port",
+            str(smsc_port),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         lines: list[str] = []
         threading.Thread(target=lambda: lines.extend(demo.stdout), daemon=True).start()
         deadline = time.monotonic() + 120
-        while not any("Ctrl-C stops everything" in line for line in lines) and \
-                time.monotonic() < deadline:
+        while not any("Ctrl-C stops everything" in line for line in lines) and time.monotonic() < deadline:
             time.sleep(0.2)
         time.sleep(0.5)
         hint = next((line.strip() for line in lines if "smsc_status refresh" in line), "")
@@ -87,8 +109,9 @@ def test_sigterm_stops_every_child_and_the_printed_command_works(tmp_path):
         assignments = [w for w in itertools.takewhile(lambda w: "=" in w, words)]
         command_env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
         command_env.update(w.split("=", 1) for w in assignments)
-        ran = subprocess.run(words[len(assignments):], cwd=ROOT, capture_output=True, text=True,
-                             timeout=60, env=command_env)
+        ran = subprocess.run(
+            words[len(assignments) :], cwd=ROOT, capture_output=True, text=True, timeout=60, env=command_env
+        )
         assert ran.returncode == 0, ran.stderr
         assert "messages" in ran.stdout
         demo.send_signal(signal.SIGTERM)

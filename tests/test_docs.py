@@ -12,8 +12,8 @@ README = (ROOT / "README.rst").read_text(encoding="utf-8")
 
 def section(title: str) -> str:
     start = README.index(f"\n{title}\n")
-    following = re.search(r"\n[^\n]+\n=+\n", README[start + len(title) + 2:])
-    return README[start: start + len(title) + 2 + (following.start() if following else len(README))]
+    following = re.search(r"\n[^\n]+\n=+\n", README[start + len(title) + 2 :])
+    return README[start : start + len(title) + 2 + (following.start() if following else len(README))]
 
 
 def test_settings_reference_lists_exactly_the_real_keys():
@@ -46,6 +46,7 @@ def test_readme_renders_without_warnings():
     import docutils.core
 
     errors = io.StringIO()
-    docutils.core.publish_string(README, writer="null",
-                                 settings_overrides={"report_level": 2, "warning_stream": errors})
+    docutils.core.publish_string(
+        README, writer="null", settings_overrides={"report_level": 2, "warning_stream": errors}
+    )
     assert errors.getvalue() == ""

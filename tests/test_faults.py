@@ -30,10 +30,12 @@ FAULTS = [
 ]
 
 
-@pytest.mark.parametrize(("kind", "options", "outcome", "error_type"), FAULTS,
-                         ids=[f"{f[0]}{f[1].get('code', '')}" for f in FAULTS])
-def test_fault_keeps_stored_state(fast_polling, smsc_simulator, tracked, kind, options, outcome,
-                                  error_type):
+@pytest.mark.parametrize(
+    ("kind", "options", "outcome", "error_type"),
+    FAULTS,
+    ids=[f"{f[0]}{f[1].get('code', '')}" for f in FAULTS],
+)
+def test_fault_keeps_stored_state(fast_polling, smsc_simulator, tracked, kind, options, outcome, error_type):
     fast_polling.update(BACKOFF_INITIAL=60)
     message = tracked((-1,), (1,), by_checks=True, text="Привет 👋")
     before = service.refresh(message).message

@@ -34,8 +34,7 @@ def wrong_password(smsc_simulator, monkeypatch):
 
 
 @pytest.mark.django_db
-def test_a_wrong_password_costs_one_call_not_four(smsc_settings, smsc_simulator, tracked,
-                                                   wrong_password):
+def test_a_wrong_password_costs_one_call_not_four(smsc_settings, smsc_simulator, tracked, wrong_password):
     smsc_simulator.smsc.latency = 0.05
     messages = [tracked((1,)) for _ in range(10)]
     wrong_password()
@@ -49,8 +48,9 @@ def test_a_wrong_password_costs_one_call_not_four(smsc_settings, smsc_simulator,
 
 
 @pytest.mark.django_db
-def test_resetting_the_breaker_never_gets_the_ip_blocked(fast_polling, smsc_simulator, tracked,
-                                                        wrong_password):
+def test_resetting_the_breaker_never_gets_the_ip_blocked(
+    fast_polling, smsc_simulator, tracked, wrong_password
+):
     message = tracked((1,))
     wrong_password()
     outcomes = []
@@ -74,7 +74,8 @@ def test_resetting_the_breaker_never_gets_the_ip_blocked(fast_polling, smsc_simu
 
 @pytest.mark.django_db
 def test_a_password_changed_mid_sweep_is_paid_for_by_at_most_the_requests_in_flight(
-        fast_polling, smsc_simulator, tracked, wrong_password):
+    fast_polling, smsc_simulator, tracked, wrong_password
+):
     smsc_simulator.smsc.latency = 0.05
     messages = [tracked((-1,)) for _ in range(20)]
     service.refresh(messages[0])  # the login proves itself: four requests at a time from now on
@@ -120,11 +121,20 @@ def spawn(smsc_settings):
 
     def start(role, *args, **overrides):
         db = connection.settings_dict
-        env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings",
-               "SMSC_TEST_SQLITE": str(db["NAME"]), "PGDATABASE": str(db["NAME"]),
-               "SMSC_TEST_SETTINGS": json.dumps({**smsc_settings, **overrides})}
-        process = subprocess.Popen([sys.executable, "-m", "tests.procs", role, *map(str, args)],
-                                   cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+        env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "tests.settings",
+            "SMSC_TEST_SQLITE": str(db["NAME"]),
+            "PGDATABASE": str(db["NAME"]),
+            "SMSC_TEST_SETTINGS": json.dumps({**smsc_settings, **overrides}),
+        }
+        process = subprocess.Popen(
+            [sys.executable, "-m", "tests.procs", role, *map(str, args)],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         processes.append(process)
         assert process.stdout.readline().strip() == "ready", f"{role} did not start"
         return process
@@ -165,16 +175,16 @@ def test_leases_outlive_their_length_while_alive_and_free_up_after_sigkill(smsc_
 
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
-def test_per_message_spacing_across_processes_under_slot_starvation(smsc_settings, smsc_simulator,
-                                                                   tracked, spawn):
+def test_per_message_spacing_across_processes_under_slot_starvation(
+    smsc_settings, smsc_simulator, tracked, spawn
+):
     """Three sweeping processes and one clicking "Refresh" share the one slot left free by three
     hanging requests, until those end after 16 s and free their slots; SMSC answers in 50 ms.
     Every message is due again a second after its check, so the processes compete for every
     message all the time, and whoever claimed many messages with one slot is overtaken."""
     sim = smsc_simulator.smsc
     sim.latency = 0.05
-    smsc_settings.update(BACKOFF_INITIAL=1, BACKOFF_MAX=1, BACKOFF_JITTER=0, SLOT_WAIT=2.0,
-                         TIMEOUT=5.0)
+    smsc_settings.update(BACKOFF_INITIAL=1, BACKOFF_MAX=1, BACKOFF_JITTER=0, SLOT_WAIT=2.0, TIMEOUT=5.0)
     service.refresh(tracked((-1,)))  # the login proves itself
     hanging = [tracked((1,)) for _ in range(3)]  # delivered: not asked again once answered
     SentMessage.objects.filter(pk__in=[m.pk for m in hanging]).update(next_check_at=None)
@@ -203,8 +213,9 @@ def test_per_message_spacing_across_processes_under_slot_starvation(smsc_setting
 
 
 @pytest.mark.django_db
-def test_admin_and_command_say_when_a_call_is_allowed_again(fast_polling, smsc_simulator, tracked,
-                                                            wrong_password, admin_client):
+def test_admin_and_command_say_when_a_call_is_allowed_again(
+    fast_polling, smsc_simulator, tracked, wrong_password, admin_client
+):
     from io import StringIO
 
     from django.core.management import call_command

@@ -50,8 +50,9 @@ def test_no_two_msgids_share_a_translation_unless_they_mean_the_same():
     by_text = defaultdict(set)
     for msgid, _plural, text in entries():
         by_text[text.casefold()].add(msgid)
-    shared = [ids for ids in by_text.values()
-              if len({i.casefold() for i in ids}) > 1 and ids not in SAME_MEANING]
+    shared = [
+        ids for ids in by_text.values() if len({i.casefold() for i in ids}) > 1 and ids not in SAME_MEANING
+    ]
     assert shared == []
 
 
@@ -62,19 +63,28 @@ def test_the_known_mistranslations_are_gone():
     assert ru["Unknown code"] == "Неизвестный код"  # was "… %(code)s", shown raw
 
 
-@pytest.mark.skipif(not all(shutil.which(t) for t in ("xgettext", "msgmerge", "msgattrib")),
-                    reason="gettext tools not installed")
+@pytest.mark.skipif(
+    not all(shutil.which(t) for t in ("xgettext", "msgmerge", "msgattrib")),
+    reason="gettext tools not installed",
+)
 def test_every_string_in_the_code_is_translated(tmp_path):
     copy = tmp_path / "django_smsc_status"
     shutil.copytree(PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__", "*.mo"))
     command = [sys.executable, "-m", "django"]
     env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
-    made = subprocess.run([*command, "makemessages", "-l", "ru", "--no-location"], cwd=copy,
-                          capture_output=True, text=True, env=env)
+    made = subprocess.run(
+        [*command, "makemessages", "-l", "ru", "--no-location"],
+        cwd=copy,
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     assert made.returncode == 0, made.stderr
     po = copy / "locale" / "ru" / "LC_MESSAGES" / "django.po"
-    missing = subprocess.run(["msgattrib", "--untranslated", "--no-obsolete", str(po)],
-                             capture_output=True, text=True, check=True).stdout
-    fuzzy = subprocess.run(["msgattrib", "--only-fuzzy", "--no-obsolete", str(po)],
-                           capture_output=True, text=True, check=True).stdout
+    missing = subprocess.run(
+        ["msgattrib", "--untranslated", "--no-obsolete", str(po)], capture_output=True, text=True, check=True
+    ).stdout
+    fuzzy = subprocess.run(
+        ["msgattrib", "--only-fuzzy", "--no-obsolete", str(po)], capture_output=True, text=True, check=True
+    ).stdout
     assert missing + fuzzy == ""  # msgattrib prints nothing when every entry is translated

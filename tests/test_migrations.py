@@ -28,10 +28,16 @@ def test_phones_are_normalized_and_duplicates_merged(migrate):
     Snapshot = old.get_model(APP, "StatusSnapshot")
     now = timezone.now()
     # One SMSC message stored twice: "8 (999) ..." as 8999..., and +7 999 ... as 7999...
-    eight = Message.objects.create(smsc_id="501", phone="89991234567", status=0,
-                                   status_changed_at=now, text="Ваш код: 1", sender="Shop")
-    seven = Message.objects.create(smsc_id="501", phone="79991234567", status=1, is_final=True,
-                                   status_changed_at=now + timezone.timedelta(seconds=5))
+    eight = Message.objects.create(
+        smsc_id="501", phone="89991234567", status=0, status_changed_at=now, text="Ваш код: 1", sender="Shop"
+    )
+    seven = Message.objects.create(
+        smsc_id="501",
+        phone="79991234567",
+        status=1,
+        is_final=True,
+        status_changed_at=now + timezone.timedelta(seconds=5),
+    )
     Snapshot.objects.create(message_id=eight.pk, status=-1, observed_at=now)
     Snapshot.objects.create(message_id=eight.pk, status=0, observed_at=now)
     Snapshot.objects.create(message_id=seven.pk, status=1, observed_at=now)
@@ -45,8 +51,11 @@ def test_phones_are_normalized_and_duplicates_merged(migrate):
     assert merged.pk == seven.pk and merged.phone == "79991234567"
     assert merged.status == 1 and merged.is_final  # the most advanced state is kept
     assert merged.text == "Ваш код: 1" and merged.sender == "Shop"  # filled from the other row
-    assert sorted(Snapshot.objects.filter(message_id=merged.pk).values_list("status", flat=True)) \
-        == [-1, 0, 1]  # no snapshot lost
+    assert sorted(Snapshot.objects.filter(message_id=merged.pk).values_list("status", flat=True)) == [
+        -1,
+        0,
+        1,
+    ]  # no snapshot lost
     assert Snapshot.objects.count() == 3
     assert Message.objects.get(pk=other.pk).phone == "77012345678"
     assert Message.objects.get(pk=odd.pk).phone == "not a phone"  # kept, never lost

@@ -18,13 +18,19 @@ pytestmark = pytest.mark.django_db
 def message(name: str, *, final: bool, age: int, history: list[int]) -> SentMessage:
     """A message created ``age`` days ago with snapshots observed ``history`` days ago (in order)."""
     now = timezone.now()
-    msg = SentMessage.objects.create(smsc_id=name, phone="79990000001", is_final=final,
-                                     status=1 if final else -1,
-                                     created_at=now - timedelta(days=age))
+    msg = SentMessage.objects.create(
+        smsc_id=name,
+        phone="79990000001",
+        is_final=final,
+        status=1 if final else -1,
+        created_at=now - timedelta(days=age),
+    )
     StatusSnapshot.objects.bulk_create(
-        StatusSnapshot(message=msg, status=-1, observed_at=now - timedelta(days=days, seconds=i),
-                       raw={"n": str(i)})
-        for i, days in enumerate(history))
+        StatusSnapshot(
+            message=msg, status=-1, observed_at=now - timedelta(days=days, seconds=i), raw={"n": str(i)}
+        )
+        for i, days in enumerate(history)
+    )
     return msg
 
 
@@ -65,8 +71,11 @@ def test_dry_run_deletes_nothing_and_tells_the_same(world):
     assert SentMessage.objects.count() == 5
     assert "Would delete" in str(report)
     real = service.prune(30, 150, batch_size=1)
-    assert (report.snapshots, report.messages, report.message_snapshots) == \
-           (real.snapshots, real.messages, real.message_snapshots)
+    assert (report.snapshots, report.messages, report.message_snapshots) == (
+        real.snapshots,
+        real.messages,
+        real.message_snapshots,
+    )
 
 
 def test_old_final_messages_go_with_their_history(world):
@@ -95,8 +104,9 @@ def test_command_dry_run_then_prune(world):
     assert run("prune", "--days", "30", "--dry-run").startswith("Would delete 6 old snapshots")
     assert StatusSnapshot.objects.count() == 18
     out = run("prune", "--days", "30", "--messages-days", "250")
-    assert out.startswith("Deleted 6 old snapshots of final messages, and 1 old final messages "
-                          "with their 1 snapshots")
+    assert out.startswith(
+        "Deleted 6 old snapshots of final messages, and 1 old final messages with their 1 snapshots"
+    )
     assert not SentMessage.objects.filter(smsc_id="single").exists()
 
 
@@ -130,14 +140,17 @@ def test_schedule_adds_and_removes_the_daily_prune(smsc_settings):
     assert Schedule.objects.filter(name="django_smsc_status.sweep").exists()
 
 
-@pytest.mark.parametrize(("retention", "named"), [
-    ([90], "['RETENTION'] must be None or a dict"),
-    ({"SNAPSHOT_DAY": 90}, "unknown key 'SNAPSHOT_DAY'"),
-    ({"SNAPSHOT_DAYS": 0}, "['RETENTION']['SNAPSHOT_DAYS'] must be an integer >= 1 or None"),
-    ({"SNAPSHOT_DAYS": 9, "MESSAGE_DAYS": "30"}, "['RETENTION']['MESSAGE_DAYS']"),
-    ({"SNAPSHOT_DAYS": 9, "BATCH_SIZE": None}, "['RETENTION']['BATCH_SIZE'] must be an integer >= 1,"),
-    ({"MESSAGE_DAYS": None}, "needs SNAPSHOT_DAYS or MESSAGE_DAYS"),
-])
+@pytest.mark.parametrize(
+    ("retention", "named"),
+    [
+        ([90], "['RETENTION'] must be None or a dict"),
+        ({"SNAPSHOT_DAY": 90}, "unknown key 'SNAPSHOT_DAY'"),
+        ({"SNAPSHOT_DAYS": 0}, "['RETENTION']['SNAPSHOT_DAYS'] must be an integer >= 1 or None"),
+        ({"SNAPSHOT_DAYS": 9, "MESSAGE_DAYS": "30"}, "['RETENTION']['MESSAGE_DAYS']"),
+        ({"SNAPSHOT_DAYS": 9, "BATCH_SIZE": None}, "['RETENTION']['BATCH_SIZE'] must be an integer >= 1,"),
+        ({"MESSAGE_DAYS": None}, "needs SNAPSHOT_DAYS or MESSAGE_DAYS"),
+    ],
+)
 def test_retention_setting_is_validated(smsc_settings, retention, named):
     smsc_settings["RETENTION"] = retention
     with pytest.raises(ImproperlyConfigured) as excinfo:

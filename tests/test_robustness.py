@@ -21,8 +21,7 @@ def imported(smsc_id: str, phone: str = "79990000001") -> SentMessage:
     return SentMessage.objects.create(smsc_id=smsc_id, phone=phone, next_check_at=timezone.now())
 
 
-def test_poison_row_is_quarantined_and_the_rest_of_the_sweep_goes_on(smsc_settings, smsc_simulator,
-                                                                   tracked):
+def test_poison_row_is_quarantined_and_the_rest_of_the_sweep_goes_on(smsc_settings, smsc_simulator, tracked):
     smsc_settings["CHUNK_SIZE"] = 3  # the poison row shares a batch with good ones
     good = [tracked((1,)) for _ in range(6)]
     poison = imported("x\x01y")
@@ -44,8 +43,7 @@ def test_poison_row_is_quarantined_and_the_rest_of_the_sweep_goes_on(smsc_settin
     assert again.total == 0 and smsc_simulator.smsc.calls["get_status"] == 6
 
 
-def test_manual_refresh_of_a_poison_row_answers_instead_of_raising(smsc_settings, smsc_simulator,
-                                                                   tracked):
+def test_manual_refresh_of_a_poison_row_answers_instead_of_raising(smsc_settings, smsc_simulator, tracked):
     poison = imported("x\x01y")
     result = service.refresh(poison)
     assert result.outcome == Outcome.QUARANTINED
@@ -72,14 +70,19 @@ def test_admin_and_api_show_why_a_message_is_quarantined(admin_client, smsc_sett
     assert "holds characters that cannot be sent" in change.content.decode()
 
 
-def test_over_long_answer_fields_are_cut_to_fit_and_kept_whole_in_history(smsc_settings,
-                                                                         smsc_simulator):
+def test_over_long_answer_fields_are_cut_to_fit_and_kept_whole_in_history(smsc_settings, smsc_simulator):
     smsc_settings["CHUNK_SIZE"] = 4
     long_ones = []
     for n in range(3):
         phone = f"7999000010{n}"
-        smsc_simulator.smsc.add_message(phone, smsc_id=f"L{n}", steps=timeline((1,)),
-                                        sender="S" * 30, operator="O" * 150, region="R" * 250)
+        smsc_simulator.smsc.add_message(
+            phone,
+            smsc_id=f"L{n}",
+            steps=timeline((1,)),
+            sender="S" * 30,
+            operator="O" * 150,
+            region="R" * 250,
+        )
         long_ones.append(service.register(f"L{n}", phone)[0])
     normal = service.register("N1", "79990000200")[0]
     smsc_simulator.smsc.add_message("79990000200", smsc_id="N1", steps=timeline((1,)))
@@ -93,13 +96,16 @@ def test_over_long_answer_fields_are_cut_to_fit_and_kept_whole_in_history(smsc_s
     assert SentMessage.objects.get(pk=normal.pk).status == 1
 
 
-@pytest.mark.parametrize(("name", "value", "stored"), [
-    ("cost", Decimal("123456789012"), None),  # over the column's 8 whole digits: dropped
-    ("cost", Decimal("NaN"), None),
-    ("cost", Decimal("1.234567"), Decimal("1.2346")),
-    ("sms_count", -3, None),
-    ("sender", "x" * 21, "x" * 20),
-])
+@pytest.mark.parametrize(
+    ("name", "value", "stored"),
+    [
+        ("cost", Decimal("123456789012"), None),  # over the column's 8 whole digits: dropped
+        ("cost", Decimal("NaN"), None),
+        ("cost", Decimal("1.234567"), Decimal("1.2346")),
+        ("sms_count", -3, None),
+        ("sender", "x" * 21, "x" * 20),
+    ],
+)
 def test_values_are_fitted_to_their_columns(name, value, stored):
     from django_smsc_status.policy import fit
 
@@ -112,22 +118,28 @@ def refuse_operator(db):
     table = SentMessage._meta.db_table
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            cursor.execute("CREATE FUNCTION smsc_refuse() RETURNS trigger AS $$ BEGIN "
-                           "IF NEW.operator = 'Refused' THEN RAISE EXCEPTION 'refused row'; END IF; "
-                           "RETURN NEW; END $$ LANGUAGE plpgsql")
-            cursor.execute(f"CREATE TRIGGER smsc_refuse BEFORE UPDATE ON {table} "
-                           "FOR EACH ROW EXECUTE FUNCTION smsc_refuse()")
+            cursor.execute(
+                "CREATE FUNCTION smsc_refuse() RETURNS trigger AS $$ BEGIN "
+                "IF NEW.operator = 'Refused' THEN RAISE EXCEPTION 'refused row'; END IF; "
+                "RETURN NEW; END $$ LANGUAGE plpgsql"
+            )
+            cursor.execute(
+                f"CREATE TRIGGER smsc_refuse BEFORE UPDATE ON {table} "
+                "FOR EACH ROW EXECUTE FUNCTION smsc_refuse()"
+            )
         else:
-            cursor.execute(f"CREATE TRIGGER smsc_refuse BEFORE UPDATE ON {table} "
-                           "WHEN NEW.operator = 'Refused' BEGIN SELECT RAISE(ABORT, 'refused row'); END")
+            cursor.execute(
+                f"CREATE TRIGGER smsc_refuse BEFORE UPDATE ON {table} "
+                "WHEN NEW.operator = 'Refused' BEGIN SELECT RAISE(ABORT, 'refused row'); END"
+            )
 
 
-def test_a_row_the_database_refuses_costs_only_that_row(smsc_settings, smsc_simulator, tracked,
-                                                        refuse_operator):
+def test_a_row_the_database_refuses_costs_only_that_row(
+    smsc_settings, smsc_simulator, tracked, refuse_operator
+):
     smsc_settings["CHUNK_SIZE"] = 5
     good = [tracked((1,)) for _ in range(4)]
-    smsc_simulator.smsc.add_message("79990000300", smsc_id="R1", steps=timeline((1,)),
-                                    operator="Refused")
+    smsc_simulator.smsc.add_message("79990000300", smsc_id="R1", steps=timeline((1,)), operator="Refused")
     bad = service.register("R1", "79990000300")[0]
 
     results = {r.message.pk: r for r in service.refresh_many([*good, bad])}
@@ -142,8 +154,9 @@ def test_a_row_the_database_refuses_costs_only_that_row(smsc_settings, smsc_simu
     assert bad.next_check_at > timezone.now()  # backed off, polled again later
 
 
-def test_an_unexpected_failure_inside_a_run_never_escapes_a_sweep(smsc_settings, smsc_simulator,
-                                                                  tracked, monkeypatch):
+def test_an_unexpected_failure_inside_a_run_never_escapes_a_sweep(
+    smsc_settings, smsc_simulator, tracked, monkeypatch
+):
     tracked((1,))
 
     def broken_claim(*args, **kwargs):
@@ -155,8 +168,9 @@ def test_an_unexpected_failure_inside_a_run_never_escapes_a_sweep(smsc_settings,
     assert "stopped early" in str(report)
 
 
-def test_status_changed_receiver_failure_is_logged_not_raised(smsc_settings, smsc_simulator, tracked,
-                                                              caplog, django_capture_on_commit_callbacks):
+def test_status_changed_receiver_failure_is_logged_not_raised(
+    smsc_settings, smsc_simulator, tracked, caplog, django_capture_on_commit_callbacks
+):
     from django.dispatch import receiver
 
     from django_smsc_status import signals

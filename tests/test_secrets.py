@@ -92,8 +92,9 @@ def test_soap_fault_echoing_the_password_is_redacted(smsc_settings, smsc_simulat
 
 
 @pytest.mark.django_db
-def test_no_secret_anywhere_after_every_operation(smsc_settings, smsc_simulator, tracked,
-                                                  debug_logs, admin_client):
+def test_no_secret_anywhere_after_every_operation(
+    smsc_settings, smsc_simulator, tracked, debug_logs, admin_client
+):
     """Service, database, admin and API, with every logger at DEBUG, failures included."""
     from django_smsc_status import service
     from django_smsc_status.models import AccountState, SentMessage, StatusSnapshot
@@ -114,10 +115,13 @@ def test_no_secret_anywhere_after_every_operation(smsc_settings, smsc_simulator,
         service.send("79991234567", "hi")
     seen.append(str(info.value))
 
-    for url in ("/admin/django_smsc_status/sentmessage/",
-                f"/admin/django_smsc_status/sentmessage/{messages[0].pk}/change/",
-                "/admin/django_smsc_status/accountstate/",
-                "/api/smsc/messages/", f"/api/smsc/messages/{messages[0].pk}/snapshots/"):
+    for url in (
+        "/admin/django_smsc_status/sentmessage/",
+        f"/admin/django_smsc_status/sentmessage/{messages[0].pk}/change/",
+        "/admin/django_smsc_status/accountstate/",
+        "/api/smsc/messages/",
+        f"/api/smsc/messages/{messages[0].pk}/snapshots/",
+    ):
         seen.append(admin_client.get(url).content.decode())
     seen.append(admin_client.post(f"/api/smsc/messages/{messages[0].pk}/refresh/").content.decode())
     seen += [m.last_request_error for m in SentMessage.objects.all()]
@@ -152,8 +156,7 @@ def debug_page(request_factory, call) -> str:
 
 
 @pytest.mark.django_db
-def test_debug_error_page_shows_no_secret(settings, smsc_settings, smsc_simulator, tracked, rf,
-                                          monkeypatch):
+def test_debug_error_page_shows_no_secret(settings, smsc_settings, smsc_simulator, tracked, rf, monkeypatch):
     from django_smsc_status import limits, service
     from django_smsc_status.client import get_client
 

@@ -119,8 +119,7 @@ def test_unchanged_answer_writes_no_snapshot(fast_polling, smsc_simulator, track
     assert result.message.check_attempts == 1
 
 
-def test_refresh_moments_after_a_check_answers_from_the_database(smsc_settings, smsc_simulator,
-                                                                 tracked):
+def test_refresh_moments_after_a_check_answers_from_the_database(smsc_settings, smsc_simulator, tracked):
     message = tracked((-1,))
     service.refresh(message)
     result = service.refresh(message)
@@ -229,8 +228,7 @@ def test_error_4_pauses_the_account(smsc_settings, smsc_simulator, tracked):
 
 
 @pytest.mark.parametrize("fault", ["timeout", "reset", "http500", "malformed", "soap_fault"])
-def test_transport_failure_keeps_state_and_reschedules(fast_polling, smsc_simulator, tracked,
-                                                       fault):
+def test_transport_failure_keeps_state_and_reschedules(fast_polling, smsc_simulator, tracked, fault):
     fast_polling.update(BACKOFF_INITIAL=60)
     message = tracked((-1,), (1, 0, 0), by_checks=True)
     service.refresh(message)
@@ -277,8 +275,7 @@ def test_jitter_spreads_checks(fast_polling, tracked):
     fast_polling.update(BACKOFF_INITIAL=100, BACKOFF_JITTER=0.5)
     messages = [tracked((-1,)) for _ in range(20)]
     results = service.refresh_many(messages)
-    waits = {round((r.message.next_check_at - r.message.last_checked_at).total_seconds())
-             for r in results}
+    waits = {round((r.message.next_check_at - r.message.last_checked_at).total_seconds()) for r in results}
     assert len(waits) > 5 and all(50 <= w <= 150 for w in waits)
 
 

@@ -36,11 +36,15 @@ def seed_server():
 
 def test_php_soapclient_envelope(seed_server):
     body = PHP_ENVELOPE.format(ns=seed_server.namespace).encode()
-    status, content = post(seed_server, body, {
-        "Content-Type": "text/xml; charset=utf-8",
-        "SOAPAction": f'"{seed_server.namespace}"',
-        "User-Agent": "PHP-SOAP/8.2.0",
-    })
+    status, content = post(
+        seed_server,
+        body,
+        {
+            "Content-Type": "text/xml; charset=utf-8",
+            "SOAPAction": f'"{seed_server.namespace}"',
+            "User-Agent": "PHP-SOAP/8.2.0",
+        },
+    )
     assert status == 200
     root = ET.fromstring(content)
     response = root.find(f".//{{{seed_server.namespace}}}StatusResponse")
@@ -53,8 +57,12 @@ def test_php_soapclient_envelope(seed_server):
 
 def test_qualified_children_are_read_too(seed_server):
     ns = seed_server.namespace
-    body = PHP_ENVELOPE.format(ns=ns).replace("<login>", "<ns1:login>").replace(
-        "</login>", "</ns1:login>").encode()
+    body = (
+        PHP_ENVELOPE.format(ns=ns)
+        .replace("<login>", "<ns1:login>")
+        .replace("</login>", "</ns1:login>")
+        .encode()
+    )
     status, content = post(seed_server, body)
     assert status == 200 and b"<status>1</status>" in content
 

@@ -36,12 +36,21 @@ def messages(smsc_settings):
     rows = []
     for i, (sent, status, err, final, operator, region, cost, seconds) in enumerate(FIXTURE):
         start = sent or CREATED[i]
-        rows.append(SentMessage(
-            smsc_id=str(500 + i), phone=f"7999000{i:04d}", sent_at=sent, created_at=start,
-            status=status, err=err, is_final=final, operator=operator, region=region,
-            cost=Decimal(cost) if cost else None,
-            status_changed_at=start + timedelta(seconds=seconds) if seconds else None,
-        ))
+        rows.append(
+            SentMessage(
+                smsc_id=str(500 + i),
+                phone=f"7999000{i:04d}",
+                sent_at=sent,
+                created_at=start,
+                status=status,
+                err=err,
+                is_final=final,
+                operator=operator,
+                region=region,
+                cost=Decimal(cost) if cost else None,
+                status_changed_at=start + timedelta(seconds=seconds) if seconds else None,
+            )
+        )
     SentMessage.objects.bulk_create(rows)
 
 
@@ -114,9 +123,12 @@ def test_by_status_unchecked_last(messages):
     rows = service.stats(SentMessage.objects.all(), "status")
     assert [row["key"] for row in rows] == [1, -1, 2, 20, 22, None]
     assert figures(rows, "total", "delivered", "failed", "pending", "cost") == {
-        1: (2, 2, 0, 0, d("3.0000")), -1: (1, 0, 0, 1, d("0.0000")),
-        2: (1, 1, 0, 0, d("3.2500")), 20: (1, 0, 1, 0, d("2.0000")),
-        22: (1, 0, 1, 0, d("0.0000")), None: (1, 0, 0, 1, d("0.0000")),
+        1: (2, 2, 0, 0, d("3.0000")),
+        -1: (1, 0, 0, 1, d("0.0000")),
+        2: (1, 1, 0, 0, d("3.2500")),
+        20: (1, 0, 1, 0, d("2.0000")),
+        22: (1, 0, 1, 0, d("0.0000")),
+        None: (1, 0, 0, 1, d("0.0000")),
     }
 
 

@@ -44,8 +44,11 @@ class _ProxyHandler(BaseHTTPRequestHandler):
             return
         target = urlsplit(self.path)  # a forward proxy gets the absolute URL
         upstream = http.client.HTTPConnection(target.hostname, target.port, timeout=10)
-        headers = {k: v for k, v in self.headers.items()
-                   if k.lower() not in ("proxy-authorization", "host", "connection")}
+        headers = {
+            k: v
+            for k, v in self.headers.items()
+            if k.lower() not in ("proxy-authorization", "host", "connection")
+        }
         upstream.request("POST", target.path, body, headers)
         answer = upstream.getresponse()
         data = answer.read()
@@ -119,8 +122,9 @@ def test_status_through_an_authenticating_proxy(smsc_settings, smsc_simulator, p
     assert (method, path) == ("POST", smsc_simulator.endpoint)  # it went through the proxy
 
 
-def test_proxy_without_credentials_is_named_as_the_problem(smsc_settings, smsc_simulator, proxy,
-                                                            no_proxy_env):
+def test_proxy_without_credentials_is_named_as_the_problem(
+    smsc_settings, smsc_simulator, proxy, no_proxy_env
+):
     no_proxy_env.setenv("http_proxy", proxy_url(proxy, credentials=False))
     client = client_for(smsc_settings, smsc_simulator.endpoint)
     with pytest.raises(SmscConnectionError) as info:
@@ -130,8 +134,7 @@ def test_proxy_without_credentials_is_named_as_the_problem(smsc_settings, smsc_s
     assert smsc_simulator.requests == 0
 
 
-def test_https_tunnels_through_the_proxy_with_credentials(smsc_settings, smsc_simulator, proxy,
-                                                          no_proxy_env):
+def test_https_tunnels_through_the_proxy_with_credentials(smsc_settings, smsc_simulator, proxy, no_proxy_env):
     """CONNECT carries the credentials; the simulator speaks no TLS, so the handshake then fails,
     and the error says so (not "refused")."""
     no_proxy_env.setenv("https_proxy", proxy_url(proxy))
@@ -170,6 +173,7 @@ def test_no_proxy_bypasses_it(smsc_settings, smsc_simulator, proxy, no_proxy_env
 
 
 # -- what failed, in words, with the cause kept --------------------------------------------------
+
 
 def test_unknown_host_says_name_lookup(smsc_settings, no_proxy_env):
     client = client_for(smsc_settings, "http://smsc.invalid/sys/soap.php")

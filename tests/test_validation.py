@@ -14,24 +14,38 @@ pytestmark = pytest.mark.django_db
 API = "/api/smsc/messages/"
 
 
-@pytest.mark.parametrize(("region", "written", "stored"), [
-    ("RU", "8 (999) 123-45-67", "79991234567"),
-    ("RU", "+7 999 123-45-67", "79991234567"),
-    ("RU", "79991234567", "79991234567"),
-    ("RU", "999 123 45 67", "79991234567"),
-    ("RU", "380501234567", "380501234567"),  # international digits without "+"
-    ("KZ", "8 (701) 234-56-78", "77012345678"),
-    ("KZ", "+7 701 234 5678", "77012345678"),
-    ("UA", "050 123 45 67", "380501234567"),
-    ("UA", "+380 50 123 4567", "380501234567"),
-])
+@pytest.mark.parametrize(
+    ("region", "written", "stored"),
+    [
+        ("RU", "8 (999) 123-45-67", "79991234567"),
+        ("RU", "+7 999 123-45-67", "79991234567"),
+        ("RU", "79991234567", "79991234567"),
+        ("RU", "999 123 45 67", "79991234567"),
+        ("RU", "380501234567", "380501234567"),  # international digits without "+"
+        ("KZ", "8 (701) 234-56-78", "77012345678"),
+        ("KZ", "+7 701 234 5678", "77012345678"),
+        ("UA", "050 123 45 67", "380501234567"),
+        ("UA", "+380 50 123 4567", "380501234567"),
+    ],
+)
 def test_phone_formats_of_each_region(smsc_settings, region, written, stored):
     smsc_settings["DEFAULT_REGION"] = region
     assert normalize_phone(written) == stored
 
 
-@pytest.mark.parametrize("bad", ["", "12", "call me", "7999abc4567", "+7 999 123", "8 (999) 123-45-67-89",
-                                 "7999\x011234567", "+7 999 123 45 67 89 01 23 45"])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "",
+        "12",
+        "call me",
+        "7999abc4567",
+        "+7 999 123",
+        "8 (999) 123-45-67-89",
+        "7999\x011234567",
+        "+7 999 123 45 67 89 01 23 45",
+    ],
+)
 def test_not_a_phone_number_is_refused(smsc_settings, bad):
     with pytest.raises(ValidationError) as info:
         normalize_phone(bad)
@@ -57,8 +71,14 @@ def test_smsc_ids_like_smsc_gives_them():
     assert clean_smsc_id("order-42.a_1") == "order-42.a_1"
 
 
-CONTROL = [("smsc_id", "x\x01y"), ("smsc_id", "x\u200by"), ("phone", "7999\x1b1234567"),
-           ("sender", "Sh\x07op"), ("text", "Код\x00 1234"), ("text", "a\x1fb")]
+CONTROL = [
+    ("smsc_id", "x\x01y"),
+    ("smsc_id", "x\u200by"),
+    ("phone", "7999\x1b1234567"),
+    ("sender", "Sh\x07op"),
+    ("text", "Код\x00 1234"),
+    ("text", "a\x1fb"),
+]
 
 
 @pytest.mark.parametrize(("field", "value"), CONTROL)
@@ -70,8 +90,9 @@ def test_service_register_refuses_control_characters(smsc_settings, field, value
     assert not SentMessage.objects.exists()
 
 
-@pytest.mark.parametrize(("field", "value"), [("sender", "a\x01b"), ("text", "a\x01b"),
-                                              ("smsc_id", "a\x01b")])
+@pytest.mark.parametrize(
+    ("field", "value"), [("sender", "a\x01b"), ("text", "a\x01b"), ("smsc_id", "a\x01b")]
+)
 def test_service_send_refuses_control_characters(smsc_settings, smsc_simulator, field, value):
     kwargs = {"text": "hi", field: value}
     with pytest.raises(ValidationError) as info:
@@ -90,8 +111,9 @@ def test_api_register_names_the_field(smsc_settings, staff, grant, field, value)
     assert not SentMessage.objects.exists()
 
 
-@pytest.mark.parametrize(("field", "value"), [("sender", "a\x01b"), ("text", "a\x01b"),
-                                              ("phones", ["7999\x011234567"])])
+@pytest.mark.parametrize(
+    ("field", "value"), [("sender", "a\x01b"), ("text", "a\x01b"), ("phones", ["7999\x011234567"])]
+)
 def test_api_send_names_the_field(smsc_settings, smsc_simulator, staff, grant, field, value):
     client = APIClient()
     client.force_authenticate(grant(staff, "send_message"))

@@ -57,8 +57,13 @@ def qcluster(request, smsc_settings, smsc_simulator, monkeypatch):
         "PGDATABASE": str(db["NAME"]),
         "SMSC_TEST_MARIADB_DB": str(db["NAME"]),
     }
-    process = subprocess.Popen([sys.executable, "-m", "django", "qcluster"], cwd=ROOT, env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "django", "qcluster"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     yield process
     process.terminate()
     try:
@@ -83,8 +88,12 @@ def test_workers_refresh_everything_within_limits(qcluster, smsc_simulator, trac
     messages = [tracked((-1,), (1, 0, 0), by_checks=True) for _ in range(40)]
     assert tasks.enqueue_refresh(messages) == 40
     assert tasks.enqueue_refresh(messages) == 0  # already queued: not queued twice
-    done = wait_for(lambda: not SentMessage.objects.filter(status__isnull=True).exists()
-                    and not SentMessage.objects.filter(refresh_queued_at__isnull=False).exists())
+    done = wait_for(
+        lambda: (
+            not SentMessage.objects.filter(status__isnull=True).exists()
+            and not SentMessage.objects.filter(refresh_queued_at__isnull=False).exists()
+        )
+    )
     assert done, f"workers did not finish; qcluster alive: {qcluster.poll() is None}"
 
     assert SentMessage.objects.filter(status=-1).count() == 40

@@ -35,15 +35,17 @@ class UtcDateTimeFilter(django_filters.IsoDateTimeFilter):
 
 
 class SentMessageFilter(django_filters.FilterSet):
-    status = CodeInFilter(field_name="status", lookup_expr="in", **INT32,
-                          help_text="Status codes, comma-separated: 1,20")
-    err = CodeInFilter(field_name="err", lookup_expr="in", **INT32,
-                       help_text="Delivery error codes, comma-separated")
+    status = CodeInFilter(
+        field_name="status", lookup_expr="in", **INT32, help_text="Status codes, comma-separated: 1,20"
+    )
+    err = CodeInFilter(
+        field_name="err", lookup_expr="in", **INT32, help_text="Delivery error codes, comma-separated"
+    )
     state = django_filters.ChoiceFilter(
         method="filter_state",
         choices=POLLING_STATES,
         help_text="pending: not final; due: pending and due for a check; final; given_up: no "
-                  "longer polled (too old); quarantined: holds data SMSC cannot be asked about",
+        "longer polled (too old); quarantined: holds data SMSC cannot be asked about",
     )
     phone = django_filters.CharFilter(method="filter_phone", help_text="Any format: +7 999 123-45-67")
     created_after = UtcDateTimeFilter(field_name="created_at", lookup_expr="gte")

@@ -34,10 +34,15 @@ except ImportError:  # pragma: no cover - exercised only without the openapi ext
 def _error(description: str) -> dict:
     return {
         "description": description,
-        "content": {"application/json": {"schema": {
-            "type": "object", "additionalProperties": True,
-            "description": '{"detail": "..."} or, for 400, {"field": ["error", ...]}',
-        }}},
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "additionalProperties": True,
+                    "description": '{"detail": "..."} or, for 400, {"field": ["error", ...]}',
+                }
+            }
+        },
     }
 
 
@@ -62,5 +67,11 @@ if AutoSchema is not None:
 else:  # pragma: no cover
     SCHEMA = None  # type: ignore[assignment]
 
-__all__ = ["SCHEMA", "OpenApiParameter", "OpenApiResponse", "OpenApiTypes", "extend_schema",
-           "extend_schema_field"]
+__all__ = [
+    "SCHEMA",
+    "OpenApiParameter",
+    "OpenApiResponse",
+    "OpenApiTypes",
+    "extend_schema",
+    "extend_schema_field",
+]

@@ -57,10 +57,30 @@ class SentMessageSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = SentMessage
-        fields = ("id", "smsc_id", "phone", "text", "sender", "sent_at", "cost", "sms_count",
-                  "status", "err", "status_changed_at", "operator", "region", "is_final",
-                  "is_given_up", "is_quarantined", "quarantine_reason", "last_checked_at",
-                  "next_check_at", "check_attempts", "last_request_error", "created_at")
+        fields = (
+            "id",
+            "smsc_id",
+            "phone",
+            "text",
+            "sender",
+            "sent_at",
+            "cost",
+            "sms_count",
+            "status",
+            "err",
+            "status_changed_at",
+            "operator",
+            "region",
+            "is_final",
+            "is_given_up",
+            "is_quarantined",
+            "quarantine_reason",
+            "last_checked_at",
+            "next_check_at",
+            "check_attempts",
+            "last_request_error",
+            "created_at",
+        )
         read_only_fields = fields
 
 
@@ -84,10 +104,12 @@ class RegisterSerializer(serializers.Serializer):
     text = serializers.CharField(required=False, allow_blank=True, default="")
     sender = serializers.CharField(required=False, allow_blank=True, default="", max_length=20)
     sent_at = UtcDateTimeField(required=False, allow_null=True, default=None)
-    cost = serializers.DecimalField(max_digits=12, decimal_places=4, required=False, allow_null=True,
-                                    default=None, min_value=0)
-    sms_count = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=0,
-                                         max_value=1000)
+    cost = serializers.DecimalField(
+        max_digits=12, decimal_places=4, required=False, allow_null=True, default=None, min_value=0
+    )
+    sms_count = serializers.IntegerField(
+        required=False, allow_null=True, default=None, min_value=0, max_value=1000
+    )
 
     def validate_phone(self, value: str) -> str:
         return _django_to_drf(validation.normalize_phone, value)
@@ -103,8 +125,7 @@ class RegisterSerializer(serializers.Serializer):
 
 
 class SendSerializer(serializers.Serializer):
-    phones = serializers.ListField(child=serializers.CharField(max_length=32), min_length=1,
-                                   max_length=100)
+    phones = serializers.ListField(child=serializers.CharField(max_length=32), min_length=1, max_length=100)
     text = serializers.CharField(max_length=5000)
     sender = serializers.CharField(required=False, allow_blank=True, max_length=20, default="")
 
@@ -121,13 +142,16 @@ class SendSerializer(serializers.Serializer):
 class BulkRefreshSerializer(serializers.Serializer):
     """Either ``ids``, or nothing: then the list filters in the query string choose."""
 
-    ids = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=2**63 - 1),
-                                required=False, max_length=1000)
+    ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=2**63 - 1), required=False, max_length=1000
+    )
 
 
 class ErrorSerializer(serializers.Serializer):
-    type = serializers.ChoiceField(choices=sorted({kind for kind, _label in ERROR_TYPES.values()}),
-                                   help_text="Stable error type (see the README)")
+    type = serializers.ChoiceField(
+        choices=sorted({kind for kind, _label in ERROR_TYPES.values()}),
+        help_text="Stable error type (see the README)",
+    )
     code = serializers.IntegerField(allow_null=True)
     detail = serializers.CharField()
 
@@ -152,9 +176,13 @@ def _django_to_drf(func, value):
         raise serializers.ValidationError(exc.messages) from None
 
 
-
-@extend_schema_field({"oneOf": [{"type": "string"}, {"type": "integer"}], "nullable": True,
-                      "description": "day: ISO date; operator/region: text; err/status: code"})
+@extend_schema_field(
+    {
+        "oneOf": [{"type": "string"}, {"type": "integer"}],
+        "nullable": True,
+        "description": "day: ISO date; operator/region: text; err/status: code",
+    }
+)
 class GroupKeyField(serializers.Field):
     def to_representation(self, value):
         return value.isoformat() if hasattr(value, "isoformat") else value
@@ -171,11 +199,11 @@ class StatsRowSerializer(serializers.Serializer):
     delivered = serializers.IntegerField()
     failed = serializers.IntegerField()
     pending = serializers.IntegerField()
-    delivery_rate = serializers.FloatField(allow_null=True,
-                                           help_text="delivered / (delivered + failed)")
+    delivery_rate = serializers.FloatField(allow_null=True, help_text="delivered / (delivered + failed)")
     cost = serializers.DecimalField(max_digits=20, decimal_places=4)
     median_seconds = serializers.FloatField(
-        allow_null=True, help_text="Median seconds from sending to the final status")
+        allow_null=True, help_text="Median seconds from sending to the final status"
+    )
 
 
 class StatsSerializer(serializers.Serializer):

@@ -12,5 +12,8 @@ router = SimpleRouter()
 router.register("messages", SentMessageViewSet, basename="message")
 
 # stats/ beside the router; anything else under the prefix: a JSON 404, like every other API error.
-urlpatterns = [*router.urls, path("stats/", DeliveryStatsView.as_view(), name="stats"),
-               re_path(r"^.*$", not_found, name="not-found")]
+urlpatterns = [
+    *router.urls,
+    path("stats/", DeliveryStatsView.as_view(), name="stats"),
+    re_path(r"^.*$", not_found, name="not-found"),
+]

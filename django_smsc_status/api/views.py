@@ -80,7 +80,7 @@ def _with_retry_after(response: Response, seconds: float | None) -> Response:
 
 SMSC_ERRORS = {
     422: "SMSC error 1 (parameters) or 3 (message not found), or the message is quarantined "
-         "(it holds data that cannot be sent to SMSC)",
+    "(it holds data that cannot be sent to SMSC)",
     502: "SMSC could not be reached or answered garbage",
     503: "SMSC error 2/4/9, or calls paused by the circuit breaker; see the Retry-After header",
 }
@@ -141,21 +141,22 @@ class SentMessageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
         request=RegisterSerializer,
         responses={200: SentMessageSerializer, 201: SentMessageSerializer},
         description="Register a message sent elsewhere. Idempotent: an already tracked "
-                    "(smsc_id, phone) answers 200 with the existing message, a new one 201.",
+        "(smsc_id, phone) answers 200 with the existing message, a new one 201.",
     )
     def create(self, request, *args, **kwargs):
         serializer = RegisterSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         message, created = service.register(**serializer.validated_data)
-        return Response(self.get_serializer(message).data,
-                        status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+        return Response(
+            self.get_serializer(message).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
 
     @extend_schema(
         request=None,
-        responses={200: RefreshOutcomeSerializer,
-                   **_smsc_error_responses(RefreshOutcomeSerializer)},
+        responses={200: RefreshOutcomeSerializer, **_smsc_error_responses(RefreshOutcomeSerializer)},
         description="Ask SMSC for this message's status now. A message checked moments ago is "
-                    "answered from the database (outcome too_soon).",
+        "answered from the database (outcome too_soon).",
     )
     @action(detail=True, methods=["post"])
     def refresh(self, request, pk=None):
@@ -168,8 +169,9 @@ class SentMessageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
             "message": result.message,
         }
         code = _status_for_error(result.error) if result.outcome != Outcome.TOO_SOON else 200
-        return _with_retry_after(Response(RefreshOutcomeSerializer(body).data, status=code),
-                                 result.retry_after)
+        return _with_retry_after(
+            Response(RefreshOutcomeSerializer(body).data, status=code), result.retry_after
+        )
 
     @extend_schema(
         operation_id="smsc_messages_bulk_refresh",
@@ -177,8 +179,8 @@ class SentMessageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
         request=BulkRefreshSerializer,
         responses={202: BulkRefreshResponseSerializer},
         description="Queue refreshes (django-q2) of the messages in `ids`, or, without `ids`, "
-                    "of the messages the list filters in the query string select (at least one "
-                    "filter is required).",
+        "of the messages the list filters in the query string select (at least one "
+        "filter is required).",
     )
     @action(detail=False, methods=["post"], url_path="refresh")
     def bulk_refresh(self, request):
@@ -188,25 +190,32 @@ class SentMessageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
         if ids is None:
             # An empty POST, or filters without values (?state=), must not queue every message
             # ever sent: django-filter skips empty values, so look at the cleaned ones.
-            filterset = self.filterset_class(request.query_params, queryset=self.get_queryset(),
-                                             request=request)
+            filterset = self.filterset_class(
+                request.query_params, queryset=self.get_queryset(), request=request
+            )
             if not filterset.is_valid():
                 raise ValidationError(filterset.errors)
             if not any(value not in (None, "", [], ()) for value in filterset.form.cleaned_data.values()):
-                raise ValidationError({"ids": [_("Give ids, or at least one list filter with a "
-                                                 "value (e.g. ?state=due) in the query string.")]})
+                raise ValidationError(
+                    {
+                        "ids": [
+                            _(
+                                "Give ids, or at least one list filter with a "
+                                "value (e.g. ?state=due) in the query string."
+                            )
+                        ]
+                    }
+                )
             selection = self.filter_queryset(self.get_queryset())
         else:
             selection = self.get_queryset().filter(pk__in=ids)
         total = selection.count()
         queued = enqueue_refresh(selection)
-        return Response({"queued": queued, "already_queued": total - queued},
-                        status=status.HTTP_202_ACCEPTED)
+        return Response({"queued": queued, "already_queued": total - queued}, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(
         request=SendSerializer,
-        responses={201: SentMessageSerializer(many=True),
-                   **_smsc_error_responses(ErrorSerializer)},
+        responses={201: SentMessageSerializer(many=True), **_smsc_error_responses(ErrorSerializer)},
         description="Send an SMS through SMSC and track it (one message per phone).",
     )
     @action(detail=False, methods=["post"])
@@ -223,8 +232,9 @@ class SentMessageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
             return Response({"detail": exc.messages}, status=status.HTTP_400_BAD_REQUEST)
         return Response(self.get_serializer(messages, many=True).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(responses=SnapshotSerializer(many=True),
-                   description="The message's status history, newest first.")
+    @extend_schema(
+        responses=SnapshotSerializer(many=True), description="The message's status history, newest first."
+    )
     @action(detail=True, methods=["get"], filter_backends=[], serializer_class=SnapshotSerializer)
     def snapshots(self, request, pk=None):
         message = self.get_object()
@@ -252,10 +262,10 @@ class DeliveryStatsView(generics.GenericAPIView):
         parameters=[StatsQuerySerializer],
         responses={200: StatsSerializer},
         description="Per group (`group_by`: day in the site's time zone, operator, region, err "
-                    "or status): total, delivered, failed, pending, delivery_rate = delivered / "
-                    "(delivered + failed), cost, and the median seconds from sending to the "
-                    "final status. Every list filter of /messages/ applies. Days come in date "
-                    "order, other groups largest first.",
+        "or status): total, delivered, failed, pending, delivery_rate = delivered / "
+        "(delivered + failed), cost, and the median seconds from sending to the "
+        "final status. Every list filter of /messages/ applies. Days come in date "
+        "order, other groups largest first.",
     )
     def get(self, request):
         query = StatsQuerySerializer(data=request.query_params)

@@ -12,5 +12,13 @@ Run it alone with ``python -m django_smsc_status.simulator --port 8765``. No Dja
 from .server import FAULTS, SimulatorServer
 from .smsc import DELIVERED, UNDELIVERABLE, Smsc, Step, default_timeline, timeline
 
-__all__ = ["DELIVERED", "FAULTS", "UNDELIVERABLE", "SimulatorServer", "Smsc", "Step", "default_timeline",
-           "timeline"]
+__all__ = [
+    "DELIVERED",
+    "FAULTS",
+    "UNDELIVERABLE",
+    "SimulatorServer",
+    "Smsc",
+    "Step",
+    "default_timeline",
+    "timeline",
+]

@@ -13,8 +13,10 @@ from .smsc import Smsc, Step, default_timeline
 
 def scaled(timeline_for, factor: float):
     """``timeline_for`` with every step's time multiplied by ``factor``."""
+
     def wrapped(phone: str, text: str) -> tuple[Step, ...]:
         return tuple(Step(s.status, s.err, s.after * factor) for s in timeline_for(phone, text))
+
     return wrapped
 
 
@@ -26,16 +28,23 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--password", default="demo")
     parser.add_argument("--api-key", default="", help="also accept this API key (adds apikey to the WSDL)")
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every answer")
-    parser.add_argument("--timeline-scale", type=float, default=1.0,
-                        help="stretch sent messages' timelines (default: delivered 15 s after sending)")
+    parser.add_argument(
+        "--timeline-scale",
+        type=float,
+        default=1.0,
+        help="stretch sent messages' timelines (default: delivered 15 s after sending)",
+    )
     args = parser.parse_args(argv)
 
     api_keys = {args.api_key: args.login} if args.api_key else {}
-    smsc = Smsc({args.login: args.password}, api_keys, latency=args.latency,
-                timeline_for=scaled(default_timeline, args.timeline_scale))
+    smsc = Smsc(
+        {args.login: args.password},
+        api_keys,
+        latency=args.latency,
+        timeline_for=scaled(default_timeline, args.timeline_scale),
+    )
     server = SimulatorServer(smsc, args.host, args.port, apikey_wsdl=bool(args.api_key)).start()
-    print(f"SMSC simulator at {server.endpoint} (WSDL: {server.wsdl_url}); login {args.login!r}",
-          flush=True)
+    print(f"SMSC simulator at {server.endpoint} (WSDL: {server.wsdl_url}); login {args.login!r}", flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with contextlib.suppress(KeyboardInterrupt):

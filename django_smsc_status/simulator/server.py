@@ -34,8 +34,17 @@ OPERATIONS = {
     "balance": ("get_balance", "BalanceResponse", "balanceresult"),
 }
 
-FAULTS = ("timeout", "reset", "http500", "malformed", "wrong_namespace", "soap_fault", "empty",
-          "error", "no_dates")
+FAULTS = (
+    "timeout",
+    "reset",
+    "http500",
+    "malformed",
+    "wrong_namespace",
+    "soap_fault",
+    "empty",
+    "error",
+    "no_dates",
+)
 DATE_FIELDS = ("last_date", "last_timestamp", "send_date", "send_timestamp")
 
 
@@ -87,8 +96,7 @@ class SimulatorServer:
         self.wsdl_url = self.endpoint + "?wsdl"
 
     def start(self) -> SimulatorServer:
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="smsc-simulator",
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, name="smsc-simulator", daemon=True)
         self._thread.start()
         return self
 
@@ -223,8 +231,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(500, soap_fault("Client", "Bad Request"), "text/xml; charset=utf-8")
             return
         if name not in OPERATIONS:
-            self._send(500, soap_fault("Server", f"Function '{name}' doesn't exist"),
-                       "text/xml; charset=utf-8")
+            self._send(
+                500, soap_fault("Server", f"Function '{name}' doesn't exist"), "text/xml; charset=utf-8"
+            )
             return
         operation, element, result = OPERATIONS[name]
         if fault and fault.kind == "error":

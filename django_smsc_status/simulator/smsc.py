@@ -18,17 +18,34 @@ from decimal import Decimal
 MOSCOW = timezone(timedelta(hours=3))  # SMSC's text dates are Moscow time (UTC+3, no DST)
 
 STATUS_NAMES = {
-    -3: "Сообщение не найдено", -2: "Остановлено", -1: "Ожидает отправки",
-    0: "Передано оператору", 1: "Доставлено", 2: "Прочитано", 3: "Просрочено",
-    4: "Нажата ссылка", 20: "Невозможно доставить", 22: "Неверный номер",
-    23: "Запрещено", 24: "Недостаточно средств", 25: "Недоступный номер",
+    -3: "Сообщение не найдено",
+    -2: "Остановлено",
+    -1: "Ожидает отправки",
+    0: "Передано оператору",
+    1: "Доставлено",
+    2: "Прочитано",
+    3: "Просрочено",
+    4: "Нажата ссылка",
+    20: "Невозможно доставить",
+    22: "Неверный номер",
+    23: "Запрещено",
+    24: "Недостаточно средств",
+    25: "Недоступный номер",
 }
 
 #: The fields of ``statusresult`` by detail level, in the WSDL's order (``sms_cnt`` is in the
 #: docs but not in the WSDL; it is sent after ``message``, a drift clients must tolerate).
 FIELDS_ALL0 = ("status", "last_date", "last_timestamp", "err")
-FIELDS_ALL1 = ("send_date", "send_timestamp", "phone", "cost", "sender_id", "status_name",
-               "message", "sms_cnt")
+FIELDS_ALL1 = (
+    "send_date",
+    "send_timestamp",
+    "phone",
+    "cost",
+    "sender_id",
+    "status_name",
+    "message",
+    "sms_cnt",
+)
 FIELDS_ALL2 = ("operator", "region")
 
 PRICE_PER_PART = Decimal("1.80")
@@ -166,10 +183,15 @@ class Smsc:
         with self.lock:
             smsc_id = smsc_id or str(next(self.ids))
             message = SimMessage(
-                smsc_id=smsc_id, phone=digits(phone), text=text, sender=sender,
+                smsc_id=smsc_id,
+                phone=digits(phone),
+                text=text,
+                sender=sender,
                 sent_at=self.now() if sent_at is None else sent_at,
                 steps=tuple(steps or self.timeline_for(digits(phone), text)),
-                by_checks=by_checks, operator=operator, region=region,
+                by_checks=by_checks,
+                operator=operator,
+                region=region,
             )
             self.messages[(smsc_id, message.phone)] = message
             return message
@@ -182,8 +204,9 @@ class Smsc:
     def checks_within(self, smsc_id: str, phone: str, seconds: float = 60) -> int:
         """The most status requests for one message inside any ``seconds`` window."""
         times = sorted(self.status_checks.get((smsc_id, digits(phone)), []))
-        return max((sum(1 for t in times[i:] if t - start < seconds)
-                    for i, start in enumerate(times)), default=0)
+        return max(
+            (sum(1 for t in times[i:] if t - start < seconds) for i, start in enumerate(times)), default=0
+        )
 
     # -- requests ------------------------------------------------------------------------------
 
@@ -215,8 +238,9 @@ class Smsc:
             return self.api_keys.get(key, "?apikey")
         return params.get("login", "")
 
-    def _answer(self, operation: str, params: dict[str, str], ip: str, login: str,
-                concurrent: int) -> dict[str, str]:
+    def _answer(
+        self, operation: str, params: dict[str, str], ip: str, login: str, concurrent: int
+    ) -> dict[str, str]:
         now = self.now()
         if self.blocked_until.get(ip, 0) > now:
             return {"error": "4"}
@@ -272,16 +296,18 @@ class Smsc:
         }
         if level in ("1", "2"):
             parts = sms_parts(message.text)
-            out.update({
-                "send_date": _moscow_text(message.sent_at),
-                "send_timestamp": str(int(message.sent_at)),
-                "phone": message.phone,
-                "cost": str(PRICE_PER_PART * parts),
-                "sender_id": message.sender,
-                "status_name": STATUS_NAMES.get(step.status, str(step.status)),
-                "message": message.text,
-                "sms_cnt": str(parts),
-            })
+            out.update(
+                {
+                    "send_date": _moscow_text(message.sent_at),
+                    "send_timestamp": str(int(message.sent_at)),
+                    "phone": message.phone,
+                    "cost": str(PRICE_PER_PART * parts),
+                    "sender_id": message.sender,
+                    "status_name": STATUS_NAMES.get(step.status, str(step.status)),
+                    "message": message.text,
+                    "sms_cnt": str(parts),
+                }
+            )
         if level == "2":
             out.update({"operator": message.operator, "region": message.region})
         return out
@@ -298,11 +324,16 @@ class Smsc:
         cost = PRICE_PER_PART * parts * len(phones)
         smsc_id = params.get("id") or str(next(self.ids))
         for phone in phones:
-            self.add_message(phone, smsc_id=smsc_id, text=text,
-                             sender=params.get("sender") or "SMSC", sent_at=now)
+            self.add_message(
+                phone, smsc_id=smsc_id, text=text, sender=params.get("sender") or "SMSC", sent_at=now
+            )
         self.balance[login] = self.balance.get(login, Decimal(0)) - cost
-        return {"id": smsc_id, "balance": str(self.balance[login]), "cost": str(cost),
-                "cnt": str(parts * len(phones))}
+        return {
+            "id": smsc_id,
+            "balance": str(self.balance[login]),
+            "cost": str(cost),
+            "cnt": str(parts * len(phones)),
+        }
 
     _op_send_sms2 = _op_send_sms
 

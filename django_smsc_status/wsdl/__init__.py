@@ -29,8 +29,8 @@ def render(namespace: str, address: str | None = None, *, apikey: bool = False) 
         optional = ' minOccurs="0"/>'
         text = text.replace(_LOGIN, _LOGIN[:-2] + optional)
         text = text.replace(
-            _PSW, _PSW[:-2] + optional + '\n            <xsd:element name="apikey" type="xsd:string"'
-            + optional
+            _PSW,
+            _PSW[:-2] + optional + '\n            <xsd:element name="apikey" type="xsd:string"' + optional,
         )
     location = f'location="{SHIPPED_NAMESPACE}"'
     text = text.replace(location, f'location="{address or namespace}"')

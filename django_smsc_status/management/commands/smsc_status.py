@@ -39,14 +39,17 @@ class Progress:
         filled = self.width * percent // 100
         bar = "#" * filled + "." * (self.width - filled)
         # Plain text: stderr's default style is bold red, which reads as an error.
-        self.stream.write(f"\r[{bar}] {done}/{self.total}", ending="\n" if done >= self.total else "",
-                          style_func=_plain)
+        self.stream.write(
+            f"\r[{bar}] {done}/{self.total}", ending="\n" if done >= self.total else "", style_func=_plain
+        )
         self.stream.flush()
 
 
 class Command(BaseCommand):
-    help = ("Track SMS delivery status with SMSC: refresh, register, send, balance, reset-breaker, "
-            "schedule, prune.")
+    help = (
+        "Track SMS delivery status with SMSC: refresh, register, send, balance, reset-breaker, "
+        "schedule, prune."
+    )
 
     def add_arguments(self, parser) -> None:
         sub = parser.add_subparsers(dest="action", required=True)
@@ -72,21 +75,36 @@ class Command(BaseCommand):
         sub.add_parser("balance", help="show the SMSC account balance")
         sub.add_parser("reset-breaker", help="allow SMSC calls again after error 2 or 4")
 
-        schedule = sub.add_parser("schedule", help="create or update the django-q2 sweep schedule "
-                                                   "(and the daily prune if RETENTION is set)")
-        schedule.add_argument("--minutes", type=positive_int, default=None,
-                              help="interval (default: SWEEP_INTERVAL_MINUTES)")
+        schedule = sub.add_parser(
+            "schedule",
+            help="create or update the django-q2 sweep schedule (and the daily prune if RETENTION is set)",
+        )
+        schedule.add_argument(
+            "--minutes", type=positive_int, default=None, help="interval (default: SWEEP_INTERVAL_MINUTES)"
+        )
 
-        prune = sub.add_parser("prune", help="delete old history of final messages "
-                                             "(default: as RETENTION says)")
-        prune.add_argument("--days", type=int, default=None,
-                           help="delete snapshots older than this of final messages, keeping "
-                                "each one's first and latest")
-        prune.add_argument("--messages-days", type=int, default=None,
-                           help="also delete final messages older than this, with their history")
+        prune = sub.add_parser(
+            "prune", help="delete old history of final messages (default: as RETENTION says)"
+        )
+        prune.add_argument(
+            "--days",
+            type=int,
+            default=None,
+            help="delete snapshots older than this of final messages, keeping each one's first and latest",
+        )
+        prune.add_argument(
+            "--messages-days",
+            type=int,
+            default=None,
+            help="also delete final messages older than this, with their history",
+        )
         prune.add_argument("--dry-run", action="store_true", help="count, delete nothing")
-        prune.add_argument("--batch-size", type=int, default=None,
-                           help="messages per batch (default: RETENTION's BATCH_SIZE, 1000)")
+        prune.add_argument(
+            "--batch-size",
+            type=int,
+            default=None,
+            help="messages per batch (default: RETENTION's BATCH_SIZE, 1000)",
+        )
 
     def handle(self, *args, action: str, **options) -> None:
         try:
@@ -95,8 +113,9 @@ class Command(BaseCommand):
             message = "; ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
             raise CommandError(message) from None
 
-    def do_refresh(self, *, due: bool, all: bool, ids: list[int], limit: int | None,
-                   no_progress: bool, **options) -> None:
+    def do_refresh(
+        self, *, due: bool, all: bool, ids: list[int], limit: int | None, no_progress: bool, **options
+    ) -> None:
         if ids and (due or all):
             raise CommandError("give message ids, or --due, or --all")
         missing = sorted(set(ids) - set(SentMessage.objects.filter(pk__in=ids).values_list("pk", flat=True)))
@@ -144,10 +163,12 @@ class Command(BaseCommand):
                 f"{'Breaker reset, but' if was_open else 'The breaker was not open, but'} "
                 f"{status.auth_errors} authorisation errors (SMSC error 2) in the last 30 minutes: "
                 f"one more would get this server's IP blocked. The next call is allowed at "
-                f"{status.next_call_at:%Y-%m-%d %H:%M:%S} UTC.")
+                f"{status.next_call_at:%Y-%m-%d %H:%M:%S} UTC."
+            )
         elif was_open:
-            self.stdout.write("Breaker reset: calls to SMSC are allowed again, one at a time until "
-                              "SMSC answers.")
+            self.stdout.write(
+                "Breaker reset: calls to SMSC are allowed again, one at a time until SMSC answers."
+            )
         else:
             self.stdout.write("The breaker was not open.")
 
@@ -164,16 +185,16 @@ class Command(BaseCommand):
             verb = "Created" if created else "Updated"
             self.stdout.write(f"{verb} schedule {prune.name!r}: daily")
 
-    def do_prune(self, *, days: int | None, messages_days: int | None, dry_run: bool,
-                 batch_size: int | None, **options) -> None:
+    def do_prune(
+        self, *, days: int | None, messages_days: int | None, dry_run: bool, batch_size: int | None, **options
+    ) -> None:
         from ...conf import get_settings
         from ...retention import DEFAULT_BATCH_SIZE
 
         retention = get_settings().retention
         if days is None and messages_days is None:
             if retention is None:
-                raise CommandError("give --days and/or --messages-days, or set "
-                                   "SMSC_STATUS['RETENTION']")
+                raise CommandError("give --days and/or --messages-days, or set SMSC_STATUS['RETENTION']")
             days, messages_days = retention.snapshot_days, retention.message_days
         if batch_size is None:
             batch_size = retention.batch_size if retention else DEFAULT_BATCH_SIZE
