@@ -316,10 +316,10 @@ class SentMessageAdmin(admin.ModelAdmin):
     def polling_state(self, message: SentMessage) -> str:
         """Finality in words: a red or green icon would read as failure or success."""
         if message.is_final:
-            return _("Final: no more checks")
+            return str(_("Final: no more checks"))
         if message.is_given_up:
-            return _("Given up: no more automatic checks")
-        return _("Pending: checked again automatically")
+            return str(_("Given up: no more automatic checks"))
+        return str(_("Pending: checked again automatically"))
 
     # -- forms: register on add, read-only afterwards -----------------------------------------
 
@@ -453,7 +453,7 @@ class SentMessageAdmin(admin.ModelAdmin):
         if not getattr(request, "_smsc_filters_only", False):
             return changelist
 
-        class FiltersOnly(changelist):
+        class FiltersOnly(changelist):  # type: ignore[valid-type,misc]  # mypy takes no dynamic base
             def get_results(self, request):  # no COUNT, no page: the report aggregates
                 self.result_count = self.full_result_count = None
                 self.result_list = self.queryset.none()
@@ -463,10 +463,11 @@ class SentMessageAdmin(admin.ModelAdmin):
     def filtered_changelist(self, request: HttpRequest):
         """The changelist of this request's filters and search, without its page of rows."""
         changelist_request = copy.copy(request)
-        changelist_request.GET = request.GET.copy()
+        query = request.GET.copy()
         for name in self.REPORT_PARAMS:
-            changelist_request.GET.pop(name, None)
-        changelist_request._smsc_filters_only = True
+            query.pop(name, None)
+        changelist_request.GET = query  # type: ignore[assignment]  # stubs allow only an immutable GET
+        changelist_request._smsc_filters_only = True  # type: ignore[attr-defined]  # a marker for get_changelist
         return self.get_changelist_instance(changelist_request)
 
     def report_view(self, request: HttpRequest):
@@ -507,10 +508,10 @@ class SentMessageAdmin(admin.ModelAdmin):
             "active_filters": _active_filters(changelist),
             "totals": service.combine_stats(days),  # the days add up: no second scan
             "days": days,
-            "volume_chart": charts.daily_volume(days, _("Messages and delivery rate per day")),
-            "cost_chart": charts.daily_cost(days, _("Cost per day")),
+            "volume_chart": charts.daily_volume(days, str(_("Messages and delivery rate per day"))),
+            "cost_chart": charts.daily_cost(days, str(_("Cost per day"))),
             "sections": [
-                (title, group, rows, charts.top_bars(rows, title)) for title, group, rows in sections
+                (title, group, rows, charts.top_bars(rows, str(title))) for title, group, rows in sections
             ],
             "csv_groups": list(service.STATS_GROUPS),
         }
@@ -535,6 +536,7 @@ class SentMessageAdmin(admin.ModelAdmin):
         )
         reasons: dict[str, list[str]] = {}
         for result in failed:
+            assert result.error is not None  # failed holds only results with an error
             reasons.setdefault(error_type(result.error)[1], []).append(str(result.message))
         for reason, which in list(reasons.items())[:5]:
             shown = ", ".join(which[:5]) + ("…" if len(which) > 5 else "")

@@ -266,6 +266,7 @@ class SmscClient:
             "sendresult",
             _send_result,
             reuse=False,
+            resend=False,
             phones=phones,
             mes=text,
             **{k: v for k, v in optional.items() if v is not None},

@@ -7,6 +7,8 @@ in the user's language. The README lists the types.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.utils.translation import gettext_lazy as _
 
 from .codes import RequestError, describe
@@ -31,9 +33,12 @@ from .exceptions import (
     SmscTransportError,
 )
 
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
 #: Exception class -> (stable type, what it means in the user's language). Looked up along the
 #: class's MRO, so a subclass added later still gets its family's type.
-ERROR_TYPES: dict[type[SmscError], tuple[str, str]] = {
+ERROR_TYPES: dict[type[SmscError], tuple[str, StrOrPromise]] = {
     SmscBadParameters: ("smsc_bad_parameters", _("Error in parameters")),
     SmscAuthError: ("smsc_auth_failed", _("Invalid login or password, or IP address not allowed")),
     SmscNotFound: ("smsc_not_found", _("Not found at SMSC")),

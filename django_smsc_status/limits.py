@@ -158,7 +158,7 @@ def account_status(account: str) -> AccountStatus:
     return AccountStatus(
         account=account,
         paused_until=paused,
-        pause_code=state.pause_code if paused else None,
+        pause_code=state.pause_code if state is not None and paused else None,
         half_open=state is None or state.verified_at is None,
         auth_errors=AuthFailure.objects.filter(account=account, occurred_at__gte=window_start).count(),
         next_call_at=max(waits) if waits else None,

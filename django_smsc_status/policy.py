@@ -18,6 +18,7 @@ import logging
 import random
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any, cast
 
 from django.db import models
 from django.utils import timezone
@@ -48,14 +49,15 @@ logger = logging.getLogger(__name__)
 def fit(name: str, value):
     """``value`` as the column ``name`` of :class:`SentMessage` can hold it: text cut to the
     column's length, a number out of its range dropped (the snapshot keeps SMSC's raw answer)."""
-    column = SentMessage._meta.get_field(name)
+    column = cast("models.Field[Any, Any]", SentMessage._meta.get_field(name))
     if isinstance(value, str) and column.max_length:
         return value[: column.max_length]
     if isinstance(value, Decimal):
-        whole_digits = column.max_digits - column.decimal_places
+        decimal_column = cast("models.DecimalField[Any, Any]", column)
+        whole_digits = decimal_column.max_digits - decimal_column.decimal_places
         if not value.is_finite() or abs(value) >= Decimal(10) ** whole_digits:
             return None
-        return value.quantize(Decimal(1).scaleb(-column.decimal_places))
+        return value.quantize(Decimal(1).scaleb(-decimal_column.decimal_places))
     if isinstance(value, int) and isinstance(column, models.PositiveIntegerField):
         return value if 0 <= value < 2**31 else None
     return value

@@ -158,7 +158,9 @@ def _call_smsc(config: SmscSettings, call):
     """One call outside a refresh, under the same limits: refused while the login is paused
     or out of authorisation budget, one request slot held, error 2 or 4 pausing the login for
     every process, an answer proving a half-open login."""
-    with limits.acquire_slots(config, 1) as lease:
+    lease = limits.acquire_slots(config, 1)
+    assert lease is not None  # without still_needed it returns a lease or raises
+    with lease:
         try:
             result = call(get_client(config))
         except SmscError as exc:
@@ -282,6 +284,7 @@ def iter_refresh(
         for chunk in chunks:
             yield from _refused(chunk, exc)
         return
+    assert lease is not None  # without still_needed it returns a lease or raises
     with lease:
         yield from _Run(config, lease).run(_Listed(config, chunks))
 
@@ -534,8 +537,8 @@ class _Run:
                     row.last_checked_at = item.finished_at  # our claim, used: when SMSC answered
                 old_status = row.status
                 results[row.pk] = _apply_one(row, item.answer, now, self.config)
-                if results[row.pk].snapshot is not None:
-                    changes[row.pk] = (old_status, results[row.pk].snapshot)
+                if (snapshot := results[row.pk].snapshot) is not None:
+                    changes[row.pk] = (old_status, snapshot)
             snapshots = {pk: snapshot for pk, (_old, snapshot) in changes.items()}
             for pk, error in _write([rows[pk] for pk in results], snapshots, now, self.config).items():
                 results[pk] = RefreshResult(rows[pk], Outcome.FAILED, error=error)

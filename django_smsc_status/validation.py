@@ -64,7 +64,7 @@ def normalize_phone(phone: str, region: str | None = None) -> str:
     # Letters would be read as a keypad word ("abc" -> 222): refuse them.
     if not text or len(text) > 32 or any(not (c.isdigit() or c in "+ ()-./") for c in text):
         raise invalid
-    candidates = [(text, region or default_region())]
+    candidates: list[tuple[str, str | None]] = [(text, region or default_region())]
     if text[0].isdigit():
         candidates.append(("+" + text, None))
     for candidate, candidate_region in candidates:

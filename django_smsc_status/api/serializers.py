@@ -194,7 +194,8 @@ class StatsQuerySerializer(serializers.Serializer):
 
 class StatsRowSerializer(serializers.Serializer):
     key = GroupKeyField(allow_null=True)
-    label = serializers.CharField()
+    # The metaclass moves declared fields off the class, so Field.label is not overridden.
+    label = serializers.CharField()  # type: ignore[assignment]
     total = serializers.IntegerField()
     delivered = serializers.IntegerField()
     failed = serializers.IntegerField()
