@@ -126,6 +126,7 @@ def spawn(smsc_settings):
             "DJANGO_SETTINGS_MODULE": "tests.settings",
             "SMSC_TEST_SQLITE": str(db["NAME"]),
             "PGDATABASE": str(db["NAME"]),
+            "SMSC_TEST_MARIADB_DB": str(db["NAME"]),
             "SMSC_TEST_SETTINGS": json.dumps({**smsc_settings, **overrides}),
         }
         process = subprocess.Popen(

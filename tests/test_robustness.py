@@ -127,6 +127,12 @@ def refuse_operator(db):
                 f"CREATE TRIGGER smsc_refuse BEFORE UPDATE ON {table} "
                 "FOR EACH ROW EXECUTE FUNCTION smsc_refuse()"
             )
+        elif connection.vendor == "mysql":
+            cursor.execute(
+                f"CREATE TRIGGER smsc_refuse BEFORE UPDATE ON {table} FOR EACH ROW BEGIN "  # noqa: S608
+                "IF NEW.operator = 'Refused' THEN SIGNAL SQLSTATE '45000' "
+                "SET MESSAGE_TEXT = 'refused row'; END IF; END"
+            )
         else:
             cursor.execute(
                 f"CREATE TRIGGER smsc_refuse BEFORE UPDATE ON {table} "
