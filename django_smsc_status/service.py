@@ -26,7 +26,7 @@ import queue
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -71,6 +71,7 @@ __all__ = [
     "refresh",
     "refresh_due",
     "refresh_many",
+    "refresh_selection",
     "register",
     "reset_breaker",
     "retry_after",
@@ -212,30 +213,47 @@ def refresh_due(limit: int | None = None, *, progress=None) -> RefreshReport:
     its outcome, and anything else stops the sweep with the reason in ``report.aborted`` (and
     the log).
     """
-    report, config = RefreshReport(), get_settings()
+    report = RefreshReport()
+    return _tally(report, lambda: _sweep(get_settings(), limit, report), progress)
+
+
+def refresh_selection(
+    messages: Iterable[SentMessage | int] | models.QuerySet, *, limit: int | None = None, progress=None
+) -> RefreshReport:
+    """Refresh any number of messages (a queryset is paged, never loaded whole) for a task or
+    a command: counts per outcome instead of a result per message, and, as with the sweep, no
+    exception escapes (``report.aborted``)."""
+    return _tally(RefreshReport(), lambda: iter_refresh(messages, limit=limit), progress)
+
+
+def _tally(report: RefreshReport, results: Callable[[], Iterable[RefreshResult]], progress) -> RefreshReport:
+    """Count ``results()`` into ``report``: the one loop behind the sweep, the tasks and the
+    command."""
     try:
-        due = _Due(config, limit)
-        try:  # while waiting for a slot, other sweeps may take every due message
-            lease = limits.acquire_slots(
-                config,
-                config.max_concurrent_requests,
-                still_needed=lambda: limits.any_due(config, due.due_by),
-            )
-        except SmscCallRefused as exc:  # paused, out of budget, or no slot came free
-            report.paused = exc
-            logger.warning("sweep skipped: %s", exc)
-            return report
-        if lease is None:
-            return report
-        with lease:
-            for result in _Run(config, lease).run(due):
-                report.add(result)
-                if progress:
-                    progress(report)
+        for result in results():
+            report.add(result)
+            if progress:
+                progress(report)
     except Exception as exc:
-        logger.exception("sweep stopped after %s messages", report.total)
+        logger.exception("refresh stopped after %s messages", report.total)
         report.aborted = f"{type(exc).__name__}: {exc}"[:200]
     return report
+
+
+def _sweep(config: SmscSettings, limit: int | None, report: RefreshReport) -> Iterator[RefreshResult]:
+    due = _Due(config, limit)
+    try:  # while waiting for a slot, other sweeps may take every due message
+        lease = limits.acquire_slots(
+            config, config.max_concurrent_requests, still_needed=lambda: limits.any_due(config, due.due_by)
+        )
+    except SmscCallRefused as exc:  # paused, out of budget, or no slot came free
+        report.paused = exc
+        logger.warning("sweep skipped: %s", exc)
+        return
+    if lease is None:
+        return
+    with lease:
+        yield from _Run(config, lease).run(due)
 
 
 UPDATED_FIELDS = [

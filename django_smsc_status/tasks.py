@@ -34,10 +34,7 @@ QUEUED_TTL = timedelta(minutes=15)
 def refresh_messages_task(pks: list[int]) -> str:
     """Task: refresh these messages, then clear their queued marker."""
     try:
-        report = service.RefreshReport()
-        for result in service.iter_refresh(pks):
-            report.add(result)
-        return str(report)
+        return str(service.refresh_selection(pks))
     finally:
         SentMessage.objects.filter(pk__in=pks).update(refresh_queued_at=None)
 

@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from django_smsc_status.models import SentMessage
-from tests.test_browser import CHROMIUM, DOCS, live_url, page, pytestmark  # noqa: F401
+from tests.test_browser import CHROMIUM, DOCS, browser_page, live_url, pytestmark  # noqa: F401
 
 OPERATORS = ["МТС", "Билайн", "МегаФон", "Tele2", "Yota"]
 REGIONS = [
@@ -67,9 +67,9 @@ def log_in(page, live_url):  # noqa: F811
 
 
 @pytest.mark.parametrize("language", ["en", "ru"])
-def test_report_in_a_real_browser(page, live_url, smsc_settings, admin_user, language):  # noqa: F811
+def test_report_in_a_real_browser(browser_page, live_url, smsc_settings, admin_user, language):  # noqa: F811
     three_weeks_of_messages()
-    page.set_extra_http_headers({"Accept-Language": language})
+    page = browser_page(locale={"en": "en-US", "ru": "ru-RU"}[language])
     log_in(page, live_url)
     page.goto(live_url + reverse("admin:django_smsc_status_sentmessage_changelist"))
     page.click(".smsc-report-link")

@@ -129,14 +129,10 @@ class Command(BaseCommand):
         progress = None
         if total >= 20 and not no_progress and options.get("verbosity", 1) > 0:
             progress = Progress(self.stderr, total)
-        report = service.RefreshReport()
-        if not ids and not all:
-            report = service.refresh_due(limit, progress=progress)
+        if ids or all:
+            report = service.refresh_selection(selection, limit=limit, progress=progress)
         else:
-            for result in service.iter_refresh(selection, limit=limit):
-                report.add(result)
-                if progress:
-                    progress(report)
+            report = service.refresh_due(limit, progress=progress)
         self.stdout.write(str(report))
         for error, count in report.errors.most_common(5):
             self.stdout.write(f"  {count} × {error}")
