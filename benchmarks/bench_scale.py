@@ -219,7 +219,7 @@ def main() -> None:
         ]:
             plan = query.explain(analyze=True)
             print(f"  EXPLAIN ANALYZE {title}:\n    " + plan.replace("\n", "\n    "))
-        # The sweep's page query (service._due_pks).
+        # The due query the sweep claims from (limits.claim_due).
         plan = (
             SentMessage.objects.due(timezone.now())
             .order_by("next_check_at", "pk")
