@@ -73,6 +73,10 @@ class _SqliteMedian:
         return statistics.median(self.values) if self.values else None
 
 
+#: Databases on which ``median_seconds`` is computed; elsewhere (MariaDB/MySQL) it is ``None``.
+MEDIAN_VENDORS = frozenset({"postgresql", "sqlite"})
+
+
 class Median(Aggregate):
     function = "percentile_cont"
     name = "Median"

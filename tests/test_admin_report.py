@@ -5,9 +5,11 @@ import io
 
 import pytest
 from django.contrib.auth.models import Permission
+from django.db import connection
 from django.urls import reverse
 
 from django_smsc_status.models import SentMessage
+from django_smsc_status.stats import MEDIAN_VENDORS
 from tests.test_stats import messages  # noqa: F401 - the hand-counted fixture
 
 pytestmark = pytest.mark.django_db
@@ -50,7 +52,8 @@ def test_report_follows_the_changelist_filters(admin_client, messages):  # noqa:
 def test_report_in_russian(admin_client, messages):  # noqa: F811
     page = admin_client.get(reverse(REPORT), HTTP_ACCEPT_LANGUAGE="ru").content.decode()
     assert "Отчёт о доставке" in page and "Сообщения и доля доставленных по дням" in page
-    assert "Абонент не существует" in page and "ноя" in page and "120 с" in page
+    assert "Абонент не существует" in page and "ноя" in page
+    assert ("120 с" in page) == (connection.vendor in MEDIAN_VENDORS)
 
 
 def test_report_escapes_outside_text(admin_client, messages):  # noqa: F811
@@ -65,10 +68,11 @@ def test_report_csv_is_the_same_numbers(admin_client, messages):  # noqa: F811
         ("MTS", "2", "2", "3.0000")
     ]
     days = csv_rows(admin_client.get(reverse(REPORT), {"format": "csv"}))
+    medians = ["120.0", "30.0", "600.0"] if connection.vendor in MEDIAN_VENDORS else ["", "", ""]
     assert [(r["day"], r["total"], r["median_seconds"]) for r in days] == [
-        ("2026-11-01", "3", "120.0"),
-        ("2026-11-02", "2", "30.0"),
-        ("2026-11-03", "2", "600.0"),
+        ("2026-11-01", "3", medians[0]),
+        ("2026-11-02", "2", medians[1]),
+        ("2026-11-03", "2", medians[2]),
     ]
 
 

@@ -2,8 +2,10 @@
 
 import pytest
 from django.contrib.auth.models import Permission
+from django.db import connection
 from rest_framework.test import APIClient
 
+from django_smsc_status.stats import MEDIAN_VENDORS
 from tests.test_stats import messages  # noqa: F401 - the hand-counted fixture
 
 pytestmark = pytest.mark.django_db
@@ -34,7 +36,7 @@ def test_days_by_default(api, messages):  # noqa: F811
         "pending": 0,
         "delivery_rate": 0.6667,
         "cost": "5.0000",
-        "median_seconds": 120.0,
+        "median_seconds": 120.0 if connection.vendor in MEDIAN_VENDORS else None,
     }
     assert [row["key"] for row in body["results"]] == ["2026-11-01", "2026-11-02", "2026-11-03"]
 

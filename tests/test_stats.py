@@ -5,9 +5,11 @@ from datetime import timezone as dt_timezone
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 
 from django_smsc_status import service
 from django_smsc_status.models import SentMessage
+from django_smsc_status.stats import MEDIAN_VENDORS
 
 pytestmark = pytest.mark.django_db
 
@@ -65,13 +67,18 @@ def d(value: str) -> Decimal:
     return Decimal(value)
 
 
+def med(seconds: float | None) -> float | None:
+    """The median expected where the database computes one (README: not on MariaDB/MySQL)."""
+    return seconds if connection.vendor in MEDIAN_VENDORS else None
+
+
 def test_by_day_in_utc(messages):
     rows = service.stats(SentMessage.objects.all(), "day")
     assert [row["key"] for row in rows] == [date(2026, 11, 1), date(2026, 11, 2), date(2026, 11, 3)]
     assert figures(rows, *FIELDS) == {
-        date(2026, 11, 1): (3, 2, 1, 0, 0.6667, d("5.0000"), 120.0),
-        date(2026, 11, 2): (2, 1, 0, 1, 1.0, d("3.2500"), 30.0),
-        date(2026, 11, 3): (2, 0, 1, 1, 0.0, d("0.0000"), 600.0),
+        date(2026, 11, 1): (3, 2, 1, 0, 0.6667, d("5.0000"), med(120.0)),
+        date(2026, 11, 2): (2, 1, 0, 1, 1.0, d("3.2500"), med(30.0)),
+        date(2026, 11, 3): (2, 0, 1, 1, 0.0, d("0.0000"), med(600.0)),
     }
     assert rows[0]["label"] == "2026-11-01"
 
@@ -80,9 +87,9 @@ def test_by_day_follows_the_site_time_zone(messages, settings):
     settings.TIME_ZONE = "Europe/Moscow"  # UTC+3: 22:30 UTC on 1 Nov is 2 Nov
     rows = service.stats(SentMessage.objects.all(), "day")
     assert figures(rows, *FIELDS) == {
-        date(2026, 11, 1): (2, 2, 0, 0, 1.0, d("3.0000"), 90.0),
-        date(2026, 11, 2): (3, 1, 1, 1, 0.5, d("5.2500"), 165.0),
-        date(2026, 11, 3): (2, 0, 1, 1, 0.0, d("0.0000"), 600.0),
+        date(2026, 11, 1): (2, 2, 0, 0, 1.0, d("3.0000"), med(90.0)),
+        date(2026, 11, 2): (3, 1, 1, 1, 0.5, d("5.2500"), med(165.0)),
+        date(2026, 11, 3): (2, 0, 1, 1, 0.0, d("0.0000"), med(600.0)),
     }
 
 
@@ -134,10 +141,10 @@ def test_by_status_unchecked_last(messages):
 
 def test_whole_queryset_and_filters(messages):
     (everything,) = service.stats(SentMessage.objects.all(), None)
-    assert tuple(everything[f] for f in FIELDS) == (7, 3, 2, 2, 0.6, d("8.2500"), 120.0)
+    assert tuple(everything[f] for f in FIELDS) == (7, 3, 2, 2, 0.6, d("8.2500"), med(120.0))
     mts = service.stats(SentMessage.objects.filter(operator="MTS"), "day")
     assert figures(mts, *FIELDS) == {
-        date(2026, 11, 1): (2, 2, 0, 0, 1.0, d("3.0000"), 90.0),
+        date(2026, 11, 1): (2, 2, 0, 0, 1.0, d("3.0000"), med(90.0)),
         date(2026, 11, 2): (1, 0, 0, 1, None, d("0.0000"), None),
     }
     assert service.stats(SentMessage.objects.none(), "region") == []
