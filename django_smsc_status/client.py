@@ -217,7 +217,7 @@ class SmscClient:
             )
 
     def __repr__(self) -> str:
-        return f"<SmscClient account={self.config.account!r} endpoint={self.config.endpoint!r}>"
+        return f"<SmscClient account={self.config.limits_key!r} endpoint={self.config.endpoint!r}>"
 
     # -- operations -------------------------------------------------------------------------
 

@@ -1,14 +1,17 @@
 """The ``SMSC_STATUS`` settings dict, read at call time so ``override_settings`` works.
 
 Every key, its default and its meaning is listed in ``DEFAULTS`` below and in the README
-(a test keeps the two in step). :func:`get_settings` validates the dict and returns an
-immutable, hashable :class:`SmscSettings`; a missing or malformed key raises
-``ImproperlyConfigured`` that names it.
+(a test keeps the two in step). The top-level keys configure the account named ``"default"``;
+``ACCOUNTS`` adds named accounts, each a dict of per-account keys that override the top-level
+ones (a key left out is inherited). :func:`get_settings` validates one account's settings and
+returns an immutable, hashable :class:`SmscSettings`; a missing or malformed key raises
+``ImproperlyConfigured`` that names it (and the account).
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field, fields
 from typing import Any
 from urllib.parse import urlsplit
@@ -84,7 +87,29 @@ DEFAULTS: dict[str, Any] = {
     # History retention, e.g. {"SNAPSHOT_DAYS": 90, "MESSAGE_DAYS": None}: what the daily
     # prune (``smsc_status schedule``) deletes. None: keep everything.
     "RETENTION": None,
+    # More SMSC accounts, by name: {"kz": {"LOGIN": ..., "PASSWORD": ..., "ENDPOINT": ...}}.
+    # Each takes the per-account keys; a key left out inherits the top-level value.
+    "ACCOUNTS": {},
 }
+
+#: The account the top-level keys configure; messages name it unless told otherwise.
+DEFAULT_ACCOUNT = "default"
+
+#: Keys that apply to the whole site, so not allowed inside ``ACCOUNTS``.
+SITE_KEYS = frozenset(
+    {
+        "ACCOUNTS",
+        "SYNC_REFRESH_LIMIT",
+        "CHUNK_SIZE",
+        "SWEEP_INTERVAL_MINUTES",
+        "SWEEP_LIMIT",
+        "API_PERMISSION_CLASSES",
+        "RETENTION",
+    }
+)
+
+#: Account names: short, URL- and filter-safe (they appear in ``?account=`` and the admin).
+ACCOUNT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,39}")
 
 
 #: Lowest values that keep SMSC's limits (seconds): a message may be asked at most 5 times a
@@ -103,7 +128,8 @@ RETENTION_DEFAULTS: dict[str, Any] = {"SNAPSHOT_DAYS": None, "MESSAGE_DAYS": Non
 
 @dataclass(frozen=True)
 class SmscSettings:
-    """Validated settings. Hashable, so a zeep client can be cached per configuration."""
+    """One account's validated settings (with the site-wide ones). Hashable, so a client can
+    be cached per configuration."""
 
     login: str
     password: str = field(repr=False)
@@ -132,10 +158,13 @@ class SmscSettings:
     api_permission_classes: tuple[str, ...] | None
     default_region: str = "RU"
     retention: Retention | None = None
+    name: str = DEFAULT_ACCOUNT  # the account's name in settings and in SentMessage.account
 
     @property
-    def account(self) -> str:
-        """Key for per-login limits: the login, or a digest of the API key (never the key)."""
+    def limits_key(self) -> str:
+        """Key of the login's limits (slots, breaker, auth budget: SMSC counts them per login):
+        the login, or a digest of the API key (never the key). Two accounts with one login
+        share them."""
         if self.login:
             return self.login
         return "apikey:" + hashlib.sha256(self.api_key.encode()).hexdigest()[:12]
@@ -154,11 +183,15 @@ class Retention:
     batch_size: int
 
 
-def _error(key: str, problem: str) -> ImproperlyConfigured:
-    return ImproperlyConfigured(f"{SETTINGS_NAME}[{key!r}] {problem}")
+Key = str | tuple[str, ...]  # a top-level key, or a path such as ("ACCOUNTS", "kz", "LOGIN")
 
 
-def _url(key: str, value: Any) -> str:
+def _error(key: Key, problem: str) -> ImproperlyConfigured:
+    path = "".join(f"[{part!r}]" for part in ((key,) if isinstance(key, str) else key))
+    return ImproperlyConfigured(f"{SETTINGS_NAME}{path} {problem}")
+
+
+def _url(key: Key, value: Any) -> str:
     if not isinstance(value, str) or urlsplit(value).scheme not in ("http", "https"):
         raise _error(key, f"must be an http(s) URL, got {value!r}")
     if not urlsplit(value).netloc:
@@ -166,7 +199,7 @@ def _url(key: str, value: Any) -> str:
     return value
 
 
-def _number(key: str, value: Any, *, minimum: float, integer: bool = False) -> Any:
+def _number(key: Key, value: Any, *, minimum: float, integer: bool = False) -> Any:
     kind = int if integer else (int, float)
     if isinstance(value, bool) or not isinstance(value, kind) or value < minimum:
         what = "an integer" if integer else "a number"
@@ -174,7 +207,7 @@ def _number(key: str, value: Any, *, minimum: float, integer: bool = False) -> A
     return value
 
 
-def _dotted_paths(key: str, value: Any) -> tuple[str, ...] | None:
+def _dotted_paths(key: Key, value: Any) -> tuple[str, ...] | None:
     if value is None:
         return None
     if (
@@ -186,7 +219,7 @@ def _dotted_paths(key: str, value: Any) -> tuple[str, ...] | None:
     return tuple(value)
 
 
-def _region(key: str, value: Any) -> str:
+def _region(key: Key, value: Any) -> str:
     if not isinstance(value, str) or value.upper() not in phonenumbers.SUPPORTED_REGIONS:
         raise _error(key, f"must be a region code such as 'RU', 'KZ' or 'UA', got {value!r}")
     return value.upper()
@@ -214,7 +247,7 @@ def _retention(value: Any) -> Retention | None:
     return Retention(raw["SNAPSHOT_DAYS"], raw["MESSAGE_DAYS"], raw["BATCH_SIZE"])
 
 
-def _str(key: str, value: Any) -> str:
+def _str(key: Key, value: Any) -> str:
     if value is None:
         return ""
     if not isinstance(value, str):
@@ -222,48 +255,109 @@ def _str(key: str, value: Any) -> str:
     return value
 
 
-def get_settings() -> SmscSettings:
-    """Read and validate ``settings.SMSC_STATUS`` now."""
+class UnknownAccount(ImproperlyConfigured):
+    """A name that is not an account in ``SMSC_STATUS`` (e.g. one removed from settings while
+    messages still name it)."""
+
+
+def _user_settings() -> RedactedSettings:
+    # Credentials never sit in a plain local: the DEBUG error page prints every frame's locals.
     if getattr(django_settings, SETTINGS_NAME, None) is None:
         raise ImproperlyConfigured(f"settings.{SETTINGS_NAME} is missing: set at least LOGIN and PASSWORD")
     if not isinstance(getattr(django_settings, SETTINGS_NAME), dict):
         raise ImproperlyConfigured(f"settings.{SETTINGS_NAME} must be a dict")
-    # Credentials never sit in a plain local: the DEBUG error page prints every frame's locals.
     user = RedactedSettings(getattr(django_settings, SETTINGS_NAME))
     unknown = sorted(set(user) - set(DEFAULTS))
     if unknown:
         raise _error(unknown[0], f"is not a known key (known: {', '.join(sorted(DEFAULTS))})")
-    raw = RedactedSettings({**DEFAULTS, **user})
+    return user
 
-    login = _str("LOGIN", raw["LOGIN"])
-    password, api_key = Secret(_str("PASSWORD", raw["PASSWORD"])), Secret(_str("API_KEY", raw["API_KEY"]))
+
+def _named_accounts(user: RedactedSettings) -> dict[str, RedactedSettings]:
+    accounts = user.get("ACCOUNTS") or {}
+    if not isinstance(accounts, dict):
+        raise _error("ACCOUNTS", 'must be a dict of accounts by name, e.g. {"kz": {"LOGIN": ...}}')
+    named = {}
+    for name, keys in accounts.items():
+        if not isinstance(name, str) or not ACCOUNT_NAME.fullmatch(name) or name == DEFAULT_ACCOUNT:
+            raise _error(
+                ("ACCOUNTS", name),
+                f"is not a usable account name: 1 to 40 letters, digits, '_', '-' or '.', and not "
+                f"{DEFAULT_ACCOUNT!r} (the top-level keys configure that one)",
+            )
+        if not isinstance(keys, dict):
+            raise _error(
+                ("ACCOUNTS", name), "must be a dict of settings, e.g. {'LOGIN': ..., 'PASSWORD': ...}"
+            )
+        for key in sorted(keys, key=str):
+            if key in SITE_KEYS:
+                raise _error(("ACCOUNTS", name, key), "applies to the whole site: set it at the top level")
+            if key not in DEFAULTS:
+                known = ", ".join(sorted(set(DEFAULTS) - SITE_KEYS))
+                raise _error(("ACCOUNTS", name, key), f"is not a known key (known: {known})")
+        named[name] = RedactedSettings(keys)
+    return named
+
+
+def account_names() -> list[str]:
+    """Every configured account: ``"default"`` first, then ``ACCOUNTS`` in the order given."""
+    return [DEFAULT_ACCOUNT, *_named_accounts(_user_settings())]
+
+
+def get_settings(account: str = DEFAULT_ACCOUNT) -> SmscSettings:
+    """Read and validate the settings of ``account`` (default: the top-level keys) now.
+
+    Raises :class:`UnknownAccount` for a name that is not configured."""
+    user = _user_settings()
+    named = _named_accounts(user)
+    if account == DEFAULT_ACCOUNT:
+        own: RedactedSettings | dict = {}
+    elif account in named:
+        own = named[account]
+    else:
+        raise UnknownAccount(
+            f"{SETTINGS_NAME} has no account {account!r} (configured: {', '.join([DEFAULT_ACCOUNT, *named])})"
+        )
+
+    def where(key: str) -> Key:  # errors name the account when the value is its own
+        return ("ACCOUNTS", account, key) if key in own else key
+
+    return _validate(RedactedSettings({**DEFAULTS, **user, **own}), account, where)
+
+
+def _validate(raw: RedactedSettings, name: str, where) -> SmscSettings:
+    login = _str(where("LOGIN"), raw["LOGIN"])
+    password = Secret(_str(where("PASSWORD"), raw["PASSWORD"]))
+    api_key = Secret(_str(where("API_KEY"), raw["API_KEY"]))
     if not api_key and not (login and password):
         missing = "LOGIN" if not login else "PASSWORD"
-        raise _error(missing, "is required (or set API_KEY instead of LOGIN and PASSWORD)")
+        key = ("ACCOUNTS", name, missing) if name != DEFAULT_ACCOUNT else missing
+        raise _error(key, "is required (or set API_KEY instead of LOGIN and PASSWORD)")
 
-    endpoint = _url("ENDPOINT", raw["ENDPOINT"])
+    endpoint = _url(where("ENDPOINT"), raw["ENDPOINT"])
     failover = raw["FAILOVER_ENDPOINTS"] or ()
     if isinstance(failover, str) or not isinstance(failover, (list, tuple)):
-        raise _error("FAILOVER_ENDPOINTS", "must be a list of URLs")
+        raise _error(where("FAILOVER_ENDPOINTS"), "must be a list of URLs")
     wsdl = raw["WSDL"]
     if wsdl is not None and (not isinstance(wsdl, str) or not wsdl):
-        raise _error("WSDL", "must be None (the shipped copy), a file path or a URL")
+        raise _error(where("WSDL"), "must be None (the shipped copy), a file path or a URL")
     if raw["ALL"] not in (0, 1, 2) or isinstance(raw["ALL"], bool):
-        raise _error("ALL", f"must be 0, 1 or 2, got {raw['ALL']!r}")
+        raise _error(where("ALL"), f"must be 0, 1 or 2, got {raw['ALL']!r}")
     namespace = raw["NAMESPACE"]
-    namespace = endpoint if namespace is None else _str("NAMESPACE", namespace)
+    namespace = endpoint if namespace is None else _str(where("NAMESPACE"), namespace)
 
     values = {
+        "name": name,
         "login": login,
         "password": password,
         "api_key": api_key,
         "endpoint": endpoint,
         "wsdl": wsdl,
         "namespace": namespace,
-        "failover_endpoints": tuple(_url("FAILOVER_ENDPOINTS", u) for u in failover),
+        "failover_endpoints": tuple(_url(where("FAILOVER_ENDPOINTS"), u) for u in failover),
         "all": raw["ALL"],
         "api_permission_classes": _dotted_paths("API_PERMISSION_CLASSES", raw["API_PERMISSION_CLASSES"]),
-        "default_region": _region("DEFAULT_REGION", raw["DEFAULT_REGION"]),
+        "default_region": _region(where("DEFAULT_REGION"), raw["DEFAULT_REGION"]),
         "retention": _retention(raw["RETENTION"]),
     }
     integers = {
@@ -279,9 +373,9 @@ def get_settings() -> SmscSettings:
         if f.name in values:
             continue
         minimum = 1 if key in integers else (0.001 if key in minimum_one else FLOORS.get(key, 0))
-        values[f.name] = _number(key, raw[key], minimum=minimum, integer=key in integers)
+        values[f.name] = _number(where(key), raw[key], minimum=minimum, integer=key in integers)
     if values["max_concurrent_requests"] > 4:
-        raise _error("MAX_CONCURRENT_REQUESTS", "must be at most 4 (SMSC allows fewer than 5)")
+        raise _error(where("MAX_CONCURRENT_REQUESTS"), "must be at most 4 (SMSC allows fewer than 5)")
     if values["backoff_jitter"] >= 1:
-        raise _error("BACKOFF_JITTER", "must be a fraction below 1")
+        raise _error(where("BACKOFF_JITTER"), "must be a fraction below 1")
     return SmscSettings(**values)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import queue
+import random
 import threading
 import time
 from collections import deque
@@ -89,6 +90,7 @@ def refused(pks: list[int], error: SmscCallRefused) -> Iterator[RefreshResult]:
 class _Fetched:
     """What a pool thread brings back for one claimed message."""
 
+    lane: Lane
     message: SentMessage
     stamp: datetime  # the claim's last_checked_at
     answer: StatusResult | SmscError
@@ -98,8 +100,8 @@ class _Fetched:
 
 
 class Listed:
-    """Messages given by the caller: each is claimed once, in the order given; one asked
-    moments ago (by anyone) is answered from the database."""
+    """Messages of one account given by the caller: each is claimed once, in the order given;
+    one asked moments ago (by anyone) is answered from the database."""
 
     def __init__(self, config: SmscSettings, chunks: Iterator[list[int]]) -> None:
         self.config, self.chunks = config, chunks
@@ -114,6 +116,9 @@ class Listed:
         stamp, claimed, taken = limits.claim_messages(batch, self.config)
         return stamp, claimed, [_not_claimed(row, self.config) for row in taken]
 
+    def still_needed(self) -> bool:
+        return True
+
     def refuse_rest(self, error: SmscCallRefused) -> Iterator[RefreshResult]:
         yield from refused(list(self.waiting), error)
         self.waiting.clear()
@@ -122,98 +127,170 @@ class Listed:
         self.exhausted = True
 
 
-class Due:
-    """The sweep's messages: due when the sweep began, not held by anyone, most overdue first,
-    at most ``limit`` of them. What is left when calls stop stays due for the next sweep."""
+class Allowance:
+    """How many more messages a sweep may claim, shared by its accounts."""
 
-    def __init__(self, config: SmscSettings, limit: int | None) -> None:
-        self.config, self.due_by = config, timezone.now()
-        self.left = float("inf") if limit is None else limit
-        self.exhausted = self.left <= 0
+    def __init__(self, limit: int | None) -> None:
+        self.left: float = float("inf") if limit is None else limit
+
+
+class Due:
+    """The sweep's messages of one account: due when the sweep began, not held by anyone, most
+    overdue first, while the sweep's allowance lasts. What is left when calls stop stays due
+    for the next sweep."""
+
+    def __init__(self, config: SmscSettings, allowance: Allowance, due_by: datetime) -> None:
+        self.config, self.allowance, self.due_by = config, allowance, due_by
+        self.exhausted = allowance.left <= 0
 
     def claim(self, want: int) -> tuple[datetime, list[SentMessage], list[RefreshResult]]:
-        count = int(min(want, self.left))
-        stamp, claimed = limits.claim_due(self.config, count, self.due_by)
-        self.left -= len(claimed)
-        self.exhausted = len(claimed) < count or self.left <= 0
+        count = int(min(want, self.allowance.left))
+        stamp, claimed = limits.claim_due(self.config, count, self.due_by) if count else (timezone.now(), [])
+        self.allowance.left -= len(claimed)
+        self.exhausted = len(claimed) < count or self.allowance.left <= 0
         return stamp, claimed, []
+
+    def still_needed(self) -> bool:
+        """Whether waiting for a slot is still worth it (other sweeps may have done the work)."""
+        return limits.any_due(self.config, self.due_by)
 
     def refuse_rest(self, error: SmscCallRefused) -> Iterator[RefreshResult]:
         self.exhausted = True
         return iter(())
 
 
-class Run:
-    """One refresh run: claims messages just in time for a free request slot, asks SMSC from
-    one thread per slot, and writes the answers in batches.
+class Lane:
+    """One account's part of a run: its settings, request slots and client, the source of its
+    messages, and the queue its request threads take claimed messages from. Accounts never
+    share slots, pauses or pace; a lane that stops (error 2 or 4, no slot in time) stops alone."""
 
-    The threads only talk to SMSC, taking claimed messages in order from a queue; every
-    database write happens in the calling thread (its transaction, its connection). Messages
-    are claimed only as fast as the slots can take them (a short queue, sized from how long
-    SMSC takes), and a thread that gets one after ``limits.CLAIM_VALID_FOR`` drops it unsent,
-    so the claim's stamp always covers the request. Free slots are taken up as they appear
-    (other processes finished, a half-open login proved itself); error 2 or 4 stops the run.
-    """
-
-    def __init__(self, config: SmscSettings, lease: limits.SlotLease) -> None:
-        self.config, self.lease = config, lease
-        self.client = get_client(config)
+    def __init__(self, source: Listed | Due, lease: limits.SlotLease) -> None:
+        self.config, self.source, self.lease = source.config, source, lease
+        self.client = get_client(self.config)
         self.todo: queue.SimpleQueue = queue.SimpleQueue()  # (row, stamp, send_by) or None: stop
-        self.answers: queue.SimpleQueue = queue.SimpleQueue()  # _Fetched
         self.stop = threading.Event()
         self.stopped_by: SmscCallRefused | None = None
-        self._topped_up = self._checked_open = time.monotonic()
-        self._took = limits.CLAIM_VALID_FOR / 4  # seconds per request, learnt as answers come
+        self.outstanding = 0  # claimed, answer not back yet
+        self.workers = 0
+        self.ran = bool(lease)  # had a slot at some point
+        self.took = limits.CLAIM_VALID_FOR / 4  # seconds per request, learnt as answers come
+        now = time.monotonic()
+        self.topped_up = self.checked_open = now
+        self.slot_deadline = now + self.config.slot_wait  # for a first slot
+        self.next_try, self.try_pause = now, 0.02  # polling for a first slot, backing off
 
-    def run(self, source: Listed | Due) -> Iterator[RefreshResult]:
+    @property
+    def finished(self) -> bool:
+        return self.source.exhausted and not self.outstanding
+
+    def ahead(self) -> int:
+        """Requests to queue behind each slot: what SMSC answers in a quarter of the time a
+        claim stays valid, between 1 and 8."""
+        return max(1, min(8, int(limits.CLAIM_VALID_FOR / 4 / max(self.took, 0.001))))
+
+    def halt(self, reason: SmscCallRefused) -> None:
+        self.stopped_by = self.stopped_by or reason
+        self.stop.set()
+
+
+class Run:
+    """One refresh run over one or more accounts (a :class:`Lane` each): claims messages just
+    in time for a free request slot, asks SMSC from one thread per slot, and writes the answers
+    in batches.
+
+    The threads only talk to SMSC, taking claimed messages in order from their lane's queue;
+    every database write happens in the calling thread (its transaction, its connection). The
+    lanes are served in turn, so one account's backlog or pause never holds up another's.
+    Messages are claimed only as fast as the slots can take them (a short queue, sized from how
+    long SMSC takes), and a thread that gets one after ``limits.CLAIM_VALID_FOR`` drops it
+    unsent, so the claim's stamp always covers the request. Free slots are taken up as they
+    appear (other processes finished, a half-open login proved itself); a lane with no slot
+    waits up to ``SLOT_WAIT`` for one; error 2 or 4 stops the lane of that account.
+    """
+
+    def __init__(self, lanes: list[Lane]) -> None:
+        self.lanes = lanes
+        self.answers: queue.SimpleQueue = queue.SimpleQueue()  # _Fetched, from every lane
+        self._pause = 0.02  # sleep while only lanes waiting for a slot are left
+
+    def run(self) -> Iterator[RefreshResult]:
         done: list[_Fetched] = []
-        outstanding = 0  # claimed, answer not back yet
-        with ThreadPoolExecutor(self.config.max_concurrent_requests, thread_name_prefix="smsc") as pool:
-            workers = [pool.submit(self._work) for _ in range(len(self.lease))]
+        size = sum(lane.config.max_concurrent_requests for lane in self.lanes)
+        with ThreadPoolExecutor(max(size, 1), thread_name_prefix="smsc") as pool:
             try:
+                for lane in self.lanes:
+                    self._start(pool, lane, len(lane.lease))
                 while True:
-                    capacity, ahead = len(self.lease), self._ahead()
-                    if not self.stop.is_set() and not source.exhausted and outstanding <= capacity * ahead:
-                        # a short queue behind each slot: fewer, larger claims, none stale
-                        claimed, refused = self._claim(source, capacity * (ahead + 1) - outstanding)
-                        outstanding += claimed
-                        yield from refused
-                    if self.stop.is_set() and not source.exhausted:
-                        yield from source.refuse_rest(self._stop_reason())
-                    if not outstanding:
-                        if source.exhausted:
+                    for lane in self.lanes:  # in turn: one claim per lane per round
+                        yield from self._feed(lane, pool)
+                    if not any(lane.outstanding for lane in self.lanes):
+                        if all(lane.finished for lane in self.lanes):
                             break
+                        time.sleep(self._pause * (0.5 + random.random()))  # lanes await a slot
+                        self._pause = min(self._pause * 1.5, 0.25)
                         continue
                     came = self._collect()
-                    outstanding -= len(came)
                     done += came
-                    workers += [pool.submit(self._work) for _slot in range(self._widen(came))]
-                    if len(done) >= self.config.chunk_size:
+                    for lane in self.lanes:
+                        self._start(pool, lane, self._widen(lane, [f for f in came if f.lane is lane]))
+                    if len(done) >= max(lane.config.chunk_size for lane in self.lanes):
                         yield from self._apply(done)
                         done = []
             finally:
-                for _worker in workers:
-                    self.todo.put(None)
+                for lane in self.lanes:
+                    for _worker in range(lane.workers):
+                        lane.todo.put(None)
         yield from self._apply(done)
 
-    def _ahead(self) -> int:
-        """Requests to queue behind each slot: what SMSC answers in a quarter of the time a
-        claim stays valid, between 1 and 8."""
-        return max(1, min(8, int(limits.CLAIM_VALID_FOR / 4 / max(self._took, 0.001))))
+    def _start(self, pool: ThreadPoolExecutor, lane: Lane, count: int) -> None:
+        for _slot in range(count):
+            pool.submit(self._work, lane)
+        lane.workers += count
 
-    def _claim(self, source: Listed | Due, want: int) -> tuple[int, list[RefreshResult]]:
-        if time.monotonic() - self._checked_open > 1:  # paused by another process meanwhile?
-            self._checked_open = time.monotonic()
+    def _feed(self, lane: Lane, pool: ThreadPoolExecutor) -> Iterator[RefreshResult]:
+        """Claim the lane's next messages if its slots have room; refuse the rest if it stopped."""
+        waiting = not lane.lease and not lane.stop.is_set() and not lane.source.exhausted
+        if waiting and time.monotonic() >= lane.next_try:
+            self._await_slot(lane, pool)
+        capacity, ahead = len(lane.lease), lane.ahead()
+        if (
+            capacity
+            and not lane.stop.is_set()
+            and not lane.source.exhausted
+            and lane.outstanding <= capacity * ahead
+        ):
+            # a short queue behind each slot: fewer, larger claims, none stale
+            claimed, refused = self._claim(lane, capacity * (ahead + 1) - lane.outstanding)
+            lane.outstanding += claimed
+            yield from refused
+        if lane.stop.is_set() and not lane.source.exhausted:
+            yield from lane.source.refuse_rest(lane.stopped_by or SmscCircuitOpen("calls paused"))
+
+    def _await_slot(self, lane: Lane, pool: ThreadPoolExecutor) -> None:
+        """A lane without a slot (all held by other processes): take one as it comes free,
+        give up after ``SLOT_WAIT``, or finish quietly when nothing is left to do."""
+        if added := lane.lease.top_up():
+            lane.ran = True
+            self._start(pool, lane, added)
+        elif not lane.source.still_needed():
+            lane.source.exhausted = True
+        elif time.monotonic() >= lane.slot_deadline:
+            lane.halt(limits.busy(lane.config))
+        lane.next_try = time.monotonic() + lane.try_pause * (0.5 + random.random())
+        lane.try_pause = min(lane.try_pause * 1.5, 0.25)
+
+    def _claim(self, lane: Lane, want: int) -> tuple[int, list[RefreshResult]]:
+        if time.monotonic() - lane.checked_open > 1:  # paused by another process meanwhile?
+            lane.checked_open = time.monotonic()
             try:
-                limits.ensure_open(self.config.account)
+                limits.ensure_open(lane.config.limits_key)
             except SmscCircuitOpen as exc:
-                self.stopped_by = exc
-                self.stop.set()
+                lane.halt(exc)
                 return 0, []
-        stamp, claimed, not_claimed = source.claim(want)
+        stamp, claimed, not_claimed = lane.source.claim(want)
         send_by = time.monotonic() + limits.CLAIM_VALID_FOR
         for row in claimed:
-            self.todo.put((row, stamp, send_by))
+            lane.todo.put((row, stamp, send_by))
         return len(claimed), not_claimed
 
     def _collect(self) -> list[_Fetched]:
@@ -225,51 +302,51 @@ class Run:
             while True:
                 came.append(self.answers.get_nowait())
         for item in came:
+            item.lane.outstanding -= 1
             if item.sent:
-                self._took = 0.8 * self._took + 0.2 * item.took
+                item.lane.took = 0.8 * item.lane.took + 0.2 * item.took
         return came
 
-    def _work(self) -> None:
+    def _work(self, lane: Lane) -> None:
         """One per leased slot, in a pool thread: SMSC only, no database."""
-        while (item := self.todo.get()) is not None:
-            self.answers.put(self._fetch(*item))
+        while (item := lane.todo.get()) is not None:
+            self.answers.put(self._fetch(lane, *item))
 
-    def _fetch(self, row: SentMessage, stamp: datetime, send_by: float) -> _Fetched:
+    def _fetch(self, lane: Lane, row: SentMessage, stamp: datetime, send_by: float) -> _Fetched:
         """Never raises: whatever happens is the message's answer."""
-        if self.stop.is_set():
+        if lane.stop.is_set():
             refused: SmscCallRefused = SmscCircuitOpen("calls paused after an SMSC error earlier in this run")
-            return _Fetched(row, stamp, refused, timezone.now(), sent=False)
+            return _Fetched(lane, row, stamp, refused, timezone.now(), sent=False)
         if time.monotonic() > send_by:
             refused = SmscBusy("no request slot came free in time; asked again later")
-            return _Fetched(row, stamp, refused, timezone.now(), sent=False)
+            return _Fetched(lane, row, stamp, refused, timezone.now(), sent=False)
         answer: StatusResult | SmscError
         started = time.monotonic()
         try:
-            answer = self.client.get_status(row.smsc_id, row.phone)
+            answer = lane.client.get_status(row.smsc_id, row.phone)
         except (SmscAuthError, SmscIpBlocked) as exc:
-            self.stop.set()
+            lane.stop.set()
             answer = exc
         except SmscError as exc:
             answer = exc
         except Exception as exc:  # one message's trouble stays its own
             logger.exception("refreshing message %s failed", row.pk)
             answer = SmscError(f"unexpected {type(exc).__name__}; see the log")
-        return _Fetched(row, stamp, answer, timezone.now(), sent=True, took=time.monotonic() - started)
+        return _Fetched(lane, row, stamp, answer, timezone.now(), sent=True, took=time.monotonic() - started)
 
-    def _widen(self, came: list[_Fetched]) -> int:
-        """Slots added to the lease: at once when a half-open login has proved itself,
+    def _widen(self, lane: Lane, came: list[_Fetched]) -> int:
+        """Slots added to the lane's lease: at once when a half-open login has proved itself,
         otherwise looked for every second (slots that other processes released)."""
-        proved = self.lease.half_open and any(limits.proves_login(f.answer) for f in came)
+        proved = lane.lease.half_open and any(limits.proves_login(f.answer) for f in came)
         if proved:
-            limits.mark_verified(self.config.account)
-        full = len(self.lease) >= self.config.max_concurrent_requests
-        if self.stop.is_set() or full or not (proved or time.monotonic() - self._topped_up > 1):
+            limits.mark_verified(lane.config.limits_key)
+        full = len(lane.lease) >= lane.config.max_concurrent_requests
+        if lane.stop.is_set() or full or lane.source.exhausted:
             return 0
-        self._topped_up = time.monotonic()
-        return self.lease.top_up()
-
-    def _stop_reason(self) -> SmscCallRefused:
-        return self.stopped_by or SmscCircuitOpen("calls paused after an SMSC error")
+        if not (proved or time.monotonic() - lane.topped_up > 1):
+            return 0
+        lane.topped_up = time.monotonic()
+        return lane.lease.top_up()
 
     def _apply(self, fetched: list[_Fetched]) -> Iterator[RefreshResult]:
         """Write a batch of answers in one transaction; one row's failure costs one row."""
@@ -277,6 +354,7 @@ class Run:
             return
         results: dict[int, RefreshResult] = {}
         changes: dict[int, tuple[int | None, StatusSnapshot]] = {}  # pk -> (old status, snapshot)
+        configs = {f.message.pk: f.lane.config for f in fetched}
         with transaction.atomic():
             rows = SentMessage.objects.select_for_update().in_bulk([f.message.pk for f in fetched])
             now = timezone.now()  # after the lock: history's order is the order of application
@@ -287,17 +365,21 @@ class Run:
                 if item.sent and row.last_checked_at == item.stamp:
                     row.last_checked_at = item.finished_at  # our claim, used: when SMSC answered
                 old_status = row.status
-                results[row.pk] = _apply_one(row, item.answer, now, self.config)
+                results[row.pk] = _apply_one(row, item.answer, now, item.lane.config)
                 if (snapshot := results[row.pk].snapshot) is not None:
                     changes[row.pk] = (old_status, snapshot)
             snapshots = {pk: snapshot for pk, (_old, snapshot) in changes.items()}
-            for pk, error in _write([rows[pk] for pk in results], snapshots, now, self.config).items():
+            for pk, error in _write([rows[pk] for pk in results], snapshots, now, configs).items():
                 results[pk] = RefreshResult(rows[pk], Outcome.FAILED, error=error)
                 changes.pop(pk, None)
             for pk, (old_status, snapshot) in changes.items():
                 # robust: a receiver's failure is logged and costs no other message anything
                 transaction.on_commit(_announcer(rows[pk], old_status, snapshot), robust=True)
-        _pause_if_needed(list(results.values()), self.config)
+        for lane in self.lanes:
+            errors = [
+                r.error for pk, r in results.items() if r.error is not None and configs[pk] is lane.config
+            ]
+            limits.pause_after(errors, lane.config)
         yield from results.values()
 
 
@@ -332,7 +414,10 @@ def _apply_one(
 
 
 def _write(
-    rows: list[SentMessage], snapshots: dict[int, StatusSnapshot], now: datetime, config: SmscSettings
+    rows: list[SentMessage],
+    snapshots: dict[int, StatusSnapshot],
+    now: datetime,
+    configs: dict[int, SmscSettings],
 ) -> dict[int, SmscError]:
     """Save rows and snapshots in one go; if that fails, row by row, so a row the database
     refuses costs that row only (the error is noted on it where possible). Returns the
@@ -358,7 +443,7 @@ def _write(
             )
             with contextlib.suppress(Exception), transaction.atomic():
                 row.refresh_from_db()
-                policy.record_error(row, error, now, config)
+                policy.record_error(row, error, now, configs[row.pk])
                 _save_rows([row], ["last_request_error", "check_attempts", "next_check_at"])
     return failed
 
@@ -384,7 +469,3 @@ def _save_rows(rows: list[SentMessage], fields: list[str]) -> None:
     ]
     with connection.cursor() as cursor:
         cursor.executemany(sql, params)
-
-
-def _pause_if_needed(results: list[RefreshResult], config: SmscSettings) -> None:
-    limits.pause_after([r.error for r in results if r.error is not None], config)

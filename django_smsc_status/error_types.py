@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 
 from .codes import RequestError, describe
 from .exceptions import (
+    SmscAccountNotConfigured,
     SmscAuthError,
     SmscBadParameters,
     SmscBusy,
@@ -58,6 +59,10 @@ ERROR_TYPES: dict[type[SmscError], tuple[str, StrOrPromise]] = {
     ),
     SmscCircuitOpen: ("calls_paused", _("Calls to SMSC are paused for this login")),
     SmscBusy: ("no_free_slot", _("All request slots for this login are in use")),
+    SmscAccountNotConfigured: (
+        "account_not_configured",
+        _("The message's SMSC account is not in the settings"),
+    ),
     SmscCallRefused: ("call_refused", _("Calls to SMSC are paused or busy")),
     SmscError: ("smsc_error", _("SMSC request failed")),
 }

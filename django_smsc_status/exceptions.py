@@ -20,7 +20,8 @@ credential: messages are built from those fields only, never from request data.
     ├── SmscInvalidRequest      our data cannot be put in a request (nothing was sent)
     └── SmscCallRefused         our own limits refused the call before it was made
         ├── SmscCircuitOpen         after error 2 or 4, until reset or timed out
-        └── SmscBusy                no free request slot for the login in time
+        ├── SmscBusy                no free request slot for the login in time
+        └── SmscAccountNotConfigured  the message names an account missing from settings
 """
 
 from __future__ import annotations
@@ -169,3 +170,10 @@ class SmscCircuitOpen(SmscCallRefused):
 
 class SmscBusy(SmscCallRefused):
     default_detail = "all request slots for this login are in use"
+
+
+class SmscAccountNotConfigured(SmscCallRefused):
+    """The message's account is not in ``SMSC_STATUS`` (removed, or renamed): it is left alone,
+    not deleted, until the account is configured again."""
+
+    default_detail = "the message's account is not configured"

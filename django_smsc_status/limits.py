@@ -27,7 +27,6 @@ import random
 import threading
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -82,13 +81,15 @@ def pause_after(errors: list[SmscError], config: SmscSettings) -> None:
     auth = [e for e in errors if isinstance(e, SmscAuthError)]
     if auth:
         now = timezone.now()
-        AuthFailure.objects.bulk_create([AuthFailure(account=config.account, occurred_at=now) for _ in auth])
+        AuthFailure.objects.bulk_create(
+            [AuthFailure(account=config.limits_key, occurred_at=now) for _ in auth]
+        )
         AuthFailure.objects.filter(
-            account=config.account, occurred_at__lt=now - timedelta(seconds=AUTH_ERROR_WINDOW)
+            account=config.limits_key, occurred_at__lt=now - timedelta(seconds=AUTH_ERROR_WINDOW)
         ).delete()
-        pause(config.account, 2, config.breaker_timeout)
+        pause(config.limits_key, 2, config.breaker_timeout)
     elif any(isinstance(e, SmscIpBlocked) for e in errors):
-        pause(config.account, 4, config.ip_block_backoff)
+        pause(config.limits_key, 4, config.ip_block_backoff)
 
 
 def reset(account: str) -> bool:
@@ -168,7 +169,7 @@ def account_status(account: str) -> AccountStatus:
 def _usable_slots(config: SmscSettings) -> tuple[int, bool]:
     """Slots that may be leased now, and whether the login is half-open; raises while paused
     or while another error 2 could get the IP blocked."""
-    account = config.account
+    account = config.limits_key
     state, _ = AccountState.objects.get_or_create(account=account)
     ensure_open(account, state)
     budget, allowed_at = auth_budget(account)
@@ -194,7 +195,7 @@ class SlotLease:
     lease does not depend on how fast the caller consumes results."""
 
     def __init__(self, config: SmscSettings, numbers: list[int], token: str, half_open: bool) -> None:
-        self.config, self.account = config, config.account
+        self.config, self.account = config, config.limits_key
         self.numbers, self.token, self.half_open = numbers, token, half_open
         self._stop = threading.Event()
         self._heartbeat = threading.Thread(target=self._beat, name="smsc-lease", daemon=True)
@@ -265,39 +266,53 @@ def _lease(account: str, numbers: list[int], want: int, token: str) -> list[int]
     return taken
 
 
-def acquire_slots(
-    config: SmscSettings, want: int, still_needed: Callable[[], bool] | None = None
-) -> SlotLease | None:
+def open_lease(config: SmscSettings, want: int) -> SlotLease:
+    """Lease up to ``want`` free request slots of the login now, without waiting: the lease
+    may hold none (then :meth:`~SlotLease.top_up` it as slots come free). Raises
+    :class:`SmscCircuitOpen` while the login is paused or out of authorisation budget."""
+    token = uuid.uuid4().hex
+    taken, half_open = _take(config, want, token)
+    return SlotLease(config, taken, token, half_open)
+
+
+def acquire_slots(config: SmscSettings, want: int) -> SlotLease:
     """Lease up to ``want`` request slots of the login, waiting up to ``SLOT_WAIT`` for one.
 
     Returns as soon as at least one slot is free (callers work with what they get and may
-    :meth:`~SlotLease.top_up` later), or None once ``still_needed()`` says the wait is moot
-    (another process did the work). Raises :class:`SmscCircuitOpen` while the login is paused
-    or out of authorisation budget, :class:`SmscBusy` if no slot frees up in time.
+    :meth:`~SlotLease.top_up` later). Raises :class:`SmscCircuitOpen` while the login is
+    paused or out of authorisation budget, :class:`SmscBusy` if no slot frees up in time.
     """
-    account, token = config.account, uuid.uuid4().hex
+    token = uuid.uuid4().hex
     deadline = time.monotonic() + config.slot_wait
-    rows_checked, pause = False, 0.02
+    pause = 0.02
     while True:
-        usable, half_open = _usable_slots(config)
-        taken = _lease(account, list(range(usable)), max(1, min(want, usable)), token)
+        taken, half_open = _take(config, want, token)
         if taken:
             return SlotLease(config, taken, token, half_open)
-        if not rows_checked:  # first use of this login (or slots were deleted): make the rows
-            rows_checked = True
-            RequestSlot.objects.bulk_create(
-                [RequestSlot(account=account, number=n) for n in range(config.max_concurrent_requests)],
-                ignore_conflicts=True,
-            )
-            continue
-        if still_needed is not None and not still_needed():
-            return None
         if time.monotonic() >= deadline:
-            raise SmscBusy(
-                f"all {usable} usable request slots of {account} stayed busy for {config.slot_wait:g} s"
-            )
+            raise busy(config)
         time.sleep(pause * (0.5 + random.random()))  # waiting is cheap for the others, too
         pause = min(pause * 1.5, 0.25)
+
+
+def busy(config: SmscSettings) -> SmscBusy:
+    return SmscBusy(
+        f"all request slots of {config.limits_key} stayed busy for {config.slot_wait:g} s",
+    )
+
+
+def _take(config: SmscSettings, want: int, token: str) -> tuple[list[int], bool]:
+    """One try at leasing up to ``want`` of the usable slots: ``(numbers taken, half-open)``."""
+    usable, half_open = _usable_slots(config)
+    taken = _lease(config.limits_key, list(range(usable)), max(1, min(want, usable)), token)
+    if not taken and not RequestSlot.objects.filter(account=config.limits_key).exists():
+        # first use of this login (or the slots were deleted): make the rows, try again
+        RequestSlot.objects.bulk_create(
+            [RequestSlot(account=config.limits_key, number=n) for n in range(config.max_concurrent_requests)],
+            ignore_conflicts=True,
+        )
+        taken = _lease(config.limits_key, list(range(usable)), max(1, min(want, usable)), token)
+    return taken, half_open
 
 
 # -- per message: at most 5 checks a minute --------------------------------------------------------
@@ -331,19 +346,20 @@ def claim_messages(
 
 
 def any_due(config: SmscSettings, due_by: datetime) -> bool:
-    """Whether a message due by ``due_by`` is free to be claimed now."""
-    return SentMessage.objects.due(due_by).filter(_claim_window(config)[1]).exists()
+    """Whether a message of the account due by ``due_by`` is free to be claimed now."""
+    return SentMessage.objects.due(due_by).filter(_claim_window(config)[1], account=config.name).exists()
 
 
 def claim_due(config: SmscSettings, count: int, due_by: datetime) -> tuple[datetime, list[SentMessage]]:
-    """Claim up to ``count`` messages due by ``due_by`` that nobody holds, most overdue first
+    """Claim up to ``count`` of the account's messages due by ``due_by`` that nobody holds,
+    most overdue first
     (as :func:`claim_messages`). Rows another process is claiming right now are skipped
     (``SKIP LOCKED``) instead of waited for, so concurrent sweeps share the due set."""
     stamp, free = _claim_window(config)
     with transaction.atomic():
         pks = list(
             SentMessage.objects.due(due_by)
-            .filter(free)
+            .filter(free, account=config.name)
             .order_by("next_check_at", "pk")
             .select_for_update(skip_locked=True)
             .values_list("pk", flat=True)[:count]

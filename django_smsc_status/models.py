@@ -65,8 +65,11 @@ class SentMessageQuerySet(models.QuerySet):
 
 
 class SentMessage(CodesMixin, models.Model):
-    """One SMS to one phone, as SMSC knows it: ``(smsc_id, phone)`` is SMSC's key."""
+    """One SMS to one phone, as SMSC knows it: ``(smsc_id, phone)`` is SMSC's key within an
+    account."""
 
+    # The SMSC account (its name in SMSC_STATUS) that sent it and is asked about it.
+    account = models.CharField(_("account"), max_length=40, default="default")
     smsc_id = models.CharField(_("SMSC id"), max_length=40)
     phone = models.CharField(_("phone"), max_length=20, db_index=True)
     # What was sent (filled at registration, or from SMSC's answers with ALL >= 1).
@@ -101,12 +104,17 @@ class SentMessage(CodesMixin, models.Model):
         verbose_name_plural = _("sent messages")
         ordering = ("-created_at", "-pk")
         constraints = [
-            models.UniqueConstraint(fields=("smsc_id", "phone"), name="smsc_status_unique_message"),
+            # Also the index behind ?account= filters (it leads with the account).
+            models.UniqueConstraint(
+                fields=("account", "smsc_id", "phone"), name="smsc_status_unique_account_message"
+            ),
         ]
         indexes = [
-            # The sweep's query: pending messages by next check time.
+            # The sweep's query, one account at a time: pending messages by next check time.
             models.Index(
-                fields=("next_check_at", "id"), condition=Q(is_final=False), name="smsc_status_due_idx"
+                fields=("account", "next_check_at", "id"),
+                condition=Q(is_final=False),
+                name="smsc_status_account_due_idx",
             ),
             models.Index(fields=("status", "-created_at"), name="smsc_status_status_idx"),
             models.Index(fields=("smsc_id",), name="smsc_status_smsc_id_idx"),

@@ -56,6 +56,7 @@ class RefreshReport:
     errors: Counter = field(default_factory=Counter)
     paused: SmscCallRefused | None = None  # set when the sweep did not run at all
     aborted: str = ""  # why the sweep stopped early (an error outside any one message)
+    skipped: dict[str, str] = field(default_factory=dict)  # account -> why it was not (fully) served
 
     def add(self, result: RefreshResult) -> None:
         self.counts[result.outcome] += 1
@@ -71,4 +72,6 @@ class RefreshReport:
             return f"not run: {self.paused}"
         parts = [f"{n} {Outcome(o).label}" for o, n in self.counts.most_common()]
         text = f"{self.total} messages" + (": " + ", ".join(parts) if parts else "")
+        for account, why in self.skipped.items():
+            text += f"; account {account}: {why}"
         return text + (f"; stopped early: {self.aborted}" if self.aborted else "")

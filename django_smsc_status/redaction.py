@@ -33,10 +33,11 @@ class SealedEnvelope(bytes):
 
 
 class RedactedSettings(dict):
-    """A copy of the settings dict whose repr hides the credential values."""
+    """A copy of the settings dict whose repr hides the credential values, nested dicts (the
+    ``ACCOUNTS``) copied the same way."""
 
     def __init__(self, values: Mapping) -> None:
-        super().__init__(values)
+        super().__init__({k: RedactedSettings(v) if isinstance(v, Mapping) else v for k, v in values.items()})
 
     def __repr__(self) -> str:
         return repr({k: (HIDDEN if k in SECRET_KEYS and v else v) for k, v in self.items()})

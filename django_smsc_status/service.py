@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 import logging
 from collections.abc import Callable, Iterable, Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
@@ -22,11 +22,8 @@ from django.utils.translation import gettext_lazy as _
 
 from . import engine, limits
 from .client import get_client
-from .conf import SmscSettings, get_settings
-from .exceptions import (
-    SmscCallRefused,
-    SmscError,
-)
+from .conf import DEFAULT_ACCOUNT, SmscSettings, UnknownAccount, account_names, get_settings
+from .exceptions import SmscAccountNotConfigured, SmscCallRefused, SmscError
 from .models import SentMessage
 from .outcomes import Outcome, RefreshReport, RefreshResult
 from .policy import retry_after
@@ -62,16 +59,21 @@ __all__ = [
 REGISTER_FIELDS = {"text", "sender", "sent_at", "cost", "sms_count"}
 
 
-def register(smsc_id: str | int, phone: str, **known) -> tuple[SentMessage, bool]:
-    """Start tracking a message sent elsewhere; idempotent: returns ``(message, created)``.
+def register(
+    smsc_id: str | int, phone: str, *, account: str = DEFAULT_ACCOUNT, **known
+) -> tuple[SentMessage, bool]:
+    """Start tracking a message sent elsewhere through ``account``; idempotent per account:
+    returns ``(message, created)``.
 
     ``known`` may give ``text``, ``sender``, ``sent_at``, ``cost``, ``sms_count``. The message
-    is due for its first check at once.
+    is due for its first check at once. Raises :class:`~.conf.UnknownAccount` for an account
+    that is not configured.
     """
     unknown = set(known) - REGISTER_FIELDS
     if unknown:
         raise TypeError(f"register() got unknown fields: {', '.join(sorted(unknown))}")
-    smsc_id, phone = clean_smsc_id(smsc_id), normalize_phone(phone)
+    region = get_settings(account).default_region
+    smsc_id, phone = clean_smsc_id(smsc_id), normalize_phone(phone, region)
     if known.get("text") is not None:
         known["text"] = clean_text(known["text"])
     if known.get("sender") is not None:
@@ -79,20 +81,31 @@ def register(smsc_id: str | int, phone: str, **known) -> tuple[SentMessage, bool
     defaults = {k: v for k, v in known.items() if v is not None} | {"next_check_at": timezone.now()}
     try:
         with transaction.atomic():
-            return SentMessage.objects.get_or_create(smsc_id=smsc_id, phone=phone, defaults=defaults)
+            return SentMessage.objects.get_or_create(
+                account=account, smsc_id=smsc_id, phone=phone, defaults=defaults
+            )
     except IntegrityError:  # registered by someone else a moment ago
-        return SentMessage.objects.get(smsc_id=smsc_id, phone=phone), False
+        return SentMessage.objects.get(account=account, smsc_id=smsc_id, phone=phone), False
 
 
-def send(phones: str | Iterable[str], text: str, sender: str | None = None, **options) -> list[SentMessage]:
-    """Send ``text`` through SMSC and track the result: one :class:`SentMessage` per phone.
+def send(
+    phones: str | Iterable[str],
+    text: str,
+    sender: str | None = None,
+    *,
+    account: str = DEFAULT_ACCOUNT,
+    **options,
+) -> list[SentMessage]:
+    """Send ``text`` through SMSC's ``account`` and track the result: one :class:`SentMessage`
+    per phone.
 
     ``options`` go to ``send_sms`` (``smsc_id`` for your own id, ``time`` to schedule). On an
     SMSC or transport error nothing is recorded and the :class:`SmscError` propagates.
     """
+    config = get_settings(account)
     if isinstance(phones, str):
         phones = phones.replace(";", ",").split(",")
-    numbers = list(dict.fromkeys(normalize_phone(p) for p in phones if p.strip()))
+    numbers = list(dict.fromkeys(normalize_phone(p, config.default_region) for p in phones if p.strip()))
     if not numbers:
         raise ValidationError(_("Give at least one phone number."), code="phones")
     text, sender = clean_text(text, required=True), clean_sender(sender) or None
@@ -101,7 +114,6 @@ def send(phones: str | Iterable[str], text: str, sender: str | None = None, **op
         raise TypeError(f"send() got unknown options: {', '.join(sorted(unknown))}")
     if options.get("smsc_id") is not None:
         options["smsc_id"] = clean_smsc_id(options["smsc_id"])
-    config = get_settings()
     result = _call_smsc(
         config, lambda client: client.send_sms(",".join(numbers), text, sender=sender, **options)
     )
@@ -109,6 +121,7 @@ def send(phones: str | Iterable[str], text: str, sender: str | None = None, **op
     per_phone = result.sms_count // len(numbers) if result.sms_count else None
     rows = [
         SentMessage(
+            account=account,
             smsc_id=result.smsc_id,
             phone=phone,
             text=text,
@@ -128,42 +141,38 @@ def send(phones: str | Iterable[str], text: str, sender: str | None = None, **op
         raise
 
 
-def balance() -> Decimal:
-    """The SMSC account balance."""
-    return _call_smsc(get_settings(), lambda client: client.get_balance())
+def balance(account: str = DEFAULT_ACCOUNT) -> Decimal:
+    """The balance of the SMSC account."""
+    return _call_smsc(get_settings(account), lambda client: client.get_balance())
 
 
 def _call_smsc(config: SmscSettings, call):
     """One call outside a refresh, under the same limits: refused while the login is paused
     or out of authorisation budget, one request slot held, error 2 or 4 pausing the login for
     every process, an answer proving a half-open login."""
-    lease = limits.acquire_slots(config, 1)
-    assert lease is not None  # without still_needed it returns a lease or raises
-    with lease:
+    with limits.acquire_slots(config, 1) as lease:
         try:
             result = call(get_client(config))
         except SmscError as exc:
             limits.pause_after([exc], config)
             if lease.half_open and limits.proves_login(exc):
-                limits.mark_verified(config.account)
+                limits.mark_verified(config.limits_key)
             raise
         if lease.half_open:
-            limits.mark_verified(config.account)
+            limits.mark_verified(config.limits_key)
         return result
 
 
-def account_status(account: str | None = None) -> limits.AccountStatus:
-    """Whether calls for the login (default: the configured one) are allowed, and if not, when:
-    the breaker, an IP block, the half-open state and SMSC's authorisation-error budget."""
-    return limits.account_status(account or get_settings().account)
+def account_status(account: str = DEFAULT_ACCOUNT) -> limits.AccountStatus:
+    """Whether calls for the account's login are allowed, and if not, when: the breaker, an
+    IP block, the half-open state and SMSC's authorisation-error budget."""
+    return limits.account_status(get_settings(account).limits_key)
 
 
-def reset_breaker(account: str | None = None) -> bool:
-    """Let calls through again after error 2 or 4 (fix the credentials first).
-
-    ``account`` defaults to the configured login. True if calls were paused.
-    """
-    return limits.reset(account or get_settings().account)
+def reset_breaker(account: str = DEFAULT_ACCOUNT) -> bool:
+    """Let calls for the account's login through again after error 2 or 4 (fix the
+    credentials first). True if calls were paused."""
+    return limits.reset(get_settings(account).limits_key)
 
 
 # -- refreshing --------------------------------------------------------------------------------
@@ -184,15 +193,18 @@ def refresh_many(messages: Iterable[SentMessage | int]) -> list[RefreshResult]:
 def refresh_due(limit: int | None = None, *, progress=None) -> RefreshReport:
     """Refresh pending messages whose ``next_check_at`` has come (the periodic sweep).
 
-    Most overdue first; each process claims the next due messages no other process holds
-    (several sweeps at once share the work instead of racing for it), one small batch per free
-    request slot, so memory stays flat. Returns counts per outcome; ``progress(report)`` is
+    Every configured account in one run, in parallel and in turn (each within its own limits:
+    one account's backlog or pause never starves another); ``limit`` counts messages of all
+    accounts together. Most overdue first; each process claims the next due messages no other
+    process holds (several sweeps at once share the work instead of racing for it), one small
+    batch per free request slot, so memory stays flat. Messages of an account no longer in
+    settings are left alone (``report.skipped``). Returns counts per outcome; ``progress(report)`` is
     called after each message, for progress bars. No exception escapes: a message's trouble is
     its outcome, and anything else stops the sweep with the reason in ``report.aborted`` (and
     the log).
     """
     report = RefreshReport()
-    return _tally(report, lambda: _sweep(get_settings(), limit, report), progress)
+    return _tally(report, lambda: _sweep(limit, report), progress)
 
 
 def refresh_selection(
@@ -218,51 +230,120 @@ def _tally(report: RefreshReport, results: Callable[[], Iterable[RefreshResult]]
     return report
 
 
-def _sweep(config: SmscSettings, limit: int | None, report: RefreshReport) -> Iterator[RefreshResult]:
-    due = engine.Due(config, limit)
-    try:  # while waiting for a slot, other sweeps may take every due message
-        lease = limits.acquire_slots(
-            config, config.max_concurrent_requests, still_needed=lambda: limits.any_due(config, due.due_by)
-        )
-    except SmscCallRefused as exc:  # paused, out of budget, or no slot came free
-        report.paused = exc
-        logger.warning("sweep skipped: %s", exc)
+def _sweep(limit: int | None, report: RefreshReport) -> Iterator[RefreshResult]:
+    due_by, allowance = timezone.now(), engine.Allowance(limit)
+    names = account_names()
+    for name, count in unconfigured_due(names, due_by).items():
+        report.skipped[name] = f"{count} due messages name an account not in settings; left alone"
+        logger.warning("sweep: %s due messages name account %r, which is not configured", count, name)
+    lanes, refusals = [], []
+    for name in names:
+        config = get_settings(name)
+        if not limits.any_due(config, due_by):
+            continue
+        try:
+            lease = limits.open_lease(config, config.max_concurrent_requests)
+        except SmscCallRefused as exc:  # paused, or out of authorisation budget
+            refusals.append(exc)
+            report.skipped[name] = str(exc)
+            logger.warning("sweep skipped account %r: %s", name, exc)
+            continue
+        lanes.append(engine.Lane(engine.Due(config, allowance, due_by), lease))
+    if not lanes:
+        report.paused = refusals[0] if refusals else None
         return
-    if lease is None:
-        return
-    with lease:
-        yield from engine.Run(config, lease).run(due)
+    yield from _run(lanes)
+    for lane in lanes:
+        if lane.stopped_by is not None:
+            report.skipped[lane.config.name] = str(lane.stopped_by)
+    if refusals and not any(lane.ran for lane in lanes):
+        report.paused = refusals[0]
+    elif not any(lane.ran for lane in lanes) and lanes[0].stopped_by is not None:
+        report.paused = lanes[0].stopped_by
+
+
+def unconfigured_due(names: list[str], due_by: datetime | None = None) -> dict[str, int]:
+    """Due messages (all pending ones without ``due_by``) per account missing from ``names``."""
+    rows = SentMessage.objects.due(due_by) if due_by else SentMessage.objects.pending()
+    counts = rows.exclude(account__in=names).values("account").annotate(n=models.Count("pk"))
+    return {row["account"]: row["n"] for row in counts.order_by("account")}
+
+
+def _run(lanes: list[engine.Lane]) -> Iterator[RefreshResult]:
+    try:
+        yield from engine.Run(lanes).run()
+    finally:
+        for lane in lanes:
+            lane.lease.release()
 
 
 def iter_refresh(
     messages: Iterable[SentMessage | int] | models.QuerySet, *, limit: int | None = None
 ) -> Iterator[RefreshResult]:
-    """Refresh ``messages`` (rows, primary keys or a queryset), yielding results as they land
-    (not in input order)."""
-    config = get_settings()
-    chunks = pk_chunks(messages, config.chunk_size, limit)
-    first = next(chunks, None)
-    if not first:
-        return
-    second = next(chunks, None)
-    if second is None:  # a modest selection: what was asked moments ago needs no request slot
-        soon = list(engine.too_soon(first, config))
-        yield from soon
-        answered = {r.message.pk for r in soon}
-        first = [pk for pk in first if pk not in answered]
+    """Refresh ``messages`` (rows, primary keys or a queryset), each through its own account,
+    yielding results as they land (not in input order)."""
+    chunk_size = get_settings().chunk_size
+    if isinstance(messages, models.QuerySet) and limit is None:  # paged per account, never loaded whole
+        names = messages.order_by().values_list("account", flat=True).distinct()
+        groups = {name: pk_chunks(messages.filter(account=name), chunk_size) for name in sorted(names)}
+    else:
+        by_account = _by_account(messages, chunk_size, limit)
+        if sum(len(pks) for pks in by_account.values()) <= chunk_size:
+            # a modest selection: what was asked moments ago needs no request slot
+            for name, pks in by_account.items():
+                soon = list(engine.too_soon(pks, _config_or_none(name) or get_settings()))
+                yield from soon
+                answered = {r.message.pk for r in soon}
+                by_account[name] = [pk for pk in pks if pk not in answered]
+        groups = {
+            name: iter([pks[i : i + chunk_size] for i in range(0, len(pks), chunk_size)])
+            for name, pks in by_account.items()
+            if pks
+        }
+    lanes = []
+    for name, chunks in groups.items():
+        config = _config_or_none(name)
+        if config is None:
+            for chunk in chunks:
+                yield from engine.refused(chunk, _not_configured(name))
+            continue
+        first = next(chunks, None)
         if not first:
-            return
-    chunks = itertools.chain([first], [second] if second else [], chunks)
-    want = config.max_concurrent_requests if second or len(first) > 1 else 1
+            continue
+        want = config.max_concurrent_requests if len(first) > 1 else 1
+        try:
+            lease = limits.open_lease(config, want)
+        except SmscCallRefused as exc:
+            for chunk in itertools.chain([first], chunks):
+                yield from engine.refused(chunk, exc)
+            continue
+        lanes.append(engine.Lane(engine.Listed(config, itertools.chain([first], chunks)), lease))
+    if lanes:
+        yield from _run(lanes)
+
+
+def _config_or_none(account: str) -> SmscSettings | None:
     try:
-        lease = limits.acquire_slots(config, want)
-    except SmscCallRefused as exc:
-        for chunk in chunks:
-            yield from engine.refused(chunk, exc)
-        return
-    assert lease is not None  # without still_needed it returns a lease or raises
-    with lease:
-        yield from engine.Run(config, lease).run(engine.Listed(config, chunks))
+        return get_settings(account)
+    except UnknownAccount:
+        return None
+
+
+def _not_configured(account: str) -> SmscAccountNotConfigured:
+    return SmscAccountNotConfigured(
+        f"account {account!r} is not in SMSC_STATUS; add it back to refresh its messages"
+    )
+
+
+def _by_account(messages, chunk_size: int, limit: int | None) -> dict[str, list[int]]:
+    """The primary keys of ``messages`` (at most ``limit``) per account, in the order given."""
+    by_account: dict[str, list[int]] = {}
+    for chunk in pk_chunks(messages, chunk_size, limit):
+        accounts = dict(SentMessage.objects.filter(pk__in=chunk).values_list("pk", "account"))
+        for pk in chunk:
+            if pk in accounts:
+                by_account.setdefault(accounts[pk], []).append(pk)
+    return by_account
 
 
 def pk_chunks(messages, size: int, limit: int | None = None) -> Iterator[list[int]]:
