@@ -119,9 +119,9 @@ def mark_verified(account: str) -> None:
 # -- authorisation budget ------------------------------------------------------------------------
 
 
-def auth_budget(account: str) -> tuple[int, datetime | None]:
-    """How many requests may be in flight without risking SMSC's IP block, and, when none
-    may, the moment one may again."""
+def auth_budget(account: str) -> tuple[int, datetime | None, int]:
+    """How many requests may be in flight without risking SMSC's IP block; when none may,
+    the moment one may again; and the errors 2 counted within the window."""
     now = timezone.now()
     failures = list(
         AuthFailure.objects.filter(
@@ -133,9 +133,9 @@ def auth_budget(account: str) -> tuple[int, datetime | None]:
     )
     budget = AUTH_ERROR_LIMIT - 1 - len(failures)
     if budget > 0:
-        return budget, None
+        return budget, None, len(failures)
     # One request is allowed once all but AUTH_ERROR_LIMIT - 2 failures have left the window.
-    return 0, failures[-budget] + timedelta(seconds=AUTH_ERROR_WINDOW)
+    return 0, failures[-budget] + timedelta(seconds=AUTH_ERROR_WINDOW), len(failures)
 
 
 @dataclass(frozen=True)
@@ -153,15 +153,14 @@ class AccountStatus:
 def account_status(account: str) -> AccountStatus:
     state = AccountState.objects.filter(account=account).first()
     paused = state.paused_until if state is not None and state.is_paused else None
-    _budget, budget_at = auth_budget(account)
+    _budget, budget_at, errors = auth_budget(account)
     waits = [t for t in (paused, budget_at) if t is not None]
-    window_start = timezone.now() - timedelta(seconds=AUTH_ERROR_WINDOW)
     return AccountStatus(
         account=account,
         paused_until=paused,
         pause_code=state.pause_code if state is not None and paused else None,
         half_open=state is None or state.verified_at is None,
-        auth_errors=AuthFailure.objects.filter(account=account, occurred_at__gte=window_start).count(),
+        auth_errors=errors,
         next_call_at=max(waits) if waits else None,
     )
 
@@ -172,7 +171,7 @@ def _usable_slots(config: SmscSettings) -> tuple[int, bool]:
     account = config.limits_key
     state, _ = AccountState.objects.get_or_create(account=account)
     ensure_open(account, state)
-    budget, allowed_at = auth_budget(account)
+    budget, allowed_at, _errors = auth_budget(account)
     if not budget:
         raise SmscCircuitOpen(
             f"not calling SMSC: {AUTH_ERROR_LIMIT - 1} authorisation errors (SMSC error 2) within "
