@@ -189,6 +189,7 @@ class Lane:
         return max(1, min(8, int(limits.CLAIM_VALID_FOR / 4 / max(self.took, 0.001))))
 
     def halt(self, reason: SmscCallRefused) -> None:
+        """Stop the lane (from any thread): no more claims, queued messages dropped unsent."""
         self.stopped_by = self.stopped_by or reason
         self.stop.set()
 
@@ -325,7 +326,7 @@ class Run:
         try:
             answer = lane.client.get_status(row.smsc_id, row.phone)
         except (SmscAuthError, SmscIpBlocked) as exc:
-            lane.stop.set()
+            lane.halt(SmscCircuitOpen(f"calls paused after SMSC error {exc.code}", code=exc.code))
             answer = exc
         except SmscError as exc:
             answer = exc

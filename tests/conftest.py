@@ -1,4 +1,16 @@
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
+
+from django_smsc_status.simulator.server import SimulatorServer
+from django_smsc_status.simulator.smsc import Smsc
+
+ROOT = Path(__file__).resolve().parent.parent
+KZ_LOGIN, KZ_PASSWORD = "kz-shop", "kz-Pa55word"
 
 pytest_plugins = ["django_smsc_status.simulator.pytest_plugin"]
 
@@ -73,3 +85,66 @@ def grant():
         return type(user).objects.get(pk=user.pk)  # drop the permission cache
 
     return add
+
+
+@pytest.fixture
+def spawn(smsc_settings):
+    """Start ``python -m tests.procs ROLE ...`` on the test database; wait for it to be ready."""
+    processes = []
+
+    def start(role, *args, **overrides):
+        from django.db import connection
+
+        db = connection.settings_dict
+        env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "tests.settings",
+            "SMSC_TEST_SQLITE": str(db["NAME"]),
+            "PGDATABASE": str(db["NAME"]),
+            "SMSC_TEST_MARIADB_DB": str(db["NAME"]),
+            "SMSC_TEST_SETTINGS": json.dumps({**smsc_settings, **overrides}),
+        }
+        process = subprocess.Popen(
+            [sys.executable, "-m", "tests.procs", role, *map(str, args)],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        processes.append(process)
+        assert process.stdout.readline().strip() == "ready", f"{role} did not start"
+        return process
+
+    yield start
+    for process in processes:
+        process.kill()
+        process.wait(10)
+
+
+@pytest.fixture(scope="session")
+def _kz_site_server():
+    with SimulatorServer(Smsc({KZ_LOGIN: KZ_PASSWORD})) as server:
+        yield server
+
+
+@pytest.fixture
+def kz_site(_kz_site_server):
+    """A second SMSC site (a second simulator, its own port and login), reset for each test."""
+    _kz_site_server.reset()
+    _kz_site_server.smsc.latency = 0.0
+    yield _kz_site_server
+    _kz_site_server.reset()
+
+
+@pytest.fixture
+def kz_account(smsc_settings, kz_site) -> dict:
+    """``SMSC_STATUS["ACCOUNTS"]["kz"]``: the second site, inheriting every other key."""
+    smsc_settings["ACCOUNTS"] = {
+        "kz": {
+            "LOGIN": KZ_LOGIN,
+            "PASSWORD": KZ_PASSWORD,
+            "ENDPOINT": kz_site.endpoint,
+            "DEFAULT_REGION": "KZ",
+        }
+    }
+    return smsc_settings["ACCOUNTS"]["kz"]

@@ -6,25 +6,17 @@ under slot starvation.
 """
 
 import dataclasses
-import json
-import os
 import signal
-import subprocess
-import sys
 import time
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
-from django.db import connection
 
 from django_smsc_status import limits, service
 from django_smsc_status.conf import get_settings
 from django_smsc_status.exceptions import SmscAuthError, SmscBusy, SmscCircuitOpen, SmscNotFound
 from django_smsc_status.models import AccountState, AuthFailure, SentMessage
 from django_smsc_status.service import Outcome
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
@@ -112,38 +104,6 @@ def test_an_answer_other_than_2_or_4_proves_the_login(smsc_settings, smsc_simula
 
 
 # -- real OS processes ----------------------------------------------------------------------------
-
-
-@pytest.fixture
-def spawn(smsc_settings):
-    """Start ``python -m tests.procs ROLE ...`` on the test database; wait for it to be ready."""
-    processes = []
-
-    def start(role, *args, **overrides):
-        db = connection.settings_dict
-        env = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "tests.settings",
-            "SMSC_TEST_SQLITE": str(db["NAME"]),
-            "PGDATABASE": str(db["NAME"]),
-            "SMSC_TEST_MARIADB_DB": str(db["NAME"]),
-            "SMSC_TEST_SETTINGS": json.dumps({**smsc_settings, **overrides}),
-        }
-        process = subprocess.Popen(
-            [sys.executable, "-m", "tests.procs", role, *map(str, args)],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        processes.append(process)
-        assert process.stdout.readline().strip() == "ready", f"{role} did not start"
-        return process
-
-    yield start
-    for process in processes:
-        process.kill()
-        process.wait(10)
 
 
 @pytest.mark.slow

@@ -1,7 +1,7 @@
 """Data migration 0003: stored phones become E.164 digits; the duplicates that makes are merged."""
 
 import pytest
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
 from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
@@ -59,3 +59,27 @@ def test_phones_are_normalized_and_duplicates_merged(migrate):
     assert Snapshot.objects.count() == 3
     assert Message.objects.get(pk=other.pk).phone == "77012345678"
     assert Message.objects.get(pk=odd.pk).phone == "not a phone"  # kept, never lost
+
+
+def test_single_account_data_moves_to_the_default_account(migrate):
+    """0005: every existing row and snapshot is kept and names the account "default"; SMSC's key
+    is then unique per account, so the same id and phone may exist in a second account."""
+    old = migrate((APP, "0004_sent_at_index"))
+    Message = old.get_model(APP, "SentMessage")
+    Snapshot = old.get_model(APP, "StatusSnapshot")
+    now = timezone.now()
+    rows = [
+        Message.objects.create(smsc_id=str(600 + n), phone=f"7999123456{n}", status=n % 3, next_check_at=now)
+        for n in range(5)
+    ]
+    Snapshot.objects.create(message_id=rows[0].pk, status=0, observed_at=now)
+    before = sorted(Message.objects.values_list("pk", "smsc_id", "phone", "status"))
+
+    new = migrate((APP, "0005_accounts"))
+    Message = new.get_model(APP, "SentMessage")
+    assert sorted(Message.objects.values_list("pk", "smsc_id", "phone", "status")) == before
+    assert set(Message.objects.values_list("account", flat=True)) == {"default"}
+    assert new.get_model(APP, "StatusSnapshot").objects.get().message_id == rows[0].pk
+    Message.objects.create(account="kz", smsc_id="600", phone="79991234560")  # same key, other account
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Message.objects.create(account="kz", smsc_id="600", phone="79991234560")
