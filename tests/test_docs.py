@@ -26,7 +26,9 @@ def test_documented_defaults_match():
     table = section("Settings reference")
     for key, default in DEFAULTS.items():
         row = re.search(rf"^``{key}``\s+(\S+)", table, flags=re.MULTILINE).group(1)
-        shown = {None: "``None``", (): "``()``", "": '``""``'}.get(default, f"``{default}``")
+        shown = {None: "``None``", (): "``()``", "": '``""``'}.get(
+            default if not isinstance(default, dict) else repr(default), f"``{default}``"
+        )
         assert row == shown, key
 
 
