@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import queue
 import random
 import threading
@@ -128,10 +129,16 @@ class Listed:
 
 
 class Allowance:
-    """How many more messages a sweep may claim, shared by its accounts."""
+    """How many more messages a sweep may claim, shared by its accounts: a claim takes at most
+    an even share of what is left, so an account with a long backlog (or more free slots)
+    cannot use up what another account's messages need."""
 
     def __init__(self, limit: int | None) -> None:
         self.left: float = float("inf") if limit is None else limit
+        self.sharing = 0  # accounts still claiming
+
+    def share(self) -> float:
+        return math.ceil(self.left / max(self.sharing, 1)) if self.left != float("inf") else self.left
 
 
 class Due:
@@ -141,13 +148,25 @@ class Due:
 
     def __init__(self, config: SmscSettings, allowance: Allowance, due_by: datetime) -> None:
         self.config, self.allowance, self.due_by = config, allowance, due_by
-        self.exhausted = allowance.left <= 0
+        self._exhausted = False
+        allowance.sharing += 1
+
+    @property
+    def exhausted(self) -> bool:
+        return self._exhausted or self.allowance.left <= 0
+
+    @exhausted.setter
+    def exhausted(self, value: bool) -> None:
+        if value and not self._exhausted:
+            self.allowance.sharing -= 1
+        self._exhausted = value
 
     def claim(self, want: int) -> tuple[datetime, list[SentMessage], list[RefreshResult]]:
-        count = int(min(want, self.allowance.left))
-        stamp, claimed = limits.claim_due(self.config, count, self.due_by) if count else (timezone.now(), [])
+        count = int(min(want, self.allowance.share()))
+        stamp, claimed = limits.claim_due(self.config, count, self.due_by)
         self.allowance.left -= len(claimed)
-        self.exhausted = len(claimed) < count or self.allowance.left <= 0
+        if len(claimed) < count:  # nothing more due for this account
+            self.exhausted = True
         return stamp, claimed, []
 
     def still_needed(self) -> bool:

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -238,7 +238,11 @@ def _sweep(limit: int | None, report: RefreshReport) -> Iterator[RefreshResult]:
         logger.warning("sweep: %s due messages name account %r, which is not configured", count, name)
     lanes, refusals = [], []
     for name in names:
-        config = get_settings(name)
+        config = _account(name)
+        if isinstance(config, SmscAccountNotConfigured):  # one account's bad settings stop only it
+            report.skipped[name] = str(config)
+            logger.error("sweep skipped account %r: %s", name, config)
+            continue
         if not limits.any_due(config, due_by):
             continue
         try:
@@ -291,7 +295,10 @@ def iter_refresh(
         if sum(len(pks) for pks in by_account.values()) <= chunk_size:
             # a modest selection: what was asked moments ago needs no request slot
             for name, pks in by_account.items():
-                soon = list(engine.too_soon(pks, _config_or_none(name) or get_settings()))
+                config = _account(name)
+                soon = list(
+                    engine.too_soon(pks, config if isinstance(config, SmscSettings) else get_settings())
+                )
                 yield from soon
                 answered = {r.message.pk for r in soon}
                 by_account[name] = [pk for pk in pks if pk not in answered]
@@ -302,10 +309,10 @@ def iter_refresh(
         }
     lanes = []
     for name, chunks in groups.items():
-        config = _config_or_none(name)
-        if config is None:
+        config = _account(name)
+        if isinstance(config, SmscAccountNotConfigured):
             for chunk in chunks:
-                yield from engine.refused(chunk, _not_configured(name))
+                yield from engine.refused(chunk, config)
             continue
         first = next(chunks, None)
         if not first:
@@ -322,17 +329,17 @@ def iter_refresh(
         yield from _run(lanes)
 
 
-def _config_or_none(account: str) -> SmscSettings | None:
+def _account(name: str) -> SmscSettings | SmscAccountNotConfigured:
+    """The account's settings, or why its messages cannot be refreshed now (it was removed
+    from settings, or its settings are malformed: that stops this account only)."""
     try:
-        return get_settings(account)
+        return get_settings(name)
     except UnknownAccount:
-        return None
-
-
-def _not_configured(account: str) -> SmscAccountNotConfigured:
-    return SmscAccountNotConfigured(
-        f"account {account!r} is not in SMSC_STATUS; add it back to refresh its messages"
-    )
+        return SmscAccountNotConfigured(
+            f"account {name!r} is not in SMSC_STATUS; add it back to refresh its messages"
+        )
+    except ImproperlyConfigured as exc:
+        return SmscAccountNotConfigured(str(exc))
 
 
 def _by_account(messages, chunk_size: int, limit: int | None) -> dict[str, list[int]]:

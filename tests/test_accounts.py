@@ -240,3 +240,18 @@ def test_limits_hold_per_login_across_processes(
         assert [asked(site, m) for m in messages] == [1] * len(messages)  # all, once each
         assert site.smsc.errors_answered == {}
     assert SentMessage.objects.filter(last_checked_at__isnull=True).count() == 0
+
+
+@pytest.mark.django_db
+def test_one_accounts_malformed_settings_stop_only_that_account(smsc_simulator, kz_site, kz_account, track):
+    ru, kz = track("default", (1,)), track("kz", (1,))
+    kz_account["TIMEOUT"] = -1
+
+    report = service.refresh_due()
+
+    assert report.counts == {Outcome.CHANGED: 1} and not report.aborted
+    assert report.skipped["kz"].startswith("SMSC_STATUS['ACCOUNTS']['kz']['TIMEOUT'] must be a number")
+    assert SentMessage.objects.get(pk=ru.pk).status == 1
+    [result] = service.refresh_many([kz])
+    assert result.outcome == Outcome.REFUSED and "['TIMEOUT']" in str(result.error)
+    assert kz_site.smsc.calls["get_status"] == 0
