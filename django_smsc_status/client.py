@@ -217,7 +217,10 @@ class SmscClient:
             )
 
     def __repr__(self) -> str:
-        return f"<SmscClient account={self.config.limits_key!r} endpoint={self.config.endpoint!r}>"
+        config = self.config
+        return (
+            f"<SmscClient account={config.name!r} login={config.limits_key!r} endpoint={config.endpoint!r}>"
+        )
 
     # -- operations -------------------------------------------------------------------------
 
@@ -390,7 +393,7 @@ def _is_fault(status: int, content: bytes) -> bool:
     return status == 500 and b"Fault>" in content[:4096]
 
 
-@lru_cache(maxsize=8)
+@lru_cache(maxsize=64)  # one per account (and per settings override in tests)
 def _client_for(config: SmscSettings) -> SmscClient:
     return SmscClient(config)
 
