@@ -9,21 +9,12 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import socket
-import subprocess
-import sys
 import time
 from urllib.parse import urlsplit
 
 import django
 import urllib3
-from common import configure_smsc, machine
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from common import configure_smsc, machine, start_simulator
 
 
 def cpu_per_call(func, calls: int) -> float:
@@ -39,25 +30,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--calls", type=int, default=2000)
     args = parser.parse_args()
-    port = free_port()
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "django_smsc_status.simulator",
-            "--port",
-            str(port),
-            "--login",
-            "bench",
-            "--password",
-            "bench-pw",
-        ],
-        stdout=subprocess.PIPE,
-    )
-    server.stdout.readline()  # "SMSC simulator at ..."
+    server = start_simulator()
+    port, endpoint = server.port, server.endpoint
     try:
         django.setup()
-        endpoint = f"http://127.0.0.1:{port}/sys/soap.php"
         configure_smsc(endpoint)
         from django_smsc_status.client import get_client
 
@@ -96,7 +72,7 @@ def main() -> None:
         ours_cpu = cpu_per_call(ours, args.calls)
         urllib3_cpu = cpu_per_call(raw_urllib3, args.calls)
     finally:
-        server.terminate()
+        server.stop()
     print(f"B2 client cost — {machine()}, {args.calls} calls each")
     print(f"  raw http.client keep-alive POST   {raw_cpu * 1e6:7.0f} µs CPU per call")
     print(

@@ -9,12 +9,10 @@ just before each sweep; flat means the larger run does not need proportionally m
 from __future__ import annotations
 
 import argparse
-import subprocess
-import sys
 import threading
 import time
 
-from common import configure_smsc, machine, setup_django
+from common import configure_smsc, machine, setup_django, start_simulator
 
 
 def rss_mb() -> float:
@@ -73,25 +71,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--messages", type=int, default=100_000)
     args = parser.parse_args()
-    port = 18765
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "django_smsc_status.simulator",
-            "--port",
-            str(port),
-            "--login",
-            "bench",
-            "--password",
-            "bench-pw",
-        ],
-        stdout=subprocess.PIPE,
-    )
-    server.stdout.readline()
+    server = start_simulator()
     try:
         setup_django()
-        configure_smsc(f"http://127.0.0.1:{port}/sys/soap.php")
+        configure_smsc(server.endpoint)
         pairs = send_all(args.messages)
         print(f"B4 memory — {machine()}")
         for n in (args.messages // 10, args.messages):
@@ -101,7 +84,7 @@ def main() -> None:
                 f"over baseline {peak - base:5.1f} MB  ({elapsed:.0f} s; {report})"
             )
     finally:
-        server.terminate()
+        server.stop()
 
 
 if __name__ == "__main__":

@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
 """The demo: ``python3 example_project/demo.py`` from a fresh clone.
 
-Creates ``.venv`` if needed (as the test command does), then: a fresh SQLite database, the SMSC
-simulator, demo messages, an admin login, a django-q2 worker with the sweep schedule, and the
-dev server. Pending messages move to delivered (or fail) over the next two minutes on their
-own. Ctrl-C stops everything.
+Creates ``.venv`` if needed (as the test command does), then: a fresh SQLite database, two SMSC
+sites simulated (smsc.ru for the account "default", smsc.kz for "kz", each with its own login and
+port), demo messages of both accounts, an admin login, a django-q2 worker with the sweep
+schedule, and the dev server. Pending messages move to delivered (or fail) over the next two
+minutes on their own. Ctrl-C stops everything.
 
 ``--check`` brings it all up, waits until the admin and the API answer and the worker has
-refreshed every message, then exits (the test suite runs this).
+refreshed every message of both accounts, then exits (the test suite runs this).
 """
 
 from __future__ import annotations
@@ -55,8 +56,9 @@ def wait_for(url: str, timeout: float = 60, auth: bool = False) -> bytes:
             time.sleep(0.5)
 
 
-def seed(simulator) -> int:
-    """Messages in several states; the pending ones move on over the next two minutes."""
+def seed(simulator, simulator_kz) -> int:
+    """Messages of both accounts in several states; the pending ones move on over the next two
+    minutes."""
     from django.contrib.auth import get_user_model
 
     from django_smsc_status import service, tasks
@@ -81,19 +83,28 @@ def seed(simulator) -> int:
         ["79161110010", "79161110011", "79161110012"], "Ваш заказ передан в доставку", sender="DemoShop"
     )
     service.send(["79161110100"], "This one will fail: subscriber does not exist", sender="DemoShop")
+    # The "kz" account, at smsc.kz: its own login, numbers read as Kazakh ones (DEFAULT_REGION).
+    sent = simulator_kz.smsc.add_message(
+        "77015550001", steps=history[0][1], text="Тапсырыс жеткізілді", sender="DemoKZ", sent_at=hour_ago
+    )
+    service.register(sent.smsc_id, "+7 701 555 0001", text=sent.text, sender="DemoKZ", account="kz")
+    service.send(["8 701 555 0010", "+7 702 555 0011"], "Заказ в пути", sender="DemoKZ", account="kz")
+    service.send(["87015550100"], "This one will fail too", sender="DemoKZ", account="kz")
     tasks.ensure_schedule(1)
-    return len(history) + 4
+    return len(history) + 4 + 4
 
 
 def _stop_on_sigterm(signum, frame) -> None:
     raise KeyboardInterrupt
 
 
-def manage_hint(smsc_port: int) -> str:
-    """How to run ``manage.py smsc_status`` against this demo: its Python, database and port."""
+def manage_hint(smsc_port: int, smsc_kz_port: int) -> str:
+    """How to run ``manage.py smsc_status`` against this demo: its Python, database and ports."""
     env = []
     if smsc_port != 8765:
         env.append(f"DEMO_SMSC_PORT={smsc_port}")
+    if smsc_kz_port != 8766:
+        env.append(f"DEMO_SMSC_KZ_PORT={smsc_kz_port}")
     if os.environ.get("DEMO_DB"):
         env.append(f"DEMO_DB={shlex.quote(os.environ['DEMO_DB'])}")
     python = os.path.relpath(sys.executable, ROOT) if sys.prefix.startswith(str(ROOT)) else sys.executable
@@ -103,12 +114,14 @@ def manage_hint(smsc_port: int) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=8000, help="dev server port")
-    parser.add_argument("--smsc-port", type=int, default=8765, help="SMSC simulator port")
+    parser.add_argument("--smsc-port", type=int, default=8765, help="simulated smsc.ru's port")
+    parser.add_argument("--smsc-kz-port", type=int, default=8766, help="simulated smsc.kz's port")
     parser.add_argument("--check", action="store_true", help="start, verify, stop")
     args = parser.parse_args()
 
     os.environ["DJANGO_SETTINGS_MODULE"] = "example_project.settings"
     os.environ["DEMO_SMSC_PORT"] = str(args.smsc_port)
+    os.environ["DEMO_SMSC_KZ_PORT"] = str(args.smsc_kz_port)
     sys.path.insert(0, str(HERE))
     db = Path(os.environ.get("DEMO_DB", HERE / "db.sqlite3"))
     db.unlink(missing_ok=True)  # the simulator starts empty, so the database does too
@@ -123,14 +136,16 @@ def main() -> int:
     def slow_timeline(phone: str, text: str):  # stretched so you can watch it move
         return tuple(Step(s.status, s.err, s.after * 6) for s in default_timeline(phone, text))
 
-    simulator = SimulatorServer(
-        Smsc({"demo": "demo"}, timeline_for=slow_timeline), port=args.smsc_port
-    ).start()
+    simulator = SimulatorServer(Smsc({"demo": "demo"}, timeline_for=slow_timeline), port=args.smsc_port)
+    simulator_kz = SimulatorServer(
+        Smsc({"demo-kz": "demo-kz"}, timeline_for=slow_timeline), port=args.smsc_kz_port
+    )
+    simulators = [simulator.start(), simulator_kz.start()]
     children: list[subprocess.Popen] = []
     signal.signal(signal.SIGTERM, _stop_on_sigterm)  # `kill PID` stops everything, as Ctrl-C does
     try:
         call_command("migrate", verbosity=0)
-        count = seed(simulator)
+        count = seed(simulator, simulator_kz)
         env = {**os.environ, "PYTHONPATH": str(HERE)}
         manage = [sys.executable, str(HERE / "manage.py")]
         children.append(subprocess.Popen([*manage, "qcluster"], env=env))
@@ -138,15 +153,19 @@ def main() -> int:
             subprocess.Popen([*manage, "runserver", "--noreload", f"127.0.0.1:{args.port}"], env=env)
         )
         base = f"http://127.0.0.1:{args.port}"
+        hint = manage_hint(args.smsc_port, args.smsc_kz_port)
         wait_for(f"{base}/admin/login/")
         print(
-            f"\nSMSC simulator: {simulator.endpoint}\nAdmin: {base}/admin/  "
+            f"\nSMSC simulators: {simulator.endpoint} (account default, login demo)\n"
+            f"                 {simulator_kz.endpoint} (account kz, login demo-kz)\nAdmin: {base}/admin/  "
             f"(login {ADMIN_USER} / {ADMIN_PASSWORD})\nAPI:   {base}/api/smsc/messages/\n"
             f"Statuses change on their own over the next two minutes. Ctrl-C stops everything.\n"
-            f"Command line (another terminal, from {ROOT}):\n  {manage_hint(args.smsc_port)}\n",
+            f"Command line (another terminal, from {ROOT}):\n  {hint}\n",
             flush=True,
         )
         if args.check:
+            from django.db.models import Count
+
             from django_smsc_status.models import SentMessage
             from django_smsc_status.tasks import enqueue_refresh
 
@@ -154,8 +173,22 @@ def main() -> int:
             deadline = time.monotonic() + 90
             while time.monotonic() < deadline:
                 body = json.loads(wait_for(f"{base}/api/smsc/messages/", auth=True))
-                if body["count"] == count and all(m["status"]["code"] is not None for m in body["results"]):
-                    print(f"check passed: admin and API answer; the worker refreshed {count} messages")
+                by_account = dict(
+                    SentMessage.objects.filter(status__isnull=False)
+                    .values_list("account")
+                    .annotate(n=Count("pk"))
+                    .order_by("account")
+                )
+                if (
+                    body["count"] == count
+                    and all(m["status"]["code"] is not None for m in body["results"])
+                    and sum(by_account.values()) == count
+                ):
+                    accounts = ", ".join(f"{name} {n}" for name, n in by_account.items())
+                    print(
+                        f"check passed: admin and API answer; the worker refreshed {count} messages "
+                        f"({accounts})"
+                    )
                     return 0
                 time.sleep(1)
             print("check failed: the worker did not refresh every message in time", file=sys.stderr)
@@ -174,7 +207,8 @@ def main() -> int:
                 child.wait(15)
             except subprocess.TimeoutExpired:
                 child.kill()
-        simulator.stop()
+        for server in simulators:
+            server.stop()
 
 
 if __name__ == "__main__":

@@ -41,6 +41,8 @@ def test_demo_comes_up_and_the_worker_refreshes(tmp_path):
             str(free_port()),
             "--smsc-port",
             str(free_port()),
+            "--smsc-kz-port",
+            str(free_port()),
         ],
         cwd=ROOT,
         env=env,
@@ -51,7 +53,8 @@ def test_demo_comes_up_and_the_worker_refreshes(tmp_path):
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-3000:]
     assert "login admin / admin" in output
-    assert "check passed" in output and "refreshed 8 messages" in output
+    assert "check passed" in output
+    assert "refreshed 12 messages (default 8, kz 4)" in output  # both accounts, each at its own site
 
 
 def child_pids(pid: int) -> set[int]:
@@ -75,7 +78,7 @@ def alive(pid: int) -> bool:
 
 
 def test_sigterm_stops_every_child_and_the_printed_command_works(tmp_path):
-    port, smsc_port = free_port(), free_port()
+    port, smsc_port, smsc_kz_port = free_port(), free_port(), free_port()
     env = {**os.environ, "DEMO_DB": str(tmp_path / "demo.sqlite3")}
     env.pop("DJANGO_SETTINGS_MODULE", None)
     demo = subprocess.Popen(
@@ -86,6 +89,8 @@ def test_sigterm_stops_every_child_and_the_printed_command_works(tmp_path):
             str(port),
             "--smsc-port",
             str(smsc_port),
+            "--smsc-kz-port",
+            str(smsc_kz_port),
         ],
         cwd=ROOT,
         env=env,
@@ -102,6 +107,7 @@ def test_sigterm_stops_every_child_and_the_printed_command_works(tmp_path):
         time.sleep(0.5)
         hint = next((line.strip() for line in lines if "smsc_status refresh" in line), "")
         assert f"DEMO_SMSC_PORT={smsc_port}" in hint, "".join(lines)
+        assert f"DEMO_SMSC_KZ_PORT={smsc_kz_port}" in hint, "".join(lines)
         children = child_pids(demo.pid)
         assert len(children) >= 2  # qcluster and runserver
         # The printed command line, as a user would paste it, talks to the running demo.
@@ -120,8 +126,9 @@ def test_sigterm_stops_every_child_and_the_printed_command_works(tmp_path):
         while any(alive(pid) for pid in children) and time.monotonic() < deadline:
             time.sleep(0.2)
         assert not [pid for pid in children if alive(pid)]
-        with socket.socket() as s:
-            assert s.connect_ex(("127.0.0.1", port)) != 0  # runserver no longer answers
+        for stopped in (port, smsc_port, smsc_kz_port):  # runserver and both simulated sites
+            with socket.socket() as s:
+                assert s.connect_ex(("127.0.0.1", stopped)) != 0, stopped
     finally:
         if demo.poll() is None:
             demo.kill()

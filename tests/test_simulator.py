@@ -1,12 +1,18 @@
 """The simulator speaks SMSC's dialect to any SOAP client, not only ours."""
 
 import http.client
+import json
+import socket
+import subprocess
+import sys
 import xml.etree.ElementTree as ET
+from types import SimpleNamespace
 from urllib.parse import urlsplit
 
 import pytest
 
 from django_smsc_status.simulator import FAULTS, SimulatorServer, Smsc, timeline
+from django_smsc_status.simulator.__main__ import main as simulator_main
 from django_smsc_status.simulator.smsc import sms_parts
 
 # What PHP's SoapClient sends for the seed page's example (get_status with the WSDL's namespace).
@@ -17,6 +23,19 @@ PHP_ENVELOPE = (
     "<phone>79999999999</phone><id>999</id><all>0</all></ns1:status></SOAP-ENV:Body>"
     "</SOAP-ENV:Envelope>"
 )
+
+BALANCE_ENVELOPE = (
+    '<?xml version="1.0" encoding="UTF-8"?>\n'
+    '<SOAP-ENV:Envelope xmlns:SOAP-ENV="http://schemas.xmlsoap.org/soap/envelope/" '
+    'xmlns:ns1="urn:x"><SOAP-ENV:Body><ns1:balance><login>{login}</login><psw>{psw}</psw>'
+    "</ns1:balance></SOAP-ENV:Body></SOAP-ENV:Envelope>"
+)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def post(server, body: bytes, headers=None):
@@ -132,3 +151,62 @@ def test_checks_within_counts_the_busiest_minute():
     smsc = Smsc({"a": "b"})
     smsc.status_checks[("1", "71")] = [0, 10, 20, 70, 75, 200]
     assert smsc.checks_within("1", "71") == 3
+
+
+def test_stats_counts_messages_by_times_asked_and_logins_in_flight():
+    smsc = Smsc({"a": "b"})
+    smsc.add_message("71", smsc_id="1", steps=timeline((1,)))
+    smsc.add_message("72", smsc_id="1", steps=timeline((1,)))
+    smsc.handle("get_status", {"login": "a", "psw": "b", "id": "1", "phone": "71"})
+    smsc.handle("get_status", {"login": "x", "psw": "y", "id": "1", "phone": "72"})  # refused: error 2
+    stats = smsc.stats()
+    assert stats["asked"] == {"0": 1, "1": 1}  # a wrong login is refused before the message counts
+    assert stats["max_in_flight"] == {"a": 1, "x": 1} and stats["errors"] == {"2": 1}
+
+
+def test_cli_serves_every_login_given_and_prints_its_stats_on_exit():
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "django_smsc_status.simulator",
+            "--port",
+            str(port),
+            "--login",
+            "ru",
+            "--password",
+            "ru-pw",
+            "--account",
+            "kz:kz:pw",  # the password may contain colons
+            "--account",
+            "ua:ua-pw",
+            "--stats",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        banner = process.stdout.readline()
+        assert f"127.0.0.1:{port}/sys/soap.php" in banner
+        assert "logins 'ru', 'kz', 'ua'" in banner
+        server = SimpleNamespace(endpoint=f"http://127.0.0.1:{port}/sys/soap.php")
+        for login, password in [("ru", "ru-pw"), ("kz", "kz:pw"), ("ua", "ua-pw"), ("ua", "wrong")]:
+            body = BALANCE_ENVELOPE.format(login=login, psw=password).encode()
+            status, content = post(server, body)
+            assert status == 200
+            assert (b"<error>2</error>" in content) == (password == "wrong"), content
+    finally:
+        process.terminate()
+        out, err = process.communicate(timeout=10)
+    assert process.returncode == 0, err
+    stats = json.loads(out.strip().splitlines()[-1])
+    assert stats["calls"] == {"get_balance": 4} and stats["errors"] == {"2": 1}
+    assert stats["max_in_flight"] == {"ru": 1, "kz": 1, "ua": 1}
+
+
+def test_cli_refuses_an_account_without_a_password_separator(capsys):
+    with pytest.raises(SystemExit):
+        simulator_main(["--account", "kz"])
+    assert "LOGIN:PASSWORD" in capsys.readouterr().err

@@ -1,9 +1,17 @@
-"""``python -m django_smsc_status.simulator``: run the simulated SMSC until Ctrl-C."""
+"""``python -m django_smsc_status.simulator``: run the simulated SMSC until Ctrl-C.
+
+One process is one SMSC site; it serves every login given (``--login``/``--password`` and each
+``--account LOGIN:PASSWORD``). For two sites, e.g. smsc.ru and smsc.kz, run it twice::
+
+    python -m django_smsc_status.simulator --port 8765 --login demo --password demo
+    python -m django_smsc_status.simulator --port 8766 --login demo-kz --password demo-kz
+"""
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import signal
 import threading
 
@@ -20,12 +28,28 @@ def scaled(timeline_for, factor: float):
     return wrapped
 
 
+def account(value: str) -> tuple[str, str]:
+    """``LOGIN:PASSWORD`` as a pair (the password may contain colons, the login may not)."""
+    login, colon, password = value.partition(":")
+    if not login or not colon:
+        raise argparse.ArgumentTypeError(f"expected LOGIN:PASSWORD, got {value!r}")
+    return login, password
+
+
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="A local SMS Center (SMSC) SOAP simulator.")
+    parser = argparse.ArgumentParser(description="A local SMS Center (SMSC) SOAP simulator: one site.")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8765)
-    parser.add_argument("--login", default="demo")
+    parser.add_argument("--login", default="demo", help="the first login (and the API key's)")
     parser.add_argument("--password", default="demo")
+    parser.add_argument(
+        "--account",
+        type=account,
+        action="append",
+        default=[],
+        metavar="LOGIN:PASSWORD",
+        help="another login of this site (repeatable)",
+    )
     parser.add_argument("--api-key", default="", help="also accept this API key (adds apikey to the WSDL)")
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every answer")
     parser.add_argument(
@@ -34,22 +58,29 @@ def main(argv: list[str] | None = None) -> None:
         default=1.0,
         help="stretch sent messages' timelines (default: delivered 15 s after sending)",
     )
+    parser.add_argument(
+        "--stats", action="store_true", help="on exit, print what it saw as one JSON line (see Smsc.stats)"
+    )
     args = parser.parse_args(argv)
 
+    accounts = {args.login: args.password, **dict(args.account)}
     api_keys = {args.api_key: args.login} if args.api_key else {}
     smsc = Smsc(
-        {args.login: args.password},
+        accounts,
         api_keys,
         latency=args.latency,
         timeline_for=scaled(default_timeline, args.timeline_scale),
     )
     server = SimulatorServer(smsc, args.host, args.port, apikey_wsdl=bool(args.api_key)).start()
-    print(f"SMSC simulator at {server.endpoint} (WSDL: {server.wsdl_url}); login {args.login!r}", flush=True)
+    logins = ", ".join(map(repr, accounts))
+    print(f"SMSC simulator at {server.endpoint} (WSDL: {server.wsdl_url}); logins {logins}", flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with contextlib.suppress(KeyboardInterrupt):
         stop.wait()
     server.stop()
+    if args.stats:
+        print(json.dumps(smsc.stats()), flush=True)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ from __future__ import annotations
 import itertools
 import threading
 import time
-from collections import defaultdict, deque
+from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -207,6 +207,21 @@ class Smsc:
         return max(
             (sum(1 for t in times[i:] if t - start < seconds) for i, start in enumerate(times)), default=0
         )
+
+    def stats(self) -> dict[str, object]:
+        """What the simulator saw, as JSON-ready data: calls by operation, error codes answered,
+        the most requests in flight per login (every login that asked, known or not), and how
+        many stored messages were asked about how many times by a login that authenticated
+        (``{"0": never, "1": once, ...}``)."""
+        with self.lock:
+            asked = Counter(len(self.status_checks.get(key, ())) for key in self.messages)
+            return {
+                "calls": dict(self.calls),
+                "errors": dict(self.errors_answered),
+                "max_in_flight": dict(self.max_in_flight),
+                "messages": len(self.messages),
+                "asked": {str(times): count for times, count in sorted(asked.items())},
+            }
 
     # -- requests ------------------------------------------------------------------------------
 

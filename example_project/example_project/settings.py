@@ -1,6 +1,7 @@
 """The example project: django-smsc-status set up the way the README tells you to.
 
-It talks to the package's SMSC simulator (``python -m django_smsc_status.simulator``) and runs
+It talks to the package's SMSC simulator (``python -m django_smsc_status.simulator``), two of
+them: smsc.ru for the account "default" and smsc.kz for "kz" (``demo.py`` starts both), and runs
 django-q2 with the ORM broker on SQLite. Everything here is for local use only.
 """
 
@@ -73,6 +74,16 @@ SMSC_STATUS = {
     "BACKOFF_INITIAL": 15,
     "BACKOFF_MAX": 60,
     "SWEEP_INTERVAL_MINUTES": 1,
+    # A second account at another SMSC site (the demo simulates smsc.kz on its own port); keys
+    # left out (the backoffs above) are inherited.
+    "ACCOUNTS": {
+        "kz": {
+            "LOGIN": "demo-kz",
+            "PASSWORD": os.environ.get("DEMO_SMSC_KZ_PASSWORD", "demo-kz"),
+            "ENDPOINT": f"http://127.0.0.1:{os.environ.get('DEMO_SMSC_KZ_PORT', '8766')}/sys/soap.php",
+            "DEFAULT_REGION": "KZ",
+        }
+    },
 }
 
 # -- django-q2: the ORM broker must be named explicitly ------------------------------------------
