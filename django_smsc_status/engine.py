@@ -205,7 +205,7 @@ class Lane:
     def ahead(self) -> int:
         """Requests to queue behind each slot: what SMSC answers in a quarter of the time a
         claim stays valid, between 1 and 8."""
-        return max(1, min(8, int(limits.CLAIM_VALID_FOR / 4 / max(self.took, 0.001))))
+        return max(1, min(16, int(limits.CLAIM_VALID_FOR / 4 / max(self.took, 0.001))))
 
     def halt(self, reason: SmscCallRefused) -> None:
         """Stop the lane (from any thread): no more claims, queued messages dropped unsent."""
@@ -277,9 +277,10 @@ class Run:
             capacity
             and not lane.stop.is_set()
             and not lane.source.exhausted
-            and lane.outstanding <= capacity * ahead
+            and lane.outstanding <= capacity * (ahead + 2) // 2
         ):
-            # a short queue behind each slot: fewer, larger claims, none stale
+            # a short queue behind each slot, refilled when half used: few, large claims
+            # (each is a commit), none stale
             claimed, refused = self._claim(lane, capacity * (ahead + 1) - lane.outstanding)
             lane.outstanding += claimed
             yield from refused
