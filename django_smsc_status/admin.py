@@ -18,6 +18,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import router, transaction
 from django.db.models import Q
 from django.http import (
     HttpRequest,
@@ -36,7 +37,7 @@ from django.views.decorators.http import require_POST
 
 from . import charts, csv_export, service, validation
 from .codes import DeliveryError, MessageStatus, describe
-from .conf import get_settings
+from .conf import DEFAULT_ACCOUNT, account_names, get_settings
 from .error_types import error_type
 from .models import POLLING_STATES, AccountState, SentMessage, StatusSnapshot
 from .service import Outcome
@@ -109,6 +110,26 @@ class StateFilter(admin.SimpleListFilter):
         return queryset.in_state(self.value()) if self.value() in dict(POLLING_STATES) else queryset
 
 
+class AccountFilter(admin.SimpleListFilter):
+    """The configured accounts, and "not in settings" for rows naming an account removed since
+    (their refreshes are refused; check W004 counts them). No query: a DISTINCT over every
+    row's account would scan the whole table on each page load."""
+
+    title = _("account")
+    parameter_name = "account"
+    NOT_CONFIGURED = "_none"  # no account name starts with "_" (conf.ACCOUNT_NAME)
+
+    def lookups(self, request, model_admin):
+        return [*((name, name) for name in account_names()), (self.NOT_CONFIGURED, _("Not in settings"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == self.NOT_CONFIGURED:
+            return queryset.exclude(account__in=account_names())
+        if self.value():  # any name, configured or not (?account=old typed by hand)
+            return queryset.filter(account=self.value())
+        return queryset
+
+
 class ErrFilter(admin.SimpleListFilter):
     title = _("delivery error")
     parameter_name = "err"
@@ -147,15 +168,33 @@ def _err_option(code: int) -> str:
 class RegisterForm(forms.ModelForm):
     """Register a message sent elsewhere; a duplicate is reported once, not created again."""
 
+    # First, so that the phone is read in the chosen account's DEFAULT_REGION.
+    account = forms.ChoiceField(
+        label=_("account"),
+        initial=DEFAULT_ACCOUNT,
+        required=False,  # left out: the default account, as service.register does
+        help_text=_("The SMSC account (in SMSC_STATUS) the message was sent through."),
+    )
+
     class Meta:
         model = SentMessage
-        fields = ("smsc_id", "phone", "text", "sender")
+        fields = ("account", "smsc_id", "phone", "text", "sender")
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # Read now, not at import: settings may change (override_settings, a reload).
+        self.fields["account"].choices = [(name, name) for name in account_names()]  # type: ignore[attr-defined]
+
+    def clean_account(self) -> str:
+        return self.cleaned_data.get("account") or DEFAULT_ACCOUNT
 
     def clean_smsc_id(self) -> str:
         return validation.clean_smsc_id(self.cleaned_data["smsc_id"])
 
     def clean_phone(self) -> str:
-        return validation.normalize_phone(self.cleaned_data["phone"])
+        account = self.cleaned_data.get("account")
+        region = get_settings(account).default_region if account else None
+        return validation.normalize_phone(self.cleaned_data["phone"], region)
 
     def clean_text(self) -> str:
         return validation.clean_text(self.cleaned_data.get("text"))
@@ -167,7 +206,9 @@ class RegisterForm(forms.ModelForm):
         super().clean()
         data = self.cleaned_data
         if data.get("smsc_id") and data.get("phone"):
-            existing = SentMessage.objects.filter(smsc_id=data["smsc_id"], phone=data["phone"]).first()
+            existing = SentMessage.objects.filter(
+                account=data.get("account", DEFAULT_ACCOUNT), smsc_id=data["smsc_id"], phone=data["phone"]
+            ).first()
             if existing:
                 # On the field, so the model's unique constraint (which skips fields with errors)
                 # does not report the same duplicate a second time.
@@ -226,13 +267,14 @@ class SentMessageAdmin(admin.ModelAdmin):
     list_display = (
         "smsc_id",
         "phone",
+        "account",
         "status_label",
         "err_label",
         "sent_at_short",
         "status_changed_at_short",
     )
     list_display_links = ("smsc_id", "phone")
-    list_filter = (StatusFilter, StateFilter, ErrFilter, "created_at", "sent_at")
+    list_filter = (StatusFilter, StateFilter, ErrFilter, AccountFilter, "created_at", "sent_at")
     # Exact SMSC id or phone (any format): both use an index (see get_search_results).
     search_fields = ("smsc_id", "phone")
     search_help_text = _("SMSC id, or phone number in any format")
@@ -255,6 +297,7 @@ class SentMessageAdmin(admin.ModelAdmin):
             None,
             {
                 "fields": (
+                    "account",
                     "smsc_id",
                     "phone",
                     "status_label",
@@ -330,7 +373,7 @@ class SentMessageAdmin(admin.ModelAdmin):
 
     def get_fieldsets(self, request, obj=None):
         if obj is None:
-            return ((None, {"fields": ("smsc_id", "phone", "text", "sender")}),)
+            return ((None, {"fields": ("account", "smsc_id", "phone", "text", "sender")}),)
         return self.fieldsets
 
     def get_readonly_fields(self, request, obj=None):
@@ -346,7 +389,11 @@ class SentMessageAdmin(admin.ModelAdmin):
             return  # nothing on the change form is editable
         data = form.cleaned_data
         message, _created = service.register(
-            data["smsc_id"], data["phone"], text=data.get("text", ""), sender=data.get("sender", "")
+            data["smsc_id"],
+            data["phone"],
+            account=data["account"],
+            text=data.get("text", ""),
+            sender=data.get("sender", ""),
         )
         obj.pk = message.pk
         obj._state.adding = False
@@ -370,10 +417,18 @@ class SentMessageAdmin(admin.ModelAdmin):
 
     def get_urls(self):
         opts = self.model._meta
+        # Refreshes (the button, and the changelist's "Refresh status now" action) run outside
+        # ATOMIC_REQUESTS: the limits' rows they write (request-slot leases, message claims)
+        # must be seen by every other process while SMSC is asked, not at the response.
+        non_atomic = transaction.non_atomic_requests(using=router.db_for_write(SentMessage))
+        urls = super().get_urls()
+        for url in urls:
+            if url.name == f"{opts.app_label}_{opts.model_name}_changelist":
+                non_atomic(url.callback)
         return [
             path(
                 "<int:pk>/refresh/",
-                self.admin_site.admin_view(self.refresh_view),
+                non_atomic(self.admin_site.admin_view(self.refresh_view)),
                 name=f"{opts.app_label}_{opts.model_name}_refresh",
             ),
             path(
@@ -381,7 +436,7 @@ class SentMessageAdmin(admin.ModelAdmin):
                 self.admin_site.admin_view(self.report_view),
                 name=f"{opts.app_label}_{opts.model_name}_report",
             ),
-            *super().get_urls(),
+            *urls,
         ]
 
     def refresh_view(self, request: HttpRequest, pk: int):
@@ -563,12 +618,25 @@ def _active_filters(changelist) -> list[tuple[str, str]]:
     return chosen
 
 
+def _per_row(state: AccountState, key: str, compute):
+    """``compute()`` once per row object: several columns (and the change view) show parts of
+    one answer, and each computation costs queries."""
+    cache = vars(state)
+    if key not in cache:
+        cache[key] = compute()
+    return cache[key]
+
+
 @admin.register(AccountState)
 class AccountStateAdmin(admin.ModelAdmin):
-    """Where a tripped circuit breaker (error 2) or an IP block (error 4) shows, and is reset."""
+    """Where a tripped circuit breaker (error 2) or an IP block (error 4) shows, and is reset.
+
+    A row is a login (SMSC counts its limits per login), not an account: the "accounts" column
+    names the configured accounts that use it, and resetting a row resets them all."""
 
     list_display = (
-        "account",
+        "login",
+        "accounts",
         "paused_until",
         "reason",
         "is_paused_now",
@@ -578,7 +646,8 @@ class AccountStateAdmin(admin.ModelAdmin):
         "updated_at",
     )
     readonly_fields = (
-        "account",
+        "login",
+        "accounts",
         "paused_until",
         "pause_code",
         "verified_at",
@@ -586,10 +655,28 @@ class AccountStateAdmin(admin.ModelAdmin):
         "next_call_at",
         "updated_at",
     )
+    fields = readonly_fields
     actions = ("reset",)
 
     def has_add_permission(self, request) -> bool:
         return False
+
+    def _names(self, state: AccountState) -> list[str]:
+        """The configured accounts whose login is this row's (none if it left the settings)."""
+        return _per_row(state, "_smsc_names", lambda: service.accounts_by_login().get(state.account, []))
+
+    def _status(self, state: AccountState):
+        """``service.account_status`` of the row's login, or None if no account uses it."""
+        names = self._names(state)
+        return _per_row(state, "_smsc_status", lambda: service.account_status(names[0]) if names else None)
+
+    @admin.display(description=_("login"), ordering="account")
+    def login(self, state: AccountState) -> str:
+        return state.account
+
+    @admin.display(description=_("accounts in settings"))
+    def accounts(self, state: AccountState) -> str:
+        return ", ".join(self._names(state)) or str(_("none (no longer in settings)"))
 
     @admin.display(description=_("reason"))
     def reason(self, state: AccountState) -> str:
@@ -604,19 +691,35 @@ class AccountStateAdmin(admin.ModelAdmin):
         return state.is_half_open
 
     @admin.display(description=_("authorisation errors in 30 min (SMSC blocks the IP at 5)"))
-    def auth_errors(self, state: AccountState) -> int:
-        return service.account_status(state.account).auth_errors
+    def auth_errors(self, state: AccountState):
+        status = self._status(state)
+        return "—" if status is None else status.auth_errors
 
     @admin.display(description=_("next call allowed at"))
     def next_call_at(self, state: AccountState):
-        return service.account_status(state.account).next_call_at or _("now")
+        status = self._status(state)
+        if status is None:
+            return "—"
+        return status.next_call_at or _("now")
 
     @admin.action(description=_("Allow calls to SMSC again (reset the breaker)"), permissions=["change"])
     def reset(self, request: HttpRequest, queryset) -> None:
-        accounts = list(queryset.values_list("account", flat=True))
-        reset = sum(service.reset_breaker(a) for a in accounts)
+        by_login = service.accounts_by_login()
+        reset, unconfigured = 0, []
+        for login in queryset.order_by("account").values_list("account", flat=True):
+            if login in by_login:  # one reset serves every account of the login
+                reset += service.reset_breaker(by_login[login][0])
+            else:
+                unconfigured.append(login)
         self.message_user(
             request,
             ngettext("Reset %(n)d account.", "Reset %(n)d accounts.", reset) % {"n": reset},
             messages.SUCCESS,
         )
+        if unconfigured:
+            self.message_user(
+                request,
+                _("No account in settings uses %(logins)s: nothing was reset for it.")
+                % {"logins": ", ".join(unconfigured)},
+                messages.WARNING,
+            )

@@ -1,11 +1,15 @@
 """``manage.py check`` catches misconfiguration before the first SMSC call does.
 
-smsc_status.E001  SMSC_STATUS is missing or invalid (the message names the key)
-smsc_status.E002  WSDL names a file that does not exist
-smsc_status.W001  ENDPOINT is not a known SMSC site (a typo would only show at the first call)
+smsc_status.E001  SMSC_STATUS is missing or invalid (the message names the key, and the
+                  account when the key is in ``ACCOUNTS``)
+smsc_status.E002  an account's WSDL names a file that does not exist
+smsc_status.W001  an account's ENDPOINT is not a known SMSC site (a typo would only show at the
+                  first call)
 smsc_status.W002  SQLite without ``"transaction_mode": "IMMEDIATE"`` (concurrent refreshes
                   may fail with "database is locked")
 smsc_status.W003  Q_CLUSTER names no broker (django-q2 then silently needs Redis)
+smsc_status.W004  pending messages name an account no longer in SMSC_STATUS (the sweep leaves
+                  them alone); a database check: ``check --database default`` and ``migrate``
 """
 
 from __future__ import annotations
@@ -14,10 +18,11 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.core.checks import CheckMessage, Error, Warning, register
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.core.exceptions import ImproperlyConfigured
+from django.db import DatabaseError, router, transaction
 
-from .conf import KNOWN_ENDPOINTS, get_settings
+from .conf import KNOWN_ENDPOINTS, account_names, get_settings
 
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}  # as urlsplit().hostname gives them (no brackets)
 BROKER_KEYS = ("orm", "redis", "broker_class", "iron_mq", "sqs", "mongo", "disque_nodes")
@@ -25,32 +30,82 @@ BROKER_KEYS = ("orm", "redis", "broker_class", "iron_mq", "sqs", "mongo", "disqu
 
 @register()
 def check_settings(app_configs=None, **kwargs) -> list:
+    """Every configured account: an error stops at the first bad key of each account; a WSDL
+    file or endpoint several accounts share (inherited from the top level) is reported once."""
     try:
-        config = get_settings()
+        names = account_names()
     except ImproperlyConfigured as exc:
-        return [Error(str(exc), hint="See the settings reference in the README.", id="smsc_status.E001")]
+        return [_invalid(exc)]
     problems: list[CheckMessage] = []
-    wsdl = config.wsdl
-    if wsdl and urlsplit(wsdl).scheme not in ("http", "https") and not Path(wsdl).expanduser().is_file():
-        problems.append(
-            Error(
-                f"SMSC_STATUS['WSDL'] names a file that does not exist: {wsdl}",
-                hint="Remove WSDL to use the copy shipped with the package.",
-                id="smsc_status.E002",
+    wsdls: dict[str, list[str]] = {}
+    endpoints: dict[str, list[str]] = {}
+    for name in names:
+        try:
+            config = get_settings(name)
+        except ImproperlyConfigured as exc:
+            problems.append(_invalid(exc))
+            continue
+        if config.wsdl:
+            wsdls.setdefault(config.wsdl, []).append(name)
+        for url in config.endpoints:
+            endpoints.setdefault(url, []).append(name)
+    for wsdl, users in wsdls.items():
+        if urlsplit(wsdl).scheme not in ("http", "https") and not Path(wsdl).expanduser().is_file():
+            problems.append(
+                Error(
+                    f"SMSC_STATUS WSDL of {_accounts(users)} names a file that does not exist: {wsdl}",
+                    hint="Remove WSDL to use the copy shipped with the package.",
+                    id="smsc_status.E002",
+                )
             )
-        )
     known_hosts = {urlsplit(u).hostname for u in KNOWN_ENDPOINTS}
-    for url in config.endpoints:
+    for url, users in endpoints.items():
         host = urlsplit(url).hostname or ""
         if host not in known_hosts and host not in LOCAL_HOSTS and not host.startswith("www"):
             problems.append(
                 Warning(
-                    f"{url} is not a known SMSC site",
+                    f"{url} is not a known SMSC site ({_accounts(users)})",
                     hint=f"Known: {', '.join(KNOWN_ENDPOINTS)} (and www2..www5 backups).",
                     id="smsc_status.W001",
                 )
             )
     return problems
+
+
+def _invalid(exc: ImproperlyConfigured) -> Error:
+    return Error(str(exc), hint="See the settings reference in the README.", id="smsc_status.E001")
+
+
+def _accounts(names: list[str]) -> str:
+    return ("account " if len(names) == 1 else "accounts ") + ", ".join(names)
+
+
+@register(Tags.database)
+def check_unconfigured_accounts(app_configs=None, databases=None, **kwargs) -> list:
+    """Pending messages whose account was removed from settings: never polled again, and
+    easy to miss (the sweep only logs them). Needs the database, so only with ``databases``."""
+    from . import service
+    from .models import SentMessage
+
+    alias = router.db_for_read(SentMessage)
+    if alias not in (databases or ()):
+        return []
+    try:
+        with transaction.atomic(using=alias):  # a missing table must not break an outer transaction
+            counts = service.unconfigured_due(account_names())
+    except ImproperlyConfigured:
+        return []  # E001 says why
+    except DatabaseError:
+        return []  # not migrated yet: no table, no messages
+    return [
+        Warning(
+            f"{count} pending messages name account {name!r}, which is not in SMSC_STATUS",
+            hint="The sweep leaves them alone and refreshing them is refused; nothing is deleted. "
+            "Add the account back to SMSC_STATUS['ACCOUNTS'] to poll them again.",
+            id="smsc_status.W004",
+        )
+        for name, count in counts.items()
+    ]
 
 
 @register("database")

@@ -40,6 +40,7 @@ __all__ = [
     "RefreshReport",
     "RefreshResult",
     "account_status",
+    "accounts_by_login",
     "balance",
     "iter_refresh",
     "normalize_phone",
@@ -167,6 +168,16 @@ def account_status(account: str = DEFAULT_ACCOUNT) -> limits.AccountStatus:
     """Whether calls for the account's login are allowed, and if not, when: the breaker, an
     IP block, the half-open state and SMSC's authorisation-error budget."""
     return limits.account_status(get_settings(account).limits_key)
+
+
+def accounts_by_login() -> dict[str, list[str]]:
+    """The configured account names per limits key (the login): the admin's and the command's
+    way from a per-login ``AccountState`` row to the accounts it pauses (several accounts may
+    share one login)."""
+    by_login: dict[str, list[str]] = {}
+    for name in account_names():
+        by_login.setdefault(get_settings(name).limits_key, []).append(name)
+    return by_login
 
 
 def reset_breaker(account: str = DEFAULT_ACCOUNT) -> bool:

@@ -16,7 +16,7 @@ filtered list) by one of :data:`GROUPS` and returns, per group, ``total``, ``del
   give ``None``.
 * A message's *day* is the date of its sending in the site's time zone (``TIME_ZONE``).
 
-To add a grouping (e.g. ``account``), add one entry to :data:`GROUPS`.
+To add a grouping, add one entry to :data:`GROUPS`.
 """
 
 from __future__ import annotations
@@ -125,6 +125,7 @@ GROUPS: dict[str, Grouping] = {
     "region": Grouping(lambda: F("region"), _text_label),
     "err": Grouping(lambda: F("err"), lambda code: str(describe(DeliveryError, code).label)),
     "status": Grouping(lambda: F("status"), lambda code: str(describe(MessageStatus, code).label)),
+    "account": Grouping(lambda: F("account"), _text_label),
 }
 
 FIGURES = ("total", "delivered", "failed", "pending", "delivery_rate", "cost", "median_seconds")
@@ -170,14 +171,22 @@ def stats_query(queryset: QuerySet, group_by: str) -> QuerySet:
 
 
 def stats(
-    queryset: QuerySet, group_by: str | None = "day", *, limit: int | None = None
+    queryset: QuerySet,
+    group_by: str | None = "day",
+    *,
+    limit: int | None = None,
+    account: str | None = None,
 ) -> list[dict[str, Any]]:
     """Delivery figures of ``queryset`` per group (see the module docstring).
 
     Each row: ``key`` (date, code or text), ``label`` (readable, in the active language) and
     :data:`FIGURES`. ``group_by=None`` gives one row for the whole queryset (``key`` None).
     Days come in date order, other groups by volume (largest first); ``limit`` keeps the first N.
+    ``account`` keeps the messages of that account only (any name, configured or not: the
+    history of a removed account still counts).
     """
+    if account is not None:
+        queryset = queryset.filter(account=account)
     if group_by is None:
         row = _finish(queryset.order_by().aggregate(**_aggregates()))
         return [{"key": None, "label": str(_("All messages")), **row}]

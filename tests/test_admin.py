@@ -346,3 +346,91 @@ def test_russian_admin_reads_right(admin_client, smsc_settings, smsc_simulator):
     ).content.decode()
     assert "ошибка доставки" in page.lower() and "Любая ошибка" in page
     assert "%(code)s" not in page
+
+
+# -- several accounts (issue 13) ----------------------------------------------------------------------
+
+
+def test_register_through_an_account_and_filter_by_it(admin_client, kz_login):
+    url = reverse("admin:django_smsc_status_sentmessage_add")
+    page = admin_client.get(url).content.decode()
+    assert '<option value="default" selected>default</option>' in page and '<option value="kz">' in page
+    assert (
+        admin_client.post(url, {"account": "kz", "smsc_id": "77", "phone": "79990001122"}).status_code == 302
+    )
+    # the same id and phone in another account is another message, not a duplicate
+    assert admin_client.post(url, {"smsc_id": "77", "phone": "79990001122"}).status_code == 302
+    duplicate = admin_client.post(url, {"account": "kz", "smsc_id": "77", "phone": "79990001122"})
+    assert "already tracked" in duplicate.content.decode()
+    assert (
+        admin_client.post(url, {"account": "nope", "smsc_id": "78", "phone": "79990001122"}).status_code
+        == 200
+    )
+    assert sorted(SentMessage.objects.values_list("account", flat=True)) == ["default", "kz"]
+    SentMessage.objects.create(account="old", smsc_id="1", phone="79990000001")
+
+    def listed(**query):
+        return sorted(
+            m.account for m in admin_client.get(reverse(CHANGELIST), query).context["cl"].result_list
+        )
+
+    assert listed() == ["default", "kz", "old"]
+    assert listed(account="kz") == ["kz"]
+    assert listed(account="_none") == ["old"]  # "Not in settings"
+    assert listed(account="old") == ["old"]  # any name, typed by hand
+    page = admin_client.get(reverse(CHANGELIST)).content.decode()
+    assert 'class="field-account">kz<' in page and "Not in settings" in page
+    kz = SentMessage.objects.get(account="kz")
+    assert 'class="readonly">kz<' in admin_client.get(change_url(kz)).content.decode()
+
+
+def test_a_message_is_refreshed_with_its_accounts_login(admin_client, kz_login, smsc_simulator, tracked):
+    message = tracked((1,), account="kz")
+    response = admin_client.post(refresh_url(message), follow=True)
+    assert "status changed" in response.content.decode()
+    assert (
+        smsc_simulator.smsc.max_in_flight["kzlogin"] == 1 and smsc_simulator.smsc.max_in_flight["alex"] == 0
+    )
+
+
+def paused(login):
+    from django.utils import timezone
+
+    return AccountState.objects.create(
+        account=login, pause_code=2, paused_until=timezone.now().replace(year=2099)
+    )
+
+
+def test_account_states_name_their_accounts_and_ask_once_per_row(admin_client, kz_login, monkeypatch):
+    for login in ("alex", "kzlogin", "gone"):
+        paused(login)
+    asked = []
+    account_status = service.account_status
+    monkeypatch.setattr(service, "account_status", lambda name: asked.append(name) or account_status(name))
+    page = admin_client.get(reverse("admin:django_smsc_status_accountstate_changelist")).content.decode()
+    assert sorted(asked) == ["default", "kz"]  # once per row (two columns show it), none for "gone"
+    assert 'class="field-accounts">default<' in page and 'class="field-accounts">kz<' in page
+    assert "none (no longer in settings)" in page
+
+
+def test_accounts_sharing_a_login_are_one_row(admin_client, kz_login, smsc_settings):
+    smsc_settings["ACCOUNTS"]["kz2"] = {"LOGIN": "kzlogin", "PASSWORD": "kzpass", "DEFAULT_REGION": "KZ"}
+    state = paused("kzlogin")
+    page = admin_client.get(
+        reverse("admin:django_smsc_status_accountstate_change", args=[state.pk])
+    ).content.decode()
+    assert "kz, kz2" in page
+
+
+def test_reset_action_resets_configured_logins_and_says_which_are_not(admin_client, kz_login):
+    states = [paused(login) for login in ("alex", "kzlogin", "gone")]
+    response = admin_client.post(
+        reverse("admin:django_smsc_status_accountstate_changelist"),
+        {"action": "reset", "_selected_action": [s.pk for s in states]},
+        follow=True,
+    )
+    assert notices(response) == [
+        ("success", "Reset 2 accounts."),
+        ("warning", "No account in settings uses gone: nothing was reset for it."),
+    ]
+    assert [s.account for s in AccountState.objects.order_by("account") if s.is_paused] == ["gone"]

@@ -429,3 +429,62 @@ def test_openapi_schema_validates(tmp_path):
     ):
         assert path in text
     assert "'503'" in text and "'502'" in text and "name: state" in text
+
+
+# -- several accounts (issue 13) ------------------------------------------------------------------
+
+
+def test_register_and_list_per_account(kz_login, api_with):
+    client = api_with("add_sentmessage")
+    body = {"smsc_id": "77", "phone": "79990001122"}
+    kz = client.post(API, {**body, "account": "kz"}, format="json")
+    default = client.post(API, body, format="json")  # the same id and phone, another account
+    assert (kz.status_code, default.status_code) == (201, 201)
+    assert (kz.json()["account"], default.json()["account"]) == ("kz", "default")
+    SentMessage.objects.create(account="old", smsc_id="1", phone="79990000001")
+
+    def listed(**query):
+        response = client.get(API, query)
+        assert response.status_code == 200
+        return sorted(m["account"] for m in response.json()["results"])
+
+    assert listed() == ["default", "kz", "old"]
+    assert listed(account="kz") == ["kz"]
+    assert listed(account="old") == ["old"]  # a removed account's messages can still be found
+    assert listed(account="nope") == []  # as any other value that matches no row
+
+
+def test_unknown_account_is_a_field_error(kz_login, smsc_simulator, api_with):
+    client = api_with("add_sentmessage", "send_message")
+    register = client.post(API, {"account": "nope", "smsc_id": "1", "phone": "79990001122"}, format="json")
+    send = client.post(
+        f"{API}send/", {"account": "nope", "phones": ["79990001122"], "text": "x"}, format="json"
+    )
+    for response in (register, send):
+        assert response.status_code == 400 and set(response.json()) == {"account"}
+        assert '"nope"' in response.json()["account"][0]
+    assert not SentMessage.objects.exists() and smsc_simulator.requests == 0
+
+
+def test_send_and_refresh_use_the_accounts_login(kz_login, smsc_simulator, api_with):
+    client = api_with("send_message", "refresh_status")
+    sent = client.post(
+        f"{API}send/", {"account": "kz", "phones": ["79991112233"], "text": "hi"}, format="json"
+    )
+    assert sent.status_code == 201 and sent.json()[0]["account"] == "kz"
+    sim = smsc_simulator.smsc
+    assert sim.balance["kzlogin"] < 5 and sim.balance["alex"] == 1000  # charged to kzlogin
+    smsc_simulator.smsc.add_message("79991112233", smsc_id=sent.json()[0]["smsc_id"])
+    SentMessage.objects.update(last_checked_at=None)
+    refreshed = client.post(f"{API}{sent.json()[0]['id']}/refresh/")
+    assert refreshed.status_code == 200 and refreshed.json()["outcome"] == "changed"
+    assert sim.max_in_flight["kzlogin"] == 1 and sim.max_in_flight["alex"] == 0
+
+
+def test_refresh_of_an_account_no_longer_in_settings(smsc_settings, smsc_simulator, api_with):
+    message = SentMessage.objects.create(account="old", smsc_id="1", phone="79990000001")
+    response = api_with("refresh_status").post(f"{API}{message.pk}/refresh/")
+    assert response.status_code == 422 and "Retry-After" not in response
+    body = response.json()
+    assert body["outcome"] == "refused" and body["error"]["type"] == "account_not_configured"
+    assert smsc_simulator.requests == 0

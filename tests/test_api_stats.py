@@ -111,3 +111,22 @@ def test_needs_the_view_permission(staff, messages):  # noqa: F811
     client = APIClient()
     client.force_authenticate(type(staff).objects.get(pk=staff.pk))
     assert client.get(STATS).status_code == 403
+
+
+def test_per_account(api, messages):  # noqa: F811
+    from django_smsc_status import service
+    from django_smsc_status.models import SentMessage
+
+    SentMessage.objects.filter(smsc_id__in=["500", "501", "503"]).update(account="kz")
+    assert by_key(api.get(STATS, {"group_by": "account"}), "total", "delivered", "pending") == {
+        "default": (4, 1, 1),
+        "kz": (3, 2, 1),
+    }
+    kz = {"MTS": (3, 2, 1)}
+    assert (
+        by_key(api.get(STATS, {"group_by": "operator", "account": "kz"}), "total", "delivered", "pending")
+        == kz
+    )
+    assert by_key(api.get(STATS, {"account": "nope"}), "total") == {}  # no row matches: no group
+    rows = service.stats(SentMessage.objects.all(), "operator", account="kz")
+    assert {row["key"]: (row["total"], row["delivered"], row["pending"]) for row in rows} == kz

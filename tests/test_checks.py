@@ -1,5 +1,6 @@
 """System checks (``manage.py check``)."""
 
+import pytest
 from django.core.management import call_command
 
 from django_smsc_status import checks
@@ -61,3 +62,51 @@ def test_local_endpoints_are_not_warned(settings):
     ):  # urlsplit gives "::1", without brackets
         settings.SMSC_STATUS = {"LOGIN": "a", "PASSWORD": "b", "ENDPOINT": url}
         assert checks.check_settings() == [], url
+
+
+# -- several accounts (issue 13) ------------------------------------------------------------------
+
+
+def test_every_account_is_checked(settings):
+    settings.SMSC_STATUS = {"LOGIN": "a", "PASSWORD": "b", "ACCOUNTS": {"kz": {"ENDPOINT": "ftp://x"}}}
+    [problem] = checks.check_settings()
+    assert problem.id == "smsc_status.E001" and "['ACCOUNTS']['kz']['ENDPOINT']" in problem.msg
+    settings.SMSC_STATUS["ACCOUNTS"] = {"kz": {"LOGIN": "k", "ENDPOINT": "https://smsc.kaz/sys/soap.php"}}
+    [problem] = checks.check_settings()
+    assert problem.id == "smsc_status.W001" and problem.msg.endswith("(account kz)")
+    settings.SMSC_STATUS["ACCOUNTS"] = {"kz": {"LOGIN": "k", "ENDPOINT": "https://smsc.kz/sys/soap.php"}}
+    assert checks.check_settings() == []
+    settings.SMSC_STATUS["ACCOUNTS"] = {"kz": "nope"}
+    assert ids(checks.check_settings()) == ["smsc_status.E001"]
+
+
+def test_an_inherited_wsdl_is_reported_once(settings, tmp_path):
+    missing = str(tmp_path / "nope.wsdl")
+    settings.SMSC_STATUS = {
+        "LOGIN": "a",
+        "PASSWORD": "b",
+        "WSDL": missing,
+        "ACCOUNTS": {"kz": {"LOGIN": "k"}},
+    }
+    [problem] = checks.check_settings()
+    assert (
+        problem.id == "smsc_status.E002" and "accounts default, kz" in problem.msg and missing in problem.msg
+    )
+
+
+@pytest.mark.django_db
+def test_pending_messages_of_a_removed_account(settings, capsys):
+    from django_smsc_status.models import SentMessage
+
+    settings.SMSC_STATUS = {"LOGIN": "a", "PASSWORD": "b", "ACCOUNTS": {"kz": {"LOGIN": "k"}}}
+    for n, (account, final) in enumerate([("kz", False), ("old", False), ("old", False), ("old", True)]):
+        SentMessage.objects.create(account=account, smsc_id=str(n), phone="79990000001", is_final=final)
+    assert checks.check_unconfigured_accounts() == []  # a database check: only when asked to
+    [problem] = checks.check_unconfigured_accounts(databases=["default"])
+    assert problem.id == "smsc_status.W004"
+    assert problem.msg == "2 pending messages name account 'old', which is not in SMSC_STATUS"
+    assert "nothing is deleted" in problem.hint
+    call_command("check", "--database", "default")
+    assert "smsc_status.W004" in capsys.readouterr().err
+    settings.SMSC_STATUS["ACCOUNTS"]["old"] = {"LOGIN": "o"}
+    assert checks.check_unconfigured_accounts(databases=["default"]) == []

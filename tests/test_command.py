@@ -127,3 +127,70 @@ def test_control_characters_are_refused(smsc_settings, smsc_simulator, args, fie
     with pytest.raises(CommandError, match=field):
         run(*args)
     assert not SentMessage.objects.exists() and smsc_simulator.requests == 0
+
+
+# -- several accounts (issue 13) ------------------------------------------------------------------
+
+
+def test_register_refresh_and_balance_per_account(kz_login, smsc_simulator):
+    smsc_simulator.smsc.add_message("79991234567", smsc_id="55")
+    out, _ = run("register", "55", "79991234567", "--account", "kz")
+    assert "Registered" in out and "account kz" in out
+    message = SentMessage.objects.get()
+    assert message.account == "kz"
+    assert run("refresh", str(message.pk))[0].startswith("1 messages: 1 status changed")
+    sim = smsc_simulator.smsc
+    assert sim.max_in_flight["kzlogin"] == 1 and sim.max_in_flight["alex"] == 0
+    assert run("balance", "--account", "kz")[0].strip() == "Balance: 5.00"
+    assert run("balance")[0].strip() == "Balance: 1000.00"
+
+
+@pytest.mark.parametrize("args", [("balance",), ("reset-breaker",), ("register", "1", "79991234567")])
+def test_an_unknown_account_is_a_usage_error(kz_login, smsc_simulator, args):
+    with pytest.raises(CommandError, match="no account 'nope' in SMSC_STATUS \\(configured: default, kz\\)"):
+        run(*args, "--account", "nope")
+    assert smsc_simulator.requests == 0 and not SentMessage.objects.exists()
+
+
+def test_refresh_one_account(kz_login, smsc_simulator, tracked):
+    default, kz = tracked((1,)), tracked((1,), account="kz")
+    out, _ = run("refresh", "--due", "--account", "kz")
+    assert out.startswith("1 messages: 1 status changed")
+    assert [m.account for m in SentMessage.objects.filter(status=1)] == ["kz"]
+    assert smsc_simulator.smsc.max_in_flight["alex"] == 0
+    out, _ = run("refresh", str(default.pk), str(kz.pk), "--account", "kz")
+    assert f"Left alone (not of account kz): {default.pk}" in out
+    assert SentMessage.objects.get(pk=default.pk).status is None
+
+
+def test_the_sweep_serves_every_account_and_names_the_missing(kz_login, smsc_simulator, tracked):
+    from django.utils import timezone
+
+    tracked((1,))
+    tracked((1,), account="kz")
+    SentMessage.objects.create(account="old", smsc_id="9", phone="79990000009", next_check_at=timezone.now())
+    out, _ = run("refresh")
+    assert out.startswith("2 messages: 2 status changed")
+    assert "account old: 1 due messages name an account not in settings; left alone" in out
+    assert SentMessage.objects.get(account="old").status is None
+
+
+def test_accounts_and_reset_breaker_per_account(kz_login):
+    from django.utils import timezone
+
+    AccountState.objects.create(
+        account="kzlogin", paused_until=timezone.now().replace(year=2099), pause_code=2
+    )
+    SentMessage.objects.create(account="old", smsc_id="9", phone="79990000009")
+    lines = run("accounts")[0].splitlines()
+    assert lines == [
+        "default: login alex: calls allowed, one at a time until SMSC answers",
+        "kz: login kzlogin: calls refused until 2099-"
+        + lines[1].split("2099-")[1].split(" UTC")[0]
+        + " UTC (SMSC error 2)",
+        "old: not in SMSC_STATUS: 1 pending messages, left alone",
+    ]
+    assert "was not open" in run("reset-breaker")[0]  # the default account's login
+    assert "Breaker reset" in run("reset-breaker", "--account", "kz")[0]
+    assert not AccountState.objects.get(account="kzlogin").is_paused
+    assert "kz: login kzlogin: calls allowed" in run("accounts")[0]

@@ -1,4 +1,4 @@
-"""List filters (django-filter): status, final/pending, err, phone, SMSC id, date ranges."""
+"""List filters (django-filter): account, status, final/pending, err, phone, SMSC id, date ranges."""
 
 from __future__ import annotations
 
@@ -48,6 +48,11 @@ class SentMessageFilter(django_filters.FilterSet):
         "longer polled (too old); quarantined: holds data SMSC cannot be asked about",
     )
     phone = django_filters.CharFilter(method="filter_phone", help_text="Any format: +7 999 123-45-67")
+    # Any name, not only configured ones: ?account=old finds the messages of a removed account
+    # (an unknown name selects nothing, as any other value that matches no row).
+    account = django_filters.CharFilter(
+        field_name="account", max_length=40, help_text="Account name in SMSC_STATUS: default, kz, ..."
+    )
     created_after = UtcDateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_before = UtcDateTimeFilter(field_name="created_at", lookup_expr="lt")
     sent_after = UtcDateTimeFilter(field_name="sent_at", lookup_expr="gte")
@@ -57,7 +62,7 @@ class SentMessageFilter(django_filters.FilterSet):
 
     class Meta:
         model = SentMessage
-        fields = ("status", "err", "is_final", "smsc_id", "phone")
+        fields = ("account", "status", "err", "is_final", "smsc_id", "phone")
 
     def filter_state(self, queryset, name, value):
         return queryset.in_state(value)

@@ -3,6 +3,7 @@ times are ISO-8601 UTC; no credential is ever part of a representation."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timezone
 from functools import partial
 
@@ -12,6 +13,7 @@ from rest_framework import serializers
 
 from .. import service, validation
 from ..codes import DeliveryError, MessageStatus, describe
+from ..conf import DEFAULT_ACCOUNT, account_names, get_settings
 from ..error_types import ERROR_TYPES
 from ..models import SentMessage, StatusSnapshot
 from .schema import extend_schema_field
@@ -59,6 +61,7 @@ class SentMessageSerializer(serializers.ModelSerializer):
         model = SentMessage
         fields = (
             "id",
+            "account",
             "smsc_id",
             "phone",
             "text",
@@ -96,9 +99,37 @@ class SnapshotSerializer(serializers.ModelSerializer):
         fields = ("id", "status", "err", "changed_at", "observed_at", "raw")
 
 
-class RegisterSerializer(serializers.Serializer):
+class AccountChoiceMixin:
+    """An ``account`` field whose choices are the accounts configured now (read per request,
+    never at import: settings may change, and may be missing while modules load)."""
+
+    def get_fields(self):
+        fields = super().get_fields()
+        fields["account"].choices = [(name, name) for name in account_names()]
+        return fields
+
+    def region(self) -> str | None:
+        """DEFAULT_REGION of the account asked for, to read phone numbers written without a
+        country code (None: the default account's; a bad account is the account field's error)."""
+        data = getattr(self, "initial_data", None)
+        account = data.get("account", DEFAULT_ACCOUNT) if isinstance(data, Mapping) else DEFAULT_ACCOUNT
+        if not isinstance(account, str) or account not in account_names():
+            return None
+        return get_settings(account).default_region
+
+
+def account_field() -> serializers.ChoiceField:
+    return serializers.ChoiceField(
+        choices=[],  # the configured accounts, filled per request (AccountChoiceMixin)
+        default=DEFAULT_ACCOUNT,
+        help_text="The SMSC account (its name in SMSC_STATUS) the message goes through",
+    )
+
+
+class RegisterSerializer(AccountChoiceMixin, serializers.Serializer):
     """Start tracking a message sent outside this app."""
 
+    account = account_field()
     smsc_id = serializers.CharField(max_length=40)
     phone = serializers.CharField(max_length=32)
     text = serializers.CharField(required=False, allow_blank=True, default="")
@@ -112,7 +143,7 @@ class RegisterSerializer(serializers.Serializer):
     )
 
     def validate_phone(self, value: str) -> str:
-        return _django_to_drf(validation.normalize_phone, value)
+        return _django_to_drf(partial(validation.normalize_phone, region=self.region()), value)
 
     def validate_smsc_id(self, value: str) -> str:
         return _django_to_drf(validation.clean_smsc_id, value)
@@ -124,13 +155,15 @@ class RegisterSerializer(serializers.Serializer):
         return _django_to_drf(validation.clean_sender, value)
 
 
-class SendSerializer(serializers.Serializer):
+class SendSerializer(AccountChoiceMixin, serializers.Serializer):
+    account = account_field()
     phones = serializers.ListField(child=serializers.CharField(max_length=32), min_length=1, max_length=100)
     text = serializers.CharField(max_length=5000)
     sender = serializers.CharField(required=False, allow_blank=True, max_length=20, default="")
 
     def validate_phones(self, value: list[str]) -> list[str]:
-        return [_django_to_drf(validation.normalize_phone, phone) for phone in value]
+        region = self.region()
+        return [_django_to_drf(partial(validation.normalize_phone, region=region), phone) for phone in value]
 
     def validate_text(self, value: str) -> str:
         return _django_to_drf(partial(validation.clean_text, required=True), value)

@@ -6,6 +6,7 @@ outcome                                 status  notes
 changed, unchanged, too_soon            200     too_soon: stored state, ``retry_after`` set
 SMSC error 1 (parameters), 3 (unknown)  422
 quarantined (data that cannot be sent)  422
+account no longer in settings           422     no retry helps until the account is back
 SMSC error 2, 4, 9; breaker open/busy   503     ``Retry-After`` header
 transport failure (timeout, 5xx, …)     502
 failed on our side (see the log)        502
@@ -18,7 +19,9 @@ import math
 import re
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import router, transaction
 from django.http import Http404
+from django.utils.decorators import method_decorator
 from django.utils.translation import gettext_lazy as _
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework import generics, mixins, status, viewsets
@@ -29,7 +32,13 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 
 from .. import service
-from ..exceptions import SmscCallRefused, SmscError, SmscInvalidRequest, SmscRequestError
+from ..exceptions import (
+    SmscAccountNotConfigured,
+    SmscCallRefused,
+    SmscError,
+    SmscInvalidRequest,
+    SmscRequestError,
+)
 from ..models import SentMessage
 from ..service import Outcome
 from ..tasks import enqueue_refresh
@@ -63,6 +72,8 @@ class Pagination(PageNumberPagination):
 def _status_for_error(error: SmscError | None) -> int:
     if error is None:
         return status.HTTP_200_OK
+    if isinstance(error, SmscAccountNotConfigured):  # refused, but waiting will not help
+        return status.HTTP_422_UNPROCESSABLE_ENTITY
     if isinstance(error, SmscCallRefused) or (
         isinstance(error, SmscRequestError) and error.code in UNAVAILABLE_CODES
     ):
@@ -79,8 +90,8 @@ def _with_retry_after(response: Response, seconds: float | None) -> Response:
 
 
 SMSC_ERRORS = {
-    422: "SMSC error 1 (parameters) or 3 (message not found), or the message is quarantined "
-    "(it holds data that cannot be sent to SMSC)",
+    422: "SMSC error 1 (parameters) or 3 (message not found), the message is quarantined "
+    "(it holds data that cannot be sent to SMSC), or its account is no longer in settings",
     502: "SMSC could not be reached or answered garbage",
     503: "SMSC error 2/4/9, or calls paused by the circuit breaker; see the Retry-After header",
 }
@@ -90,6 +101,10 @@ def _smsc_error_responses(serializer) -> dict:
     return {code: OpenApiResponse(serializer, description=text) for code, text in SMSC_ERRORS.items()}
 
 
+# Outside ATOMIC_REQUESTS: a refresh's or a send's request-slot lease and message claims must be
+# seen by every other process while SMSC is asked, not at the response (each service call
+# makes its own transactions). ViewSetMixin.as_view copies this mark from ``dispatch``.
+@method_decorator(transaction.non_atomic_requests(using=router.db_for_write(SentMessage)), name="dispatch")
 class SentMessageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Messages tracked with SMSC: list, read, register, refresh, send."""
 
@@ -140,8 +155,9 @@ class SentMessageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
     @extend_schema(
         request=RegisterSerializer,
         responses={200: SentMessageSerializer, 201: SentMessageSerializer},
-        description="Register a message sent elsewhere. Idempotent: an already tracked "
-        "(smsc_id, phone) answers 200 with the existing message, a new one 201.",
+        description="Register a message sent elsewhere through `account` (default: default). "
+        "Idempotent: an already tracked (account, smsc_id, phone) answers 200 with the existing "
+        "message, a new one 201.",
     )
     def create(self, request, *args, **kwargs):
         serializer = RegisterSerializer(data=request.data)
@@ -216,7 +232,8 @@ class SentMessageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
     @extend_schema(
         request=SendSerializer,
         responses={201: SentMessageSerializer(many=True), **_smsc_error_responses(ErrorSerializer)},
-        description="Send an SMS through SMSC and track it (one message per phone).",
+        description="Send an SMS through SMSC's `account` (default: default) and track it (one "
+        "message per phone).",
     )
     @action(detail=False, methods=["post"])
     def send(self, request):
@@ -224,7 +241,9 @@ class SentMessageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         try:
-            messages = service.send(data["phones"], data["text"], sender=data["sender"] or None)
+            messages = service.send(
+                data["phones"], data["text"], sender=data["sender"] or None, account=data["account"]
+            )
         except SmscError as exc:
             response = Response(error_body(exc), status=_status_for_error(exc))
             return _with_retry_after(response, service.retry_after(exc))
@@ -261,8 +280,8 @@ class DeliveryStatsView(generics.GenericAPIView):
         filters=True,
         parameters=[StatsQuerySerializer],
         responses={200: StatsSerializer},
-        description="Per group (`group_by`: day in the site's time zone, operator, region, err "
-        "or status): total, delivered, failed, pending, delivery_rate = delivered / "
+        description="Per group (`group_by`: day in the site's time zone, operator, region, err, "
+        "status or account): total, delivered, failed, pending, delivery_rate = delivered / "
         "(delivered + failed), cost, and the median seconds from sending to the "
         "final status. Every list filter of /messages/ applies. Days come in date "
         "order, other groups largest first.",

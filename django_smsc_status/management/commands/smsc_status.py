@@ -1,4 +1,5 @@
-"""``manage.py smsc_status``: refresh, register, send, balance, reset-breaker, schedule, prune."""
+"""``manage.py smsc_status``: refresh, register, send, balance, accounts, reset-breaker, schedule,
+prune. ``--account NAME`` picks one of the accounts in ``SMSC_STATUS`` (default: ``default``)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from ... import service
+from ...conf import DEFAULT_ACCOUNT, account_names
 from ...exceptions import SmscError
 from ...models import SentMessage
 
@@ -21,6 +23,16 @@ def positive_int(value: str) -> int:
     if number < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {number}")
     return number
+
+
+def account_name(value: str) -> str:
+    """An account configured now: a typo is a usage error before anything is asked or written."""
+    names = account_names()
+    if value not in names:
+        raise argparse.ArgumentTypeError(
+            f"no account {value!r} in SMSC_STATUS (configured: {', '.join(names)})"
+        )
+    return value
 
 
 class Progress:
@@ -47,12 +59,16 @@ class Progress:
 
 class Command(BaseCommand):
     help = (
-        "Track SMS delivery status with SMSC: refresh, register, send, balance, reset-breaker, "
-        "schedule, prune."
+        "Track SMS delivery status with SMSC: refresh, register, send, balance, accounts, "
+        "reset-breaker, schedule, prune."
     )
 
     def add_arguments(self, parser) -> None:
         sub = parser.add_subparsers(dest="action", required=True)
+
+        def with_account(command, help: str) -> None:
+            command.add_argument("--account", type=account_name, default=None, help=help)
+
         refresh = sub.add_parser("refresh", help="ask SMSC for current statuses")
         which = refresh.add_mutually_exclusive_group()
         which.add_argument("--due", action="store_true", help="pending messages whose check is due (default)")
@@ -60,20 +76,25 @@ class Command(BaseCommand):
         refresh.add_argument("ids", nargs="*", type=int, help="primary keys of messages")
         refresh.add_argument("--limit", type=positive_int, default=None)
         refresh.add_argument("--no-progress", action="store_true")
+        with_account(refresh, "only messages of this account (default: every account)")
 
         register = sub.add_parser("register", help="track a message sent elsewhere")
         register.add_argument("smsc_id")
         register.add_argument("phone")
         register.add_argument("--text", default="")
         register.add_argument("--sender", default="")
+        with_account(register, "the account it was sent through (default: default)")
 
         send = sub.add_parser("send", help="send an SMS through SMSC and track it")
         send.add_argument("phones", help="comma-separated phone numbers")
         send.add_argument("text")
         send.add_argument("--sender", default=None)
+        with_account(send, "the account to send through (default: default)")
 
-        sub.add_parser("balance", help="show the SMSC account balance")
-        sub.add_parser("reset-breaker", help="allow SMSC calls again after error 2 or 4")
+        with_account(sub.add_parser("balance", help="show the SMSC account balance"), "default: default")
+        sub.add_parser("accounts", help="list the configured accounts and whether calls are allowed")
+        reset = sub.add_parser("reset-breaker", help="allow SMSC calls again after error 2 or 4")
+        with_account(reset, "default: default (the reset applies to every account of its login)")
 
         schedule = sub.add_parser(
             "schedule",
@@ -114,22 +135,36 @@ class Command(BaseCommand):
             raise CommandError(message) from None
 
     def do_refresh(
-        self, *, due: bool, all: bool, ids: list[int], limit: int | None, no_progress: bool, **options
+        self,
+        *,
+        due: bool,
+        all: bool,
+        ids: list[int],
+        limit: int | None,
+        no_progress: bool,
+        account: str | None,
+        **options,
     ) -> None:
         if ids and (due or all):
             raise CommandError("give message ids, or --due, or --all")
-        missing = sorted(set(ids) - set(SentMessage.objects.filter(pk__in=ids).values_list("pk", flat=True)))
+        found = dict(SentMessage.objects.filter(pk__in=ids).values_list("pk", "account"))
+        missing = sorted(set(ids) - set(found))
         if ids:
             selection = SentMessage.objects.filter(pk__in=ids)
         elif all:
             selection = SentMessage.objects.pending()
         else:
             selection = SentMessage.objects.due()
+        if account:
+            selection = selection.filter(account=account)
+            others = sorted(pk for pk, name in found.items() if name != account)
+            if others:
+                self.stdout.write(f"Left alone (not of account {account}): {', '.join(map(str, others))}")
         total = selection.count() if limit is None else min(selection.count(), limit)
         progress = None
         if total >= 20 and not no_progress and options.get("verbosity", 1) > 0:
             progress = Progress(self.stderr, total)
-        if ids or all:
+        if ids or all or account:  # the sweep (no selection) serves every account in turn
             report = service.refresh_selection(selection, limit=limit, progress=progress)
         else:
             report = service.refresh_due(limit, progress=progress)
@@ -139,21 +174,43 @@ class Command(BaseCommand):
         if missing:
             raise CommandError(f"no message with id {', '.join(map(str, missing))}")
 
-    def do_register(self, *, smsc_id: str, phone: str, text: str, sender: str, **options) -> None:
-        message, created = service.register(smsc_id, phone, text=text, sender=sender)
+    def do_register(
+        self, *, smsc_id: str, phone: str, text: str, sender: str, account: str | None, **options
+    ) -> None:
+        account = account or DEFAULT_ACCOUNT
+        message, created = service.register(smsc_id, phone, account=account, text=text, sender=sender)
         verb = "Registered" if created else "Already tracked"
-        self.stdout.write(f"{verb}: message {message.pk} ({message})")
+        self.stdout.write(f"{verb}: message {message.pk} ({message}, account {account})")
 
-    def do_send(self, *, phones: str, text: str, sender: str | None, **options) -> None:
-        for message in service.send(phones, text, sender=sender):
-            self.stdout.write(f"Sent: message {message.pk} ({message})")
+    def do_send(self, *, phones: str, text: str, sender: str | None, account: str | None, **options) -> None:
+        for message in service.send(phones, text, sender=sender, account=account or DEFAULT_ACCOUNT):
+            self.stdout.write(f"Sent: message {message.pk} ({message}, account {message.account})")
 
-    def do_balance(self, **options) -> None:
-        self.stdout.write(f"Balance: {service.balance()}")
+    def do_balance(self, *, account: str | None, **options) -> None:
+        self.stdout.write(f"Balance: {service.balance(account or DEFAULT_ACCOUNT)}")
 
-    def do_reset_breaker(self, **options) -> None:
-        was_open = service.reset_breaker()
-        status = service.account_status()
+    def do_accounts(self, **options) -> None:
+        """One line per configured account (a login's limits show on each of its accounts), then
+        the accounts that pending messages name but settings no longer do."""
+        for login, names in service.accounts_by_login().items():
+            status = service.account_status(names[0])
+            if status.next_call_at is None:
+                state = "calls allowed" + (", one at a time until SMSC answers" if status.half_open else "")
+            else:
+                state = f"calls refused until {status.next_call_at:%Y-%m-%d %H:%M:%S} UTC"
+                if status.pause_code is not None:
+                    state += f" (SMSC error {status.pause_code})"
+            if status.auth_errors:
+                state += f"; {status.auth_errors} authorisation errors in the last 30 minutes"
+            for name in names:
+                self.stdout.write(f"{name}: login {login}: {state}")
+        for name, count in service.unconfigured_due(account_names()).items():
+            self.stdout.write(f"{name}: not in SMSC_STATUS: {count} pending messages, left alone")
+
+    def do_reset_breaker(self, *, account: str | None, **options) -> None:
+        account = account or DEFAULT_ACCOUNT
+        was_open = service.reset_breaker(account)
+        status = service.account_status(account)
         if status.next_call_at is not None:
             self.stdout.write(
                 f"{'Breaker reset, but' if was_open else 'The breaker was not open, but'} "
