@@ -34,6 +34,7 @@ def atomic_requests():
 def seen_while_running(request, message) -> tuple[bool, bool]:
     """Run ``request()`` in a thread (its own connection) while SMSC takes 2 s to answer; from
     here, watch for the lease and the claim."""
+
     def in_thread():
         try:
             request()
