@@ -13,6 +13,7 @@ import time
 
 import pytest
 from django.db import connection, connections
+from django.test import Client
 from django.urls import reverse
 from rest_framework.test import APIClient
 
@@ -61,39 +62,24 @@ def slow_message(smsc_settings, smsc_simulator, tracked):
     return message
 
 
-def test_the_admins_refresh_button(atomic_requests, smsc_settings, slow_message, admin_user):
-    from django.test import Client
-
+def refresh_request(how: str, message, user):
+    """The POST that refreshes ``message`` from the admin's button, its action, or the API."""
+    if how == "api":
+        client = APIClient()
+        client.force_authenticate(user)
+        return lambda: client.post(f"/api/smsc/messages/{message.pk}/refresh/", {}, format="json")
     client = Client()
-    client.force_login(admin_user)
-    url = reverse("admin:django_smsc_status_sentmessage_refresh", args=[slow_message.pk])
-    responses = []
-    seen = seen_while_running(lambda: responses.append(client.post(url)), slow_message)
-    assert responses[0].status_code == 302
-    assert seen == (True, True)
-    assert SentMessage.objects.get(pk=slow_message.pk).status == 1
-
-
-def test_the_admins_refresh_action(atomic_requests, smsc_settings, slow_message, admin_user):
-    from django.test import Client
-
-    client = Client()
-    client.force_login(admin_user)
+    client.force_login(user)
+    if how == "admin button":
+        return lambda: client.post(reverse("admin:django_smsc_status_sentmessage_refresh", args=[message.pk]))
     url = reverse("admin:django_smsc_status_sentmessage_changelist")
-    data = {"action": "refresh_now", "_selected_action": [slow_message.pk]}
-    responses = []
-    seen = seen_while_running(lambda: responses.append(client.post(url, data)), slow_message)
-    assert responses[0].status_code == 302
-    assert seen == (True, True)
-    assert SentMessage.objects.get(pk=slow_message.pk).status == 1
+    return lambda: client.post(url, {"action": "refresh_now", "_selected_action": [message.pk]})
 
 
-def test_the_apis_refresh(atomic_requests, smsc_settings, slow_message, admin_user):
-    client = APIClient()
-    client.force_authenticate(admin_user)
-    url = f"/api/smsc/messages/{slow_message.pk}/refresh/"
-    responses = []
-    seen = seen_while_running(lambda: responses.append(client.post(url, {}, format="json")), slow_message)
-    assert responses[0].status_code == 200, responses[0].content
-    assert seen == (True, True)
+@pytest.mark.parametrize(("how", "status"), [("admin button", 302), ("admin action", 302), ("api", 200)])
+def test_a_refresh_shows_its_lease_and_claim_at_once(atomic_requests, slow_message, admin_user, how, status):
+    post, responses = refresh_request(how, slow_message, admin_user), []
+    seen = seen_while_running(lambda: responses.append(post()), slow_message)
+    assert responses[0].status_code == status, responses[0].content
+    assert seen == (True, True)  # the lease and the claim, before SMSC answered
     assert SentMessage.objects.get(pk=slow_message.pk).status == 1
