@@ -1,7 +1,9 @@
 """How a refresh runs: claims, one request thread per leased slot, and writing the answers.
 
-``service`` decides what to refresh and calls :class:`Run` with a source of messages
-(:class:`Listed` for a caller's selection, :class:`Due` for the sweep):
+``service`` decides what to refresh and calls :class:`Run` with one :class:`Lane` per SMSC
+account, each with its own request slots and a source of that account's messages
+(:class:`Listed` for a caller's selection, :class:`Due` for the sweep). The lanes are served in
+turn from one calling thread, so accounts run in parallel and none starves another:
 
 1. Messages are **claimed** just before a slot can take them (``limits.claim_messages`` /
    ``limits.claim_due``): a conditional UPDATE stamps ``last_checked_at`` with the latest moment
