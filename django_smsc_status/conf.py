@@ -11,6 +11,7 @@ returns an immutable, hashable :class:`SmscSettings`; a missing or malformed key
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -108,6 +109,9 @@ SITE_KEYS = frozenset(
     }
 )
 
+#: Inherited only all together: an account that sets any of them inherits none.
+CREDENTIALS = frozenset({"LOGIN", "PASSWORD", "API_KEY"})
+
 #: Account names: short, URL- and filter-safe (they appear in ``?account=`` and the admin).
 ACCOUNT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,39}")
 
@@ -191,19 +195,27 @@ def _error(key: Key, problem: str) -> ImproperlyConfigured:
     return ImproperlyConfigured(f"{SETTINGS_NAME}{path} {problem}")
 
 
+def _shown(value: Any) -> str:
+    """A rejected value as an error may show it: a string could be a misplaced password."""
+    return repr(value) if value is None or isinstance(value, (int, float)) else type(value).__name__
+
+
 def _url(key: Key, value: Any) -> str:
     if not isinstance(value, str) or urlsplit(value).scheme not in ("http", "https"):
-        raise _error(key, f"must be an http(s) URL, got {value!r}")
-    if not urlsplit(value).netloc:
-        raise _error(key, f"has no host: {value!r}")
+        raise _error(key, f"must be an http(s) URL, got {_shown(value)}")
+    parts = urlsplit(value)
+    if not parts.hostname:
+        raise _error(key, "has no host")
+    if parts.username is not None or parts.password is not None:
+        raise _error(key, "must not hold credentials (user:password@): set LOGIN and PASSWORD")
     return value
 
 
 def _number(key: Key, value: Any, *, minimum: float, integer: bool = False) -> Any:
     kind = int if integer else (int, float)
-    if isinstance(value, bool) or not isinstance(value, kind) or value < minimum:
+    if isinstance(value, bool) or not isinstance(value, kind) or not math.isfinite(value) or value < minimum:
         what = "an integer" if integer else "a number"
-        raise _error(key, f"must be {what} >= {minimum}, got {value!r}")
+        raise _error(key, f"must be {what} >= {minimum}, got {_shown(value)}")
     return value
 
 
@@ -278,13 +290,16 @@ def _named_accounts(user: RedactedSettings) -> dict[str, RedactedSettings]:
     if not isinstance(accounts, dict):
         raise _error("ACCOUNTS", 'must be a dict of accounts by name, e.g. {"kz": {"LOGIN": ...}}')
     named = {}
+    folded = {DEFAULT_ACCOUNT}
     for name, keys in accounts.items():
-        if not isinstance(name, str) or not ACCOUNT_NAME.fullmatch(name) or name == DEFAULT_ACCOUNT:
+        if not isinstance(name, str) or not ACCOUNT_NAME.fullmatch(name) or name.casefold() in folded:
             raise _error(
                 ("ACCOUNTS", name),
-                f"is not a usable account name: 1 to 40 letters, digits, '_', '-' or '.', and not "
-                f"{DEFAULT_ACCOUNT!r} (the top-level keys configure that one)",
+                f"is not a usable account name: 1 to 40 letters, digits, '_', '-' or '.', not "
+                f"{DEFAULT_ACCOUNT!r} (the top-level keys configure that one), and not another "
+                f"account's name in other letter case (MariaDB and MySQL compare names without case)",
             )
+        folded.add(name.casefold())
         if not isinstance(keys, dict):
             raise _error(
                 ("ACCOUNTS", name), "must be a dict of settings, e.g. {'LOGIN': ..., 'PASSWORD': ...}"
@@ -322,7 +337,11 @@ def get_settings(account: str = DEFAULT_ACCOUNT) -> SmscSettings:
     def where(key: str) -> Key:  # errors name the account when the value is its own
         return ("ACCOUNTS", account, key) if key in own else key
 
-    return _validate(RedactedSettings({**DEFAULTS, **user, **own}), account, where)
+    inherited = RedactedSettings(user)
+    if CREDENTIALS & set(own):  # credentials never mix: an account with its own takes none
+        for key in CREDENTIALS:
+            inherited.pop(key, None)
+    return _validate(RedactedSettings({**DEFAULTS, **inherited, **own}), account, where)
 
 
 def _validate(raw: RedactedSettings, name: str, where) -> SmscSettings:
@@ -341,8 +360,8 @@ def _validate(raw: RedactedSettings, name: str, where) -> SmscSettings:
     wsdl = raw["WSDL"]
     if wsdl is not None and (not isinstance(wsdl, str) or not wsdl):
         raise _error(where("WSDL"), "must be None (the shipped copy), a file path or a URL")
-    if raw["ALL"] not in (0, 1, 2) or isinstance(raw["ALL"], bool):
-        raise _error(where("ALL"), f"must be 0, 1 or 2, got {raw['ALL']!r}")
+    if type(raw["ALL"]) is not int or raw["ALL"] not in (0, 1, 2):
+        raise _error(where("ALL"), f"must be 0, 1 or 2, got {_shown(raw['ALL'])}")
     namespace = raw["NAMESPACE"]
     namespace = endpoint if namespace is None else _str(where("NAMESPACE"), namespace)
 

@@ -37,7 +37,30 @@ class RedactedSettings(dict):
     ``ACCOUNTS``) copied the same way."""
 
     def __init__(self, values: Mapping) -> None:
-        super().__init__({k: RedactedSettings(v) if isinstance(v, Mapping) else v for k, v in values.items()})
+        super().__init__({k: _redacted(v) for k, v in values.items()})
 
     def __repr__(self) -> str:
         return repr({k: (HIDDEN if k in SECRET_KEYS and v else v) for k, v in self.items()})
+
+
+class RedactedSequence(tuple):
+    """A list or tuple inside the settings (e.g. a malformed ``ACCOUNTS``), its dicts copied as
+    :class:`RedactedSettings` and a ``("PASSWORD", value)`` pair shown with the value hidden."""
+
+    __slots__ = ()
+
+    def __new__(cls, values):
+        return super().__new__(cls, (_redacted(v) for v in values))
+
+    def __repr__(self) -> str:
+        if len(self) == 2 and self[0] in SECRET_KEYS and self[1]:
+            return repr((self[0], HIDDEN))
+        return repr(list(self))
+
+
+def _redacted(value):
+    if isinstance(value, Mapping):
+        return RedactedSettings(value)
+    if isinstance(value, (list, tuple)):
+        return RedactedSequence(value)
+    return value

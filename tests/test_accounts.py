@@ -159,15 +159,20 @@ def test_accounts_inherit_top_level_keys_and_override_their_own(settings):
         "TIMEOUT": 7.0,
         "ACCOUNTS": {
             "kz": {"LOGIN": "kz", "PASSWORD": "p2", "ENDPOINT": "https://smsc.kz/sys/soap.php"},
-            "marketing": {"LOGIN": "ru-mkt", "TIMEOUT": 3.0},  # the password is inherited
+            "marketing": {"TIMEOUT": 3.0},  # the login and password too: the same login
+            "ua": {"API_KEY": "ua-key", "ENDPOINT": "https://smsc.ua/sys/soap.php"},
         },
     }
-    assert account_names() == ["default", "kz", "marketing"]
-    kz, marketing, default = get_settings("kz"), get_settings("marketing"), get_settings()
+    assert account_names() == ["default", "kz", "marketing", "ua"]
+    kz, marketing, default, ua = (get_settings(n) for n in ("kz", "marketing", "default", "ua"))
     assert (kz.name, kz.login, kz.timeout, kz.namespace) == ("kz", "kz", 7.0, "https://smsc.kz/sys/soap.php")
-    assert (marketing.password, marketing.timeout, marketing.endpoint) == ("p1", 3.0, default.endpoint)
+    assert (marketing.login, marketing.password, marketing.timeout) == ("ru", "p1", 3.0)
+    assert marketing.limits_key == default.limits_key  # one login: one set of limits
     assert (default.name, default.login) == ("default", "ru")
-    assert len({kz.limits_key, marketing.limits_key, default.limits_key}) == 3
+    # credentials are inherited all together or not at all: an API key never goes with the
+    # top level's login and password
+    assert (ua.login, ua.password, ua.api_key) == ("", "", "ua-key")
+    assert ua.limits_key.startswith("apikey:") and kz.limits_key == "kz"
 
 
 @pytest.mark.parametrize(
@@ -181,6 +186,16 @@ def test_accounts_inherit_top_level_keys_and_override_their_own(settings):
         ({"kz": {"TIMEOUT": -1}}, "SMSC_STATUS['ACCOUNTS']['kz']['TIMEOUT'] must be a number >= 0.001"),
         ({"kz": {"ENDPOINT": "smsc.kz"}}, "SMSC_STATUS['ACCOUNTS']['kz']['ENDPOINT'] must be an http(s) URL"),
         ({"kz": {"LOGIN": "", "PASSWORD": ""}}, "SMSC_STATUS['ACCOUNTS']['kz']['LOGIN'] is required"),
+        ({"kz": {"LOGIN": "kz"}}, "SMSC_STATUS['ACCOUNTS']['kz']['PASSWORD'] is required"),
+        ({"kz": {"TIMEOUT": float("nan")}}, "SMSC_STATUS['ACCOUNTS']['kz']['TIMEOUT'] must be a number"),
+        ({"kz": {"SLOT_WAIT": float("inf")}}, "SMSC_STATUS['ACCOUNTS']['kz']['SLOT_WAIT'] must be a number"),
+        ({"kz": {"ALL": 2.0}}, "SMSC_STATUS['ACCOUNTS']['kz']['ALL'] must be 0, 1 or 2"),
+        ({"kz": {}, "KZ": {}}, "SMSC_STATUS['ACCOUNTS']['KZ'] is not a usable account name"),
+        ({"Default": {}}, "SMSC_STATUS['ACCOUNTS']['Default'] is not a usable account name"),
+        (
+            {"kz": {"ENDPOINT": "https://kz:pw@smsc.kz/sys/soap.php"}},
+            "SMSC_STATUS['ACCOUNTS']['kz']['ENDPOINT'] must not hold credentials",
+        ),
         ({"kz": "kz-login"}, "SMSC_STATUS['ACCOUNTS']['kz'] must be a dict of settings"),
         ({"default": {}}, "SMSC_STATUS['ACCOUNTS']['default'] is not a usable account name"),
         ({"a b": {}}, "SMSC_STATUS['ACCOUNTS']['a b'] is not a usable account name"),
@@ -195,8 +210,23 @@ def test_malformed_accounts_name_the_account_and_key(settings, accounts, message
     assert str(raised.value).startswith(message)
 
 
+def test_errors_never_repeat_a_string_that_could_be_a_password(settings):
+    settings.SMSC_STATUS = {
+        "LOGIN": "ru",
+        "PASSWORD": "p1",
+        "ACCOUNTS": {"kz": {"TIMEOUT": "hunter2-Secret"}},
+    }
+    with pytest.raises(ImproperlyConfigured) as raised:
+        get_settings("kz")
+    assert str(raised.value) == "SMSC_STATUS['ACCOUNTS']['kz']['TIMEOUT'] must be a number >= 0.001, got str"
+    settings.SMSC_STATUS["ACCOUNTS"] = {"kz": {"ENDPOINT": "https://kz:hunter2-Secret@smsc.kz/"}}
+    with pytest.raises(ImproperlyConfigured) as raised:
+        get_settings("kz")
+    assert "hunter2" not in str(raised.value)
+
+
 def test_a_bad_top_level_value_is_named_at_the_top_level(settings):
-    settings.SMSC_STATUS = {"LOGIN": "ru", "PASSWORD": "p1", "ALL": 5, "ACCOUNTS": {"kz": {"LOGIN": "kz"}}}
+    settings.SMSC_STATUS = {"LOGIN": "ru", "PASSWORD": "p1", "ALL": 5, "ACCOUNTS": {"kz": {"TIMEOUT": 3}}}
     with pytest.raises(ImproperlyConfigured, match=r"^SMSC_STATUS\['ALL'\] must be 0, 1 or 2"):
         get_settings("kz")
 

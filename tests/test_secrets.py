@@ -188,6 +188,27 @@ def test_debug_error_page_shows_no_secret(settings, smsc_settings, smsc_simulato
     assert [i for i, page in enumerate(pages) if leaked(page)] == []
 
 
+@pytest.mark.parametrize(
+    ("accounts", "whole_page"),
+    [
+        ({"kz": {"LOGIN": "kz", "PASSWORD": PASSWORD, "API_KEY": API_KEY, "TIMEOUT": "10"}}, True),
+        ([{"NAME": "kz", "LOGIN": "kz", "PASSWORD": PASSWORD, "API_KEY": API_KEY}], True),  # a list
+        # pairs instead of a dict: our frames hide them; Django's own settings table does not
+        # (its cleansing looks at dict keys only), so only the frames are checked
+        ({"kz": [("LOGIN", "kz"), ("PASSWORD", PASSWORD), ("API_KEY", API_KEY)]}, False),
+    ],
+)
+def test_debug_page_of_malformed_accounts_shows_no_secret(settings, rf, accounts, whole_page):
+    from django_smsc_status import service
+
+    settings.DEBUG = True
+    settings.SMSC_STATUS = {"LOGIN": "ru", "PASSWORD": PASSWORD, "ACCOUNTS": accounts}
+    page = debug_page(rf, lambda: service.balance("kz"))
+    frames = page[: page.index('id="requestinfo"')]
+    assert "ImproperlyConfigured" in frames and "Local vars" in frames
+    assert not leaked(page if whole_page else frames)
+
+
 class SentMessageIds(list):
     """Every tracked message's key, read when iterated."""
 
