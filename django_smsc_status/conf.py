@@ -174,6 +174,13 @@ class SmscSettings:
         return "apikey:" + hashlib.sha256(self.api_key.encode()).hexdigest()[:12]
 
     @property
+    def site_key(self) -> str:
+        """Key of the site's authorisation-error budget: SMSC blocks the calling IP after 5
+        errors 2 within 30 minutes whichever logins made them, so every account at one site
+        (the ENDPOINT's host and port) counts them together."""
+        return "site:" + urlsplit(self.endpoint).netloc.lower()
+
+    @property
     def endpoints(self) -> tuple[str, ...]:
         return (self.endpoint, *self.failover_endpoints)
 
@@ -365,7 +372,7 @@ def _validate(raw: RedactedSettings, name: str, where) -> SmscSettings:
     namespace = raw["NAMESPACE"]
     namespace = endpoint if namespace is None else _str(where("NAMESPACE"), namespace)
 
-    values = {
+    values: dict[str, Any] = {
         "name": name,
         "login": login,
         "password": password,

@@ -358,13 +358,16 @@ class Run:
         return _Fetched(lane, row, stamp, answer, timezone.now(), sent=True, took=time.monotonic() - started)
 
     def _widen(self, lane: Lane, came: list[_Fetched]) -> int:
-        """Slots added to the lane's lease: at once when a half-open login has proved itself,
-        otherwise looked for every second (slots that other processes released)."""
-        proved = lane.lease.half_open and any(limits.proves_login(f.answer) for f in came)
+        """Slots added to the lane's lease: at once when the run's first answer proved the
+        login (until then one request, see ``limits.SlotLease``), otherwise looked for every
+        second (slots that other processes released)."""
+        proved = lane.lease.proving and any(limits.proves_login(f.answer) for f in came)
         if proved:
-            limits.mark_verified(lane.config.limits_key)
+            lane.lease.prove()
+            if lane.lease.half_open:
+                limits.mark_verified(lane.config.limits_key)
         full = len(lane.lease) >= lane.config.max_concurrent_requests
-        if lane.stop.is_set() or full or lane.source.exhausted:
+        if lane.lease.proving or lane.stop.is_set() or full or lane.source.exhausted:
             return 0
         if not (proved or time.monotonic() - lane.topped_up > 1):
             return 0

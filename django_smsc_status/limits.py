@@ -36,7 +36,7 @@ from django.utils import timezone
 
 from .conf import SmscSettings
 from .exceptions import SmscAuthError, SmscBusy, SmscCircuitOpen, SmscError, SmscIpBlocked
-from .models import AccountState, AuthFailure, RequestSlot, SentMessage
+from .models import LOGIN_PROOF_SECONDS, AccountState, AuthFailure, RequestSlot, SentMessage
 
 logger = logging.getLogger(__name__)
 
@@ -81,11 +81,9 @@ def pause_after(errors: list[SmscError], config: SmscSettings) -> None:
     auth = [e for e in errors if isinstance(e, SmscAuthError)]
     if auth:
         now = timezone.now()
-        AuthFailure.objects.bulk_create(
-            [AuthFailure(account=config.limits_key, occurred_at=now) for _ in auth]
-        )
+        AuthFailure.objects.bulk_create([AuthFailure(account=config.site_key, occurred_at=now) for _ in auth])
         AuthFailure.objects.filter(
-            account=config.limits_key, occurred_at__lt=now - timedelta(seconds=AUTH_ERROR_WINDOW)
+            account=config.site_key, occurred_at__lt=now - timedelta(seconds=AUTH_ERROR_WINDOW)
         ).delete()
         pause(config.limits_key, 2, config.breaker_timeout)
     elif any(isinstance(e, SmscIpBlocked) for e in errors):
@@ -112,16 +110,20 @@ def proves_login(answer: object) -> bool:
 
 
 def mark_verified(account: str) -> None:
-    """The login answered: lift the half-open limit (one request in flight)."""
-    AccountState.objects.filter(account=account, verified_at__isnull=True).update(verified_at=timezone.now())
+    """The login answered: lift the half-open limit (one request in flight) for
+    ``LOGIN_PROOF_SECONDS``."""
+    now = timezone.now()
+    stale = Q(verified_at__isnull=True) | Q(verified_at__lt=now - timedelta(seconds=LOGIN_PROOF_SECONDS))
+    AccountState.objects.filter(stale, account=account).update(verified_at=now)
 
 
 # -- authorisation budget ------------------------------------------------------------------------
 
 
 def auth_budget(account: str) -> tuple[int, datetime | None, int]:
-    """How many requests may be in flight without risking SMSC's IP block; when none may,
-    the moment one may again; and the errors 2 counted within the window."""
+    """How many requests may be in flight at a site (``SmscSettings.site_key``: SMSC blocks
+    the calling IP after 5 errors 2 of *any* logins there) without risking that IP block;
+    when none may, the moment one may again; and the errors 2 counted within the window."""
     now = timezone.now()
     failures = list(
         AuthFailure.objects.filter(
@@ -146,20 +148,21 @@ class AccountStatus:
     paused_until: datetime | None  # the breaker (error 2) or an IP block (error 4)
     pause_code: int | None
     half_open: bool  # one request at a time until SMSC answers
-    auth_errors: int  # SMSC errors 2 within the last 30 minutes
+    auth_errors: int  # SMSC errors 2 at the account's site within the last 30 minutes
     next_call_at: datetime | None  # None: a call is allowed now
 
 
-def account_status(account: str) -> AccountStatus:
+def account_status(config: SmscSettings) -> AccountStatus:
+    account = config.limits_key
     state = AccountState.objects.filter(account=account).first()
     paused = state.paused_until if state is not None and state.is_paused else None
-    _budget, budget_at, errors = auth_budget(account)
+    _budget, budget_at, errors = auth_budget(config.site_key)
     waits = [t for t in (paused, budget_at) if t is not None]
     return AccountStatus(
         account=account,
         paused_until=paused,
         pause_code=state.pause_code if state is not None and paused else None,
-        half_open=state is None or state.verified_at is None,
+        half_open=state is None or state.is_half_open,
         auth_errors=errors,
         next_call_at=max(waits) if waits else None,
     )
@@ -171,7 +174,7 @@ def _usable_slots(config: SmscSettings) -> tuple[int, bool]:
     account = config.limits_key
     state, _ = AccountState.objects.get_or_create(account=account)
     ensure_open(account, state)
-    budget, allowed_at, _errors = auth_budget(account)
+    budget, allowed_at, _errors = auth_budget(config.site_key)
     if not budget:
         raise SmscCircuitOpen(
             f"not calling SMSC: {AUTH_ERROR_LIMIT - 1} authorisation errors (SMSC error 2) within "
@@ -180,7 +183,7 @@ def _usable_slots(config: SmscSettings) -> tuple[int, bool]:
             code=2,
             until=allowed_at,
         )
-    half_open = state.verified_at is None
+    half_open = state.is_half_open
     return (1 if half_open else min(budget, config.max_concurrent_requests)), half_open
 
 
@@ -190,12 +193,20 @@ def _usable_slots(config: SmscSettings) -> tuple[int, bool]:
 class SlotLease:
     """Slots held by this caller; use as a context manager. ``len()`` is the number held.
 
+    A lease of a half-open login (no answer from SMSC yet, or none for ``LOGIN_PROOF_SECONDS``)
+    is *proving*: one slot, and one of its site's probe slots (as many as the site's
+    authorisation budget allows), until :meth:`prove` says the login answered. So however many
+    logins and processes start at once, requests with credentials nobody has seen work lately
+    never outnumber the errors 2 the site can still afford, and a password changed since then
+    costs one request, not four.
+
     A daemon thread renews the lease while it is held (its own database connection), so the
     lease does not depend on how fast the caller consumes results."""
 
     def __init__(self, config: SmscSettings, numbers: list[int], token: str, half_open: bool) -> None:
         self.config, self.account = config, config.limits_key
         self.numbers, self.token, self.half_open = numbers, token, half_open
+        self.proving = half_open
         self._stop = threading.Event()
         self._heartbeat = threading.Thread(target=self._beat, name="smsc-lease", daemon=True)
         self._heartbeat.start()
@@ -209,31 +220,42 @@ class SlotLease:
     def __exit__(self, *exc) -> None:
         self.release()
 
-    def _mine(self, numbers: list[int]):
-        return RequestSlot.objects.filter(account=self.account, number__in=numbers, holder=self.token)
+    def _mine(self):
+        """Every row this lease holds: the login's slots and the site's probe slot."""
+        return RequestSlot.objects.filter(holder=self.token)
 
     def _beat(self) -> None:
         try:
             while not self._stop.wait(HEARTBEAT_SECONDS):
                 try:
-                    self._mine(list(self.numbers)).update(
-                        expires_at=timezone.now() + timedelta(seconds=LEASE_SECONDS)
-                    )
+                    self._mine().update(expires_at=timezone.now() + timedelta(seconds=LEASE_SECONDS))
                 except DatabaseError:
                     logger.warning("could not renew the request slots of %s", self.account, exc_info=True)
         finally:
             connections.close_all()  # this thread's connections only
 
+    def prove(self) -> None:
+        """The login answered in this run: give back the probe slot; more slots may follow."""
+        if self.proving:
+            self.proving = False
+            RequestSlot.objects.filter(account=self.config.site_key, holder=self.token).update(
+                holder="", expires_at=None
+            )
+
     def top_up(self) -> int:
-        """Lease more free slots, without waiting, up to what the login may use now (after the
-        half-open login proved itself, or slots another process released). Returns how many."""
-        if self._stop.is_set():
+        """Lease more free slots, without waiting, up to what the login may use now (a first
+        one, or after the login proved itself, or slots another process released). Returns
+        how many."""
+        if self._stop.is_set() or (self.proving and self.numbers):
             return 0
         try:
-            usable, half_open = _usable_slots(self.config)
+            if self.proving:
+                added, self.half_open = _take(self.config, 1, self.token)
+                self.numbers += added
+                return len(added)
+            usable, self.half_open = _usable_slots(self.config)
         except SmscCircuitOpen:
             return 0
-        self.half_open = half_open
         added = _lease(
             self.account,
             [n for n in range(usable) if n not in self.numbers],
@@ -245,9 +267,8 @@ class SlotLease:
 
     def release(self) -> None:
         self._stop.set()
-        if self.numbers:
-            self._mine(self.numbers).update(holder="", expires_at=None)
-            self.numbers = []
+        self._mine().update(holder="", expires_at=None)
+        self.numbers = []
 
 
 def _lease(account: str, numbers: list[int], want: int, token: str) -> list[int]:
@@ -266,21 +287,19 @@ def _lease(account: str, numbers: list[int], want: int, token: str) -> list[int]
 
 
 def open_lease(config: SmscSettings, want: int) -> SlotLease:
-    """Lease up to ``want`` free request slots of the login now, without waiting: the lease
-    may hold none (then :meth:`~SlotLease.top_up` it as slots come free). Raises
-    :class:`SmscCircuitOpen` while the login is paused or out of authorisation budget."""
+    """Lease up to ``want`` free request slots of the login now (one while it is half-open),
+    without waiting: the lease may hold none (then :meth:`~SlotLease.top_up` it as slots come
+    free). Raises :class:`SmscCircuitOpen` while the login is paused or its site out of
+    authorisation budget."""
     token = uuid.uuid4().hex
     taken, half_open = _take(config, want, token)
     return SlotLease(config, taken, token, half_open)
 
 
-def acquire_slots(config: SmscSettings, want: int) -> SlotLease:
-    """Lease up to ``want`` request slots of the login, waiting up to ``SLOT_WAIT`` for one.
-
-    Returns as soon as at least one slot is free (callers work with what they get and may
-    :meth:`~SlotLease.top_up` later). Raises :class:`SmscCircuitOpen` while the login is
-    paused or out of authorisation budget, :class:`SmscBusy` if no slot frees up in time.
-    """
+def acquire_slots(config: SmscSettings, want: int = 1) -> SlotLease:
+    """Lease up to ``want`` request slots of the login (one while it is half-open), waiting up
+    to ``SLOT_WAIT`` for one. Raises :class:`SmscCircuitOpen` while the login is paused or its
+    site out of authorisation budget, :class:`SmscBusy` if no slot frees up in time."""
     token = uuid.uuid4().hex
     deadline = time.monotonic() + config.slot_wait
     pause = 0.02
@@ -301,17 +320,30 @@ def busy(config: SmscSettings) -> SmscBusy:
 
 
 def _take(config: SmscSettings, want: int, token: str) -> tuple[list[int], bool]:
-    """One try at leasing up to ``want`` of the usable slots: ``(numbers taken, half-open)``."""
+    """One try at up to ``want`` usable slots of the login: ``(numbers taken, half-open)``. A
+    half-open login needs one of its site's probe slots first (as many as the site's
+    authorisation budget allows); nothing is kept unless a login slot was taken."""
     usable, half_open = _usable_slots(config)
-    taken = _lease(config.limits_key, list(range(usable)), max(1, min(want, usable)), token)
-    if not taken and not RequestSlot.objects.filter(account=config.limits_key).exists():
-        # first use of this login (or the slots were deleted): make the rows, try again
-        RequestSlot.objects.bulk_create(
-            [RequestSlot(account=config.limits_key, number=n) for n in range(config.max_concurrent_requests)],
-            ignore_conflicts=True,
-        )
-        taken = _lease(config.limits_key, list(range(usable)), max(1, min(want, usable)), token)
+    if half_open and not _lease_rows(config.site_key, auth_budget(config.site_key)[0], 1, token):
+        return [], half_open
+    taken = _lease_rows(config.limits_key, usable, want, token, rows=config.max_concurrent_requests)
+    if not taken and half_open:
+        RequestSlot.objects.filter(account=config.site_key, holder=token).update(holder="", expires_at=None)
     return taken, half_open
+
+
+def _lease_rows(
+    account: str, usable: int, want: int, token: str, rows: int = AUTH_ERROR_LIMIT - 1
+) -> list[int]:
+    """:func:`_lease` of slots ``0..usable-1`` of ``account``, making its ``rows`` slot rows
+    on first use."""
+    taken = _lease(account, list(range(usable)), max(1, min(want, usable)), token)
+    if not taken and not RequestSlot.objects.filter(account=account).exists():
+        RequestSlot.objects.bulk_create(
+            [RequestSlot(account=account, number=n) for n in range(rows)], ignore_conflicts=True
+        )
+        taken = _lease(account, list(range(usable)), max(1, min(want, usable)), token)
+    return taken
 
 
 # -- per message: at most 5 checks a minute --------------------------------------------------------

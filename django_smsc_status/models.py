@@ -172,6 +172,10 @@ class StatusSnapshot(CodesMixin, models.Model):
         super().save(*args, **kwargs)
 
 
+#: How long an answer from SMSC proves a login's credentials (see ``AccountState.is_half_open``).
+LOGIN_PROOF_SECONDS = 300
+
+
 class AccountState(models.Model):
     """Per-login state shared by every process: the circuit breaker (error 2), IP blocks (4),
     and whether the login has proved itself since it was first used or since the breaker opened
@@ -200,12 +204,17 @@ class AccountState(models.Model):
 
     @property
     def is_half_open(self) -> bool:
-        return self.verified_at is None
+        """No answer from SMSC yet, or none for ``LOGIN_PROOF_SECONDS``: the next request goes
+        alone, so a password changed meanwhile costs one request."""
+        if self.verified_at is None:
+            return True
+        return (timezone.now() - self.verified_at).total_seconds() > LOGIN_PROOF_SECONDS
 
 
 class AuthFailure(models.Model):
-    """One SMSC error 2 of a login. SMSC blocks the IP after 5 within 30 minutes; counting them
-    here (across processes) lets ``limits`` refuse any call that could be the fifth."""
+    """One SMSC error 2 at a site. SMSC blocks the calling IP after 5 within 30 minutes,
+    whichever logins made them; counting them here per site (``account`` holds the site's key,
+    ``site:host``), across processes, lets ``limits`` refuse any call that could be the fifth."""
 
     account = models.CharField(max_length=100)
     occurred_at = models.DateTimeField(default=timezone.now)

@@ -167,7 +167,7 @@ def _call_smsc(config: SmscSettings, call):
 def account_status(account: str = DEFAULT_ACCOUNT) -> limits.AccountStatus:
     """Whether calls for the account's login are allowed, and if not, when: the breaker, an
     IP block, the half-open state and SMSC's authorisation-error budget."""
-    return limits.account_status(get_settings(account).limits_key)
+    return limits.account_status(get_settings(account))
 
 
 def accounts_by_login() -> dict[str, list[str]]:
@@ -176,7 +176,9 @@ def accounts_by_login() -> dict[str, list[str]]:
     share one login)."""
     by_login: dict[str, list[str]] = {}
     for name in account_names():
-        by_login.setdefault(get_settings(name).limits_key, []).append(name)
+        config = _account(name)
+        if isinstance(config, SmscSettings):  # a malformed account is E001's business
+            by_login.setdefault(config.limits_key, []).append(name)
     return by_login
 
 

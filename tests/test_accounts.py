@@ -6,14 +6,16 @@ across real processes; rows of an account removed from settings are left alone.
 """
 
 import itertools
+from datetime import timedelta
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
+from django.utils import timezone
 
 from django_smsc_status import service
 from django_smsc_status.conf import UnknownAccount, account_names, get_settings
 from django_smsc_status.exceptions import SmscAccountNotConfigured
-from django_smsc_status.models import AccountState, SentMessage
+from django_smsc_status.models import LOGIN_PROOF_SECONDS, AccountState, SentMessage
 from django_smsc_status.service import Outcome
 from django_smsc_status.simulator import timeline
 
@@ -285,3 +287,53 @@ def test_one_accounts_malformed_settings_stop_only_that_account(smsc_simulator, 
     [result] = service.refresh_many([kz])
     assert result.outcome == Outcome.REFUSED and "['TIMEOUT']" in str(result.error)
     assert kz_site.smsc.calls["get_status"] == 0
+
+
+@pytest.mark.django_db
+def test_a_password_changed_since_the_login_last_answered_costs_one_request(
+    smsc_settings, smsc_simulator, tracked, monkeypatch
+):
+    """A login that answered more than LOGIN_PROOF_SECONDS ago is half-open again: the next run
+    sends one request first, so a password changed meanwhile costs one error 2, not four."""
+    service.balance()
+    for _ in range(8):
+        tracked((-1,))
+    AccountState.objects.update(verified_at=timezone.now() - timedelta(seconds=LOGIN_PROOF_SECONDS + 1))
+    monkeypatch.setitem(smsc_simulator.smsc.accounts, RU_LOGIN, "changed-at-smsc")
+
+    service.refresh_due()
+
+    assert smsc_simulator.smsc.calls["get_status"] == 1
+    assert smsc_simulator.smsc.errors_answered == {"2": 1}
+    assert service.account_status().paused_until is not None
+
+
+@pytest.mark.django_db
+def test_wrong_passwords_of_many_logins_at_one_site_never_get_its_ip_blocked(
+    smsc_settings, smsc_simulator, tracked, monkeypatch
+):
+    """SMSC blocks the calling IP after 5 errors 2 within 30 minutes, whichever logins made
+    them: five accounts with wrong passwords at one site cost at most 4, the good account keeps
+    its answers, and then every call to that site waits for the window to pass."""
+    bad = {f"shop{n}": f"shop{n}-login" for n in range(5)}
+    smsc_settings["ACCOUNTS"] = {name: {"LOGIN": login, "PASSWORD": "wrong"} for name, login in bad.items()}
+    for login in bad.values():
+        monkeypatch.setitem(smsc_simulator.smsc.accounts, login, "right")
+    service.balance()  # the default login has proved itself
+    good = [tracked((1,)) for _ in range(4)]
+    for name in bad:
+        for n in range(3):
+            smsc_simulator.smsc.add_message("79990000000", smsc_id=f"{name}-{n}")
+            service.register(f"{name}-{n}", "79990000000", account=name)
+
+    first = service.refresh_due()
+
+    assert smsc_simulator.smsc.errors_answered.get("2", 0) <= 4, smsc_simulator.smsc.errors_answered
+    assert "4" not in smsc_simulator.smsc.errors_answered  # never blocked
+    assert all(SentMessage.objects.get(pk=m.pk).status == 1 for m in good), str(first)
+    second = service.refresh_due()
+    assert smsc_simulator.smsc.errors_answered.get("2", 0) <= 4
+    assert "4" not in smsc_simulator.smsc.errors_answered
+    assert any("a fifth would get this server's IP blocked" in why for why in second.skipped.values()), str(
+        second
+    )

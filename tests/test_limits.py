@@ -89,7 +89,7 @@ def test_auth_errors_in_the_window_narrow_the_slots(smsc_settings, smsc_simulato
     smsc_simulator.smsc.latency = 0.05
     messages = [tracked((1,)) for _ in range(12)]
     service.refresh(messages[0])  # proved
-    AuthFailure.objects.bulk_create([AuthFailure(account="alex") for _ in range(2)])
+    AuthFailure.objects.bulk_create([AuthFailure(account=get_settings().site_key) for _ in range(2)])
     service.refresh_many(messages[1:])
     assert smsc_simulator.smsc.max_in_flight["alex"] == 2  # 4 - 2 earlier errors: never a fifth
 
