@@ -72,7 +72,7 @@ def pause(account: str, code: int, seconds: float) -> None:
     if code == 2:
         defaults["verified_at"] = None
     AccountState.objects.update_or_create(account=account, defaults=defaults)
-    logger.error("SMSC error %s for account %s: all calls paused until %s", code, account, until)
+    logger.error("SMSC error %s for login %s: all calls paused until %s", code, account, until)
 
 
 def pause_after(errors: list[SmscError], config: SmscSettings) -> None:

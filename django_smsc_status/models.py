@@ -127,7 +127,9 @@ class SentMessage(CodesMixin, models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.smsc_id} → {self.phone}"
+        # the account only when there are several: one id and phone may exist in each
+        suffix = f" ({self.account})" if self.account != "default" else ""
+        return f"{self.smsc_id} → {self.phone}{suffix}"
 
     @property
     def is_given_up(self) -> bool:

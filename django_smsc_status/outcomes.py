@@ -20,7 +20,7 @@ class Outcome(models.TextChoices):
     TOO_SOON = "too_soon", _("checked moments ago; stored status shown")
     REQUEST_ERROR = "request_error", _("SMSC refused the request")
     TRANSPORT_ERROR = "transport_error", _("SMSC could not be reached")
-    REFUSED = "refused", _("not asked: calls to SMSC are paused or busy")
+    REFUSED = "refused", _("not asked: refused before calling SMSC")
     QUARANTINED = "quarantined", _("not asked: the message holds data SMSC cannot be asked about")
     FAILED = "failed", _("refresh failed on our side; see the log")
 

@@ -344,6 +344,18 @@ def test_bulk_refresh_by_ids(smsc_settings, tracked, api_with, django_capture_on
     assert SentMessage.objects.filter(status=1).count() == 3
 
 
+def test_bulk_refresh_ids_are_narrowed_by_the_list_filters(smsc_settings, tracked, api_with):
+    messages = [tracked((1,)) for _ in range(4)]
+    SentMessage.objects.filter(pk__in=[m.pk for m in messages[:2]]).update(account="kz")
+    response = api_with("refresh_status").post(
+        f"{API}refresh/?account=kz", {"ids": [m.pk for m in messages]}, format="json"
+    )
+    assert response.json() == {"queued": 2, "already_queued": 0}
+    assert set(SentMessage.objects.exclude(refresh_queued_at=None).values_list("account", flat=True)) == {
+        "kz"
+    }
+
+
 def test_bulk_refresh_by_filters(smsc_settings, tracked, api_with):
     SentMessage.objects.all().delete()
     tracked((1,))

@@ -223,8 +223,8 @@ class SentMessageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
                     }
                 )
             selection = self.filter_queryset(self.get_queryset())
-        else:
-            selection = self.get_queryset().filter(pk__in=ids)
+        else:  # the list filters, if any, narrow the ids (?account=kz with ids of two accounts)
+            selection = self.filter_queryset(self.get_queryset()).filter(pk__in=ids)
         total = selection.count()
         queued = enqueue_refresh(selection)
         return Response({"queued": queued, "already_queued": total - queued}, status=status.HTTP_202_ACCEPTED)
