@@ -71,10 +71,14 @@ def test_every_account_is_checked(settings):
     settings.SMSC_STATUS = {"LOGIN": "a", "PASSWORD": "b", "ACCOUNTS": {"kz": {"ENDPOINT": "ftp://x"}}}
     [problem] = checks.check_settings()
     assert problem.id == "smsc_status.E001" and "['ACCOUNTS']['kz']['ENDPOINT']" in problem.msg
-    settings.SMSC_STATUS["ACCOUNTS"] = {"kz": {"LOGIN": "k", "ENDPOINT": "https://smsc.kaz/sys/soap.php"}}
+    settings.SMSC_STATUS["ACCOUNTS"] = {
+        "kz": {"LOGIN": "k", "PASSWORD": "p", "ENDPOINT": "https://smsc.kaz/sys/soap.php"}
+    }
     [problem] = checks.check_settings()
     assert problem.id == "smsc_status.W001" and problem.msg.endswith("(account kz)")
-    settings.SMSC_STATUS["ACCOUNTS"] = {"kz": {"LOGIN": "k", "ENDPOINT": "https://smsc.kz/sys/soap.php"}}
+    settings.SMSC_STATUS["ACCOUNTS"] = {
+        "kz": {"LOGIN": "k", "PASSWORD": "p", "ENDPOINT": "https://smsc.kz/sys/soap.php"}
+    }
     assert checks.check_settings() == []
     settings.SMSC_STATUS["ACCOUNTS"] = {"kz": "nope"}
     assert ids(checks.check_settings()) == ["smsc_status.E001"]
@@ -86,7 +90,7 @@ def test_an_inherited_wsdl_is_reported_once(settings, tmp_path):
         "LOGIN": "a",
         "PASSWORD": "b",
         "WSDL": missing,
-        "ACCOUNTS": {"kz": {"LOGIN": "k"}},
+        "ACCOUNTS": {"kz": {"LOGIN": "k", "PASSWORD": "p"}},
     }
     [problem] = checks.check_settings()
     assert (
@@ -98,7 +102,11 @@ def test_an_inherited_wsdl_is_reported_once(settings, tmp_path):
 def test_pending_messages_of_a_removed_account(settings, capsys):
     from django_smsc_status.models import SentMessage
 
-    settings.SMSC_STATUS = {"LOGIN": "a", "PASSWORD": "b", "ACCOUNTS": {"kz": {"LOGIN": "k"}}}
+    settings.SMSC_STATUS = {
+        "LOGIN": "a",
+        "PASSWORD": "b",
+        "ACCOUNTS": {"kz": {"LOGIN": "k", "PASSWORD": "p"}},
+    }
     for n, (account, final) in enumerate([("kz", False), ("old", False), ("old", False), ("old", True)]):
         SentMessage.objects.create(account=account, smsc_id=str(n), phone="79990000001", is_final=final)
     assert checks.check_unconfigured_accounts() == []  # a database check: only when asked to
@@ -108,5 +116,5 @@ def test_pending_messages_of_a_removed_account(settings, capsys):
     assert "nothing is deleted" in problem.hint
     call_command("check", "--database", "default")
     assert "smsc_status.W004" in capsys.readouterr().err
-    settings.SMSC_STATUS["ACCOUNTS"]["old"] = {"LOGIN": "o"}
+    settings.SMSC_STATUS["ACCOUNTS"]["old"] = {"LOGIN": "o", "PASSWORD": "p"}
     assert checks.check_unconfigured_accounts(databases=["default"]) == []
