@@ -206,7 +206,7 @@ class Lane:
 
     def ahead(self) -> int:
         """Requests to queue behind each slot: what SMSC answers in a quarter of the time a
-        claim stays valid, between 1 and 8."""
+        claim stays valid, between 1 and 16."""
         return max(1, min(16, int(limits.CLAIM_VALID_FOR / 4 / max(self.took, 0.001))))
 
     def halt(self, reason: SmscCallRefused) -> None:
@@ -238,6 +238,7 @@ class Run:
     def run(self) -> Iterator[RefreshResult]:
         done: list[_Fetched] = []
         size = sum(lane.config.max_concurrent_requests for lane in self.lanes)
+        batch = self.lanes[0].config.chunk_size if self.lanes else 1  # CHUNK_SIZE is site-wide
         with ThreadPoolExecutor(max(size, 1), thread_name_prefix="smsc") as pool:
             try:
                 for lane in self.lanes:
@@ -255,7 +256,7 @@ class Run:
                     done += came
                     for lane in self.lanes:
                         self._start(pool, lane, self._widen(lane, [f for f in came if f.lane is lane]))
-                    if len(done) >= max(lane.config.chunk_size for lane in self.lanes):
+                    if len(done) >= batch:
                         yield from self._apply(done)
                         done = []
             finally:
@@ -364,8 +365,6 @@ class Run:
         proved = lane.lease.proving and any(limits.proves_login(f.answer) for f in came)
         if proved:
             lane.lease.prove()
-            if lane.lease.half_open:
-                limits.mark_verified(lane.config.limits_key)
         full = len(lane.lease) >= lane.config.max_concurrent_requests
         if lane.lease.proving or lane.stop.is_set() or full or lane.source.exhausted:
             return 0

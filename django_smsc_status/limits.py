@@ -168,9 +168,10 @@ def account_status(config: SmscSettings) -> AccountStatus:
     )
 
 
-def _usable_slots(config: SmscSettings) -> tuple[int, bool]:
-    """Slots that may be leased now, and whether the login is half-open; raises while paused
-    or while another error 2 could get the IP blocked."""
+def _usable_slots(config: SmscSettings) -> tuple[int, bool, int]:
+    """Slots that may be leased now, whether the login is half-open, and the site's
+    authorisation budget; raises while paused or while another error 2 could get the IP
+    blocked."""
     account = config.limits_key
     state, _ = AccountState.objects.get_or_create(account=account)
     ensure_open(account, state)
@@ -184,7 +185,7 @@ def _usable_slots(config: SmscSettings) -> tuple[int, bool]:
             until=allowed_at,
         )
     half_open = state.is_half_open
-    return (1 if half_open else min(budget, config.max_concurrent_requests)), half_open
+    return (1 if half_open else min(budget, config.max_concurrent_requests)), half_open, budget
 
 
 # -- request slots -------------------------------------------------------------------------------
@@ -235,12 +236,12 @@ class SlotLease:
             connections.close_all()  # this thread's connections only
 
     def prove(self) -> None:
-        """The login answered in this run: give back the probe slot; more slots may follow."""
+        """The login answered: lift its half-open limit and give back the probe slot, so more
+        slots may follow. Nothing to do for a lease that was not proving."""
         if self.proving:
             self.proving = False
-            RequestSlot.objects.filter(account=self.config.site_key, holder=self.token).update(
-                holder="", expires_at=None
-            )
+            _give_back_probe(self.config, self.token)
+            mark_verified(self.account)
 
     def top_up(self) -> int:
         """Lease more free slots, without waiting, up to what the login may use now (a first
@@ -253,7 +254,7 @@ class SlotLease:
                 added, self.half_open = _take(self.config, 1, self.token)
                 self.numbers += added
                 return len(added)
-            usable, self.half_open = _usable_slots(self.config)
+            usable, self.half_open, _budget = _usable_slots(self.config)
         except SmscCircuitOpen:
             return 0
         added = _lease(
@@ -323,18 +324,20 @@ def _take(config: SmscSettings, want: int, token: str) -> tuple[list[int], bool]
     """One try at up to ``want`` usable slots of the login: ``(numbers taken, half-open)``. A
     half-open login needs one of its site's probe slots first (as many as the site's
     authorisation budget allows); nothing is kept unless a login slot was taken."""
-    usable, half_open = _usable_slots(config)
-    if half_open and not _lease_rows(config.site_key, auth_budget(config.site_key)[0], 1, token):
+    usable, half_open, budget = _usable_slots(config)
+    if half_open and not _lease_rows(config.site_key, budget, 1, token, rows=AUTH_ERROR_LIMIT - 1):
         return [], half_open
     taken = _lease_rows(config.limits_key, usable, want, token, rows=config.max_concurrent_requests)
     if not taken and half_open:
-        RequestSlot.objects.filter(account=config.site_key, holder=token).update(holder="", expires_at=None)
+        _give_back_probe(config, token)
     return taken, half_open
 
 
-def _lease_rows(
-    account: str, usable: int, want: int, token: str, rows: int = AUTH_ERROR_LIMIT - 1
-) -> list[int]:
+def _give_back_probe(config: SmscSettings, token: str) -> None:
+    RequestSlot.objects.filter(account=config.site_key, holder=token).update(holder="", expires_at=None)
+
+
+def _lease_rows(account: str, usable: int, want: int, token: str, rows: int) -> list[int]:
     """:func:`_lease` of slots ``0..usable-1`` of ``account``, making its ``rows`` slot rows
     on first use."""
     taken = _lease(account, list(range(usable)), max(1, min(want, usable)), token)
@@ -383,9 +386,8 @@ def any_due(config: SmscSettings, due_by: datetime) -> bool:
 
 def claim_due(config: SmscSettings, count: int, due_by: datetime) -> tuple[datetime, list[SentMessage]]:
     """Claim up to ``count`` of the account's messages due by ``due_by`` that nobody holds,
-    most overdue first
-    (as :func:`claim_messages`). Rows another process is claiming right now are skipped
-    (``SKIP LOCKED``) instead of waited for, so concurrent sweeps share the due set."""
+    most overdue first (as :func:`claim_messages`). Rows another process is claiming right now
+    are skipped (``SKIP LOCKED``) instead of waited for, so concurrent sweeps share the due set."""
     stamp, free = _claim_window(config)
     with transaction.atomic():
         pks = list(

@@ -156,11 +156,10 @@ def _call_smsc(config: SmscSettings, call):
             result = call(get_client(config))
         except SmscError as exc:
             limits.pause_after([exc], config)
-            if lease.half_open and limits.proves_login(exc):
-                limits.mark_verified(config.limits_key)
+            if limits.proves_login(exc):
+                lease.prove()
             raise
-        if lease.half_open:
-            limits.mark_verified(config.limits_key)
+        lease.prove()
         return result
 
 
@@ -266,17 +265,14 @@ def _sweep(limit: int | None, report: RefreshReport) -> Iterator[RefreshResult]:
             logger.warning("sweep skipped account %r: %s", name, exc)
             continue
         lanes.append(engine.Lane(engine.Due(config, allowance, due_by), lease))
-    if not lanes:
-        report.paused = refusals[0] if refusals else None
-        return
-    yield from _run(lanes)
+    if lanes:
+        yield from _run(lanes)
+    stopped = [lane.stopped_by for lane in lanes if lane.stopped_by is not None]
     for lane in lanes:
         if lane.stopped_by is not None:
             report.skipped[lane.config.name] = str(lane.stopped_by)
-    if refusals and not any(lane.ran for lane in lanes):
-        report.paused = refusals[0]
-    elif not any(lane.ran for lane in lanes) and lanes[0].stopped_by is not None:
-        report.paused = lanes[0].stopped_by
+    if not any(lane.ran for lane in lanes) and (refusals or stopped):  # no account got to run
+        report.paused = [*refusals, *stopped][0]
 
 
 def unconfigured_due(names: list[str], due_by: datetime | None = None) -> dict[str, int]:
