@@ -1,15 +1,20 @@
 #!/usr/bin/env python3
-"""Set up and run the whole test suite: ``python3 runtests.py [--matrix] [pytest args]``.
+"""Set up and run the test suite.
 
-From a fresh clone it creates ``.venv``, installs the package with its ``test`` and
-``typecheck`` extras and tox, runs ruff (check and format --check), mypy, then pytest on
-SQLite, then pytest again on PostgreSQL (127.0.0.1:5432, database ``test``) with the Redis
-tests, when those servers answer. Under ``CI=true`` a missing PostgreSQL, Redis or Chromium is
-an error instead of a skip.
+``python3 runtests.py [pytest args]`` is the everyday loop: from a fresh clone it creates
+``.venv``, installs the package with its ``test`` and ``typecheck`` extras and tox, runs ruff
+(check and format --check), mypy and ``makemigrations --check``, then the fast tier (every test
+not marked ``slow``) on SQLite and again on PostgreSQL (127.0.0.1:5432, database ``test``) with
+the Redis tests, both cores busy (pytest-xdist), under coverage.py.
 
-``--matrix`` then runs tox.ini's other environments (the other Python/Django pairs, the
-PostgreSQL env, lint and typecheck), with each pyenv interpreter's ``bin`` folder on ``PATH``:
-tox does not find interpreters through pyenv's shims.
+``python3 runtests.py --all`` is the whole suite, as CI runs it: the above, then the ``slow``
+tier once (tests that wait in real time: real workers, the demo, leases outliving their length)
+on PostgreSQL, then tox.ini's other environments (the other Python/Django pairs, a PostgreSQL
+and a MariaDB env, lint, typecheck), with each pyenv interpreter's ``bin`` folder on ``PATH``
+(tox does not find interpreters through pyenv's shims). It fails when line + branch coverage of
+``django_smsc_status`` falls below the floor in ``pyproject.toml`` (``fail_under``).
+
+Under ``CI=true`` a missing PostgreSQL, Redis or Chromium is an error instead of a skip.
 """
 
 from __future__ import annotations
@@ -31,6 +36,9 @@ STAMP = VENV / ".installed"
 CI = os.environ.get("CI", "").lower() == "true"
 SERVERS = {"postgres": 5432, "mariadb": 3306}  # tox factor -> port its env needs
 LINTED = ("django_smsc_status", "tests", "example_project", "benchmarks", "runtests.py")
+COVERAGE_DATA = ROOT / ".coverage-data"
+CHECKS_ENVS = ("lint", "typecheck")  # tox envs for what checks() runs
+WORKERS = "2"  # pytest-xdist processes: this machine's 2 cores (tests wait on I/O half the time)
 
 
 def run(*cmd: str | Path, **env: str) -> int:
@@ -109,7 +117,7 @@ def matrix() -> list[str]:
     own = venv_pair()
     failed = []
     for name in tox_envs:
-        if name == own:
+        if name == own or name in CHECKS_ENVS:
             print(f"tox env {name}: the passes above ran it", flush=True)
             continue
         server = next((port for factor, port in SERVERS.items() if factor in name.split("-")), None)
@@ -125,10 +133,7 @@ def matrix() -> list[str]:
     return failed
 
 
-def main(args: list[str]) -> int:
-    with_matrix = "--matrix" in args
-    args = [a for a in args if a != "--matrix"]
-    ensure_venv()
+def checks() -> list[str]:
     failed = []
     if run(PYTHON, "-m", "ruff", "check", *LINTED):
         failed.append("ruff check")
@@ -147,16 +152,50 @@ def main(args: list[str]) -> int:
         DJANGO_SETTINGS_MODULE="tests.settings",
     ):
         failed.append("makemigrations --check")
-    if run(PYTHON, "-m", "pytest", *args, SMSC_TEST_DB="sqlite"):
-        failed.append("pytest (SQLite)")
-    if reachable(5432):
-        if run(PYTHON, "-m", "pytest", *args, SMSC_TEST_DB="postgres"):
-            failed.append("pytest (PostgreSQL)")
+    return failed
+
+
+def pytest(label: str, database: str, markers: str, args: list[str]) -> list[str]:
+    """One pytest pass under coverage (every process it starts is measured too)."""
+    code = run(
+        PYTHON,
+        *("-m", "coverage", "run", "-m", "pytest", "-n", WORKERS, "-m", markers, *args),
+        SMSC_TEST_DB=database,
+    )
+    # pytest's 5: no test selected (e.g. -k matched only tests of the other tier)
+    return [] if code in (0, 5) else [f"pytest {label}"]
+
+
+def coverage(enforce: bool) -> list[str]:
+    """Combine the passes' data and print line + branch coverage; under ``--all`` hold the floor."""
+    if run(PYTHON, "-m", "coverage", "combine", "-q"):
+        return ["coverage combine"]
+    floor = [] if enforce else ["--fail-under=0"]
+    if run(PYTHON, "-m", "coverage", "report", *floor):
+        return ["coverage below the floor in pyproject.toml ([tool.coverage.report] fail_under)"]
+    return []
+
+
+def main(args: list[str]) -> int:
+    whole = "--all" in args
+    args = [a for a in args if a != "--all"]
+    ensure_venv()
+    shutil.rmtree(COVERAGE_DATA, ignore_errors=True)
+    COVERAGE_DATA.mkdir()
+    failed = checks()
+    failed += pytest("(SQLite)", "sqlite", "not slow", args)
+    postgres = reachable(5432)
+    if postgres:
+        failed += pytest("(PostgreSQL)", "postgres", "not slow", args)
     elif CI:
         failed.append("PostgreSQL at 127.0.0.1:5432 is required under CI=true")
     else:
         print("PostgreSQL not reachable at 127.0.0.1:5432: its pass is skipped", flush=True)
-    if with_matrix:
+    if whole and postgres:
+        failed += pytest("slow tier (PostgreSQL)", "postgres", "slow", args)
+    # The floor holds for the whole suite on both databases, not for a subset or one database.
+    failed += coverage(enforce=whole and postgres and not args)
+    if whole:
         failed += matrix()
     if failed:
         print("FAILED: " + "; ".join(failed), flush=True)

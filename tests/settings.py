@@ -104,7 +104,9 @@ SMSC_STATUS = {
 
 # sync: tasks run inline in tests; the real-worker tests start qcluster with SMSC_Q_SYNC=0.
 Q_CLUSTER = {
-    "name": "smsc-tests",
+    # its own queue per pytest-xdist worker (the Redis broker's list is named after it); the
+    # qcluster a test starts inherits PYTEST_XDIST_WORKER and so serves the same queue
+    "name": "smsc-tests" + os.environ.get("PYTEST_XDIST_WORKER", ""),
     "sync": os.environ.get("SMSC_Q_SYNC", "1") == "1",
     "poll": 0.1,
     "workers": 2,

@@ -14,13 +14,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        os.environ.get("SMSC_TEST_DB") == "postgres",
-        reason="the demo runs on SQLite; once per test command is enough",
-    ),
-]
+pytestmark = pytest.mark.slow  # the demo runs on its own SQLite file, whatever the suite's database
 
 
 def free_port() -> int:

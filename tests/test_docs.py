@@ -32,8 +32,18 @@ def test_documented_defaults_match():
         assert row == shown, key
 
 
-def test_version_in_changelog():
-    assert __version__ in (ROOT / "CHANGELOG.rst").read_text()
+def test_changelog_sections_name_versions_and_the_newest_is_the_package_version():
+    """Each section is headed ``X.Y.Z (unreleased | not published | YYYY-MM-DD)``; the first is
+    ``__version__`` (a "0.1.0" mentioned anywhere else proves nothing)."""
+    changelog = (ROOT / "CHANGELOG.rst").read_text(encoding="utf-8")
+    headings = re.findall(r"^(.+)\n=+\n", changelog, flags=re.MULTILINE)[1:]  # [0]: the title
+    assert headings, "no section"
+    versions = [
+        re.fullmatch(r"(\d+\.\d+\.\d+) \((?:unreleased|not published|\d{4}-\d\d-\d\d)\)", h) for h in headings
+    ]
+    assert all(versions), [h for h, v in zip(headings, versions, strict=True) if not v]
+    assert versions[0].group(1) == __version__
+    assert len({v.group(1) for v in versions}) == len(versions), "a version heads two sections"
 
 
 def test_readme_test_command_is_what_ci_runs():

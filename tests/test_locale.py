@@ -1,6 +1,5 @@
 """The Russian catalogue: placeholders kept, no translation saying something else, nothing missing."""
 
-import gettext
 import os
 import re
 import shutil
@@ -9,6 +8,7 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
+import polib
 import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "django_smsc_status"
@@ -19,22 +19,19 @@ PLACEHOLDER = re.compile(r"%\(\w+\)[sdif]|%[sdif]|\{\w*\}")
 SAME_MEANING: list[set[str]] = []
 
 
-def catalogue() -> dict:
-    translations = gettext.translation("django", localedir=LOCALE, languages=["ru"])
-    return {key: value for key, value in translations._catalog.items() if key}
-
-
 def entries():
-    """(msgid, msgid_plural or None, translation) for every form of every entry."""
-    plurals = {key[0]: None for key in catalogue() if isinstance(key, tuple)}
-    mo = (LOCALE / "ru" / "LC_MESSAGES" / "django.po").read_text(encoding="utf-8")
-    for match in re.finditer(r'msgid "(.*)"\nmsgid_plural "(.*)"', mo):
-        plurals[match.group(1)] = match.group(2)
-    for key, value in catalogue().items():
-        if isinstance(key, tuple):
-            yield key[0], plurals.get(key[0]), value
+    """(msgid, msgid_plural or None, translation) for every form of every entry, read with a
+    real .po parser (``makemessages`` wraps long entries over several lines)."""
+    for entry in polib.pofile(str(LOCALE / "ru" / "LC_MESSAGES" / "django.po")).translated_entries():
+        if entry.msgid_plural:
+            for text in entry.msgstr_plural.values():
+                yield entry.msgid, entry.msgid_plural, text
         else:
-            yield key, None, value
+            yield entry.msgid, None, entry.msgstr
+
+
+def catalogue() -> dict:
+    return {msgid: text for msgid, plural, text in entries() if plural is None}
 
 
 def test_translations_keep_their_placeholders():
