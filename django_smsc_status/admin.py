@@ -78,6 +78,14 @@ def outcome_level(result: service.RefreshResult) -> int:
     return messages.ERROR
 
 
+def code_param(value: str) -> int:
+    """A code typed in the query string (``?status=abc`` is a bad filter, not a 500)."""
+    try:
+        return int(value)
+    except ValueError:
+        raise IncorrectLookupParameters(f"not a code: {value[:20]!r}") from None
+
+
 class StatusFilter(admin.SimpleListFilter):
     title = _("status")
     parameter_name = "status"
@@ -96,7 +104,7 @@ class StatusFilter(admin.SimpleListFilter):
         if value == "other":
             return queryset.exclude(status__in=MessageStatus.values).exclude(status__isnull=True)
         if value:
-            return queryset.filter(status=int(value))
+            return queryset.filter(status=code_param(value))
         return queryset
 
 
@@ -150,7 +158,7 @@ class ErrFilter(admin.SimpleListFilter):
         if self.value() == "any":
             return queryset.exclude(Q(err__isnull=True) | Q(err=0))
         if self.value():
-            return queryset.filter(err=int(self.value()))
+            return queryset.filter(err=code_param(self.value()))
         return queryset
 
 
@@ -387,6 +395,13 @@ class SentMessageAdmin(admin.ModelAdmin):
     next_check_at_local = datetime_display(SentMessage, "next_check_at")
     refresh_queued_at_local = datetime_display(SentMessage, "refresh_queued_at")
     created_at_local = datetime_display(SentMessage, "created_at")
+
+    def get_changelist_instance(self, request):
+        """A query-string value with a NUL character (PostgreSQL refuses to compare it) is a bad
+        filter, as Django's form fields say: the changelist and the report redirect."""
+        if any("\x00" in value for _name, values in request.GET.lists() for value in values):
+            raise IncorrectLookupParameters("NUL character in the query string")
+        return super().get_changelist_instance(request)
 
     def get_search_results(self, request, queryset, search_term):
         """Exact matches only: ``icontains``/``iexact`` would scan every row."""
