@@ -43,7 +43,11 @@ def test_an_oversized_json_body_is_a_json_413(session, smsc_settings, path, fiel
     assert response.status_code == 413
     assert response["Content-Type"] == "application/json"
     limit = str(settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
-    assert response.json() == {"detail": f"The request body is larger than {limit} bytes."}
+    assert response.json() == {
+        "type": "request_too_large",
+        "code": None,
+        "detail": f"The request body is larger than {limit} bytes.",
+    }
     assert not SentMessage.objects.exists()
 
 
@@ -59,4 +63,8 @@ def test_too_many_query_parameters_is_a_json_400(session, path):
     limit = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
     response = session.get(path + "?" + "&".join(f"p{i}=1" for i in range(limit + 1)))
     assert response.status_code == 400 and response["Content-Type"] == "application/json"
-    assert response.json() == {"detail": f"The request has more than {limit} parameters."}
+    assert response.json() == {
+        "type": "too_many_parameters",
+        "code": None,
+        "detail": f"The request has more than {limit} parameters.",
+    }

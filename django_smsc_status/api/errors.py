@@ -7,9 +7,10 @@ request's language.
 
 Django refuses some requests itself, with its HTML 400 page (they are ``SuspiciousOperation``):
 a body over ``DATA_UPLOAD_MAX_MEMORY_SIZE`` and more than ``DATA_UPLOAD_MAX_NUMBER_FIELDS``
-parameters. :class:`JsonErrorsMixin` answers them as the API answers any other refusal:
-``{"detail": "..."}``, with 413 for the body (what the status means; Django says 400) and 400
-for the parameters.
+parameters. :class:`JsonErrorsMixin` answers them in the same shape, ``{"type":
+"request_too_large", "code": null, "detail": "..."}``: 413 for the body (what the status
+means; Django says 400, and DRF lets the exception through to Django) and 400
+(``too_many_parameters``) for the parameters.
 """
 
 from __future__ import annotations
@@ -19,17 +20,17 @@ from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooMany
 from django.utils.translation import gettext_lazy as _
 from rest_framework import status
 from rest_framework.decorators import api_view, authentication_classes, permission_classes
-from rest_framework.exceptions import APIException, NotFound, ParseError
+from rest_framework.exceptions import NotFound, ParseError
 from rest_framework.parsers import JSONParser
+from rest_framework.response import Response
 
-from ..error_types import ERROR_TYPES, error_type
+from ..error_types import ERROR_TYPES, REQUEST_TOO_LARGE, TOO_MANY_PARAMETERS, error_type
 from ..exceptions import SmscError
 from .schema import extend_schema
 
 __all__ = [
     "ERROR_TYPES",
     "JsonErrorsMixin",
-    "RequestTooLarge",
     "SafeJSONParser",
     "error_body",
     "error_type",
@@ -54,27 +55,23 @@ class SafeJSONParser(JSONParser):
             raise ParseError(_("JSON parse error: nested too deeply.")) from None
 
 
-class RequestTooLarge(APIException):
-    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_code = "request_too_large"
-    default_detail = _("The request body is too large.")
-
-
 class JsonErrorsMixin:
     """For API views: Django's own refusals of a request as JSON errors (see the module)."""
 
     def handle_exception(self, exc):
         if isinstance(exc, RequestDataTooBig):
-            exc = RequestTooLarge(
-                _("The request body is larger than %(limit)s bytes.")
-                % {"limit": settings.DATA_UPLOAD_MAX_MEMORY_SIZE}
-            )
+            kind, code = REQUEST_TOO_LARGE, status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+            detail = _("The request body is larger than %(limit)s bytes.") % {
+                "limit": settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+            }
         elif isinstance(exc, (TooManyFieldsSent, TooManyFilesSent)):
-            exc = ParseError(
-                _("The request has more than %(limit)s parameters.")
-                % {"limit": settings.DATA_UPLOAD_MAX_NUMBER_FIELDS}
-            )
-        return super().handle_exception(exc)
+            kind, code = TOO_MANY_PARAMETERS, status.HTTP_400_BAD_REQUEST
+            detail = _("The request has more than %(limit)s parameters.") % {
+                "limit": settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
+            }
+        else:
+            return super().handle_exception(exc)
+        return Response({"type": kind, "code": None, "detail": str(detail)}, status=code)
 
 
 @extend_schema(exclude=True)
