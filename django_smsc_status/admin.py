@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import json
+from datetime import timezone as dt_timezone
 
 from django import forms
 from django.contrib import admin, messages
@@ -77,6 +78,14 @@ def outcome_level(result: service.RefreshResult) -> int:
     return messages.ERROR
 
 
+def code_param(value: str) -> int:
+    """A code typed in the query string (``?status=abc`` is a bad filter, not a 500)."""
+    try:
+        return int(value)
+    except ValueError:
+        raise IncorrectLookupParameters(f"not a code: {value[:20]!r}") from None
+
+
 class StatusFilter(admin.SimpleListFilter):
     title = _("status")
     parameter_name = "status"
@@ -95,7 +104,7 @@ class StatusFilter(admin.SimpleListFilter):
         if value == "other":
             return queryset.exclude(status__in=MessageStatus.values).exclude(status__isnull=True)
         if value:
-            return queryset.filter(status=int(value))
+            return queryset.filter(status=code_param(value))
         return queryset
 
 
@@ -149,15 +158,55 @@ class ErrFilter(admin.SimpleListFilter):
         if self.value() == "any":
             return queryset.exclude(Q(err__isnull=True) | Q(err=0))
         if self.value():
-            return queryset.filter(err=int(self.value()))
+            return queryset.filter(err=code_param(self.value()))
         return queryset
+
+
+def local_datetime(value, format: str = "DATETIME_FORMAT") -> str:
+    """``value`` in the locale's ``format`` and the current time zone; in UTC (and marked so)
+    when the local time would leave the calendar (9999-12-31T22:00Z east of UTC, stored before
+    dates were checked)."""
+    if value is None:
+        return "—"
+    try:
+        return formats.date_format(timezone.localtime(value), format)
+    except OverflowError:
+        return f"{formats.date_format(value.astimezone(dt_timezone.utc), format)} UTC"
 
 
 def short_datetime(value) -> str:
     """``29.11.2026 10:27`` (the locale's short format) in the current time zone."""
-    if value is None:
-        return "—"
-    return formats.date_format(timezone.localtime(value), "SHORT_DATETIME_FORMAT")
+    return local_datetime(value, "SHORT_DATETIME_FORMAT")
+
+
+def datetime_display(model, name: str):
+    """A read-only admin column showing the datetime field ``name`` with :func:`local_datetime`
+    (Django's own display raises ``OverflowError`` on such a value: a 500 for the page)."""
+
+    @admin.display(description=model._meta.get_field(name).verbose_name, ordering=name)
+    def show(model_admin, obj) -> str:
+        return local_datetime(getattr(obj, name))
+
+    return show
+
+
+class SafeDateFieldListFilter(admin.DateFieldListFilter):
+    """Django's date filter, with a bound that cannot be a UTC time (``?sent_at__gte=0001-01-01``
+    east of UTC) refused like any other bad filter value, instead of failing in the query."""
+
+    def __init__(self, field, request, params, model, model_admin, field_path) -> None:
+        super().__init__(field, request, params, model, model_admin, field_path)
+        for name in (self.lookup_kwarg_since, self.lookup_kwarg_until):
+            values = self.used_parameters.get(name) or []
+            for value in values if isinstance(values, list) else [values]:
+                try:
+                    moment = field.to_python(value)
+                    if moment is not None and timezone.is_naive(moment):
+                        moment = timezone.make_aware(moment)
+                    if moment is not None:
+                        moment.astimezone(dt_timezone.utc)
+                except (ValidationError, ValueError, OverflowError) as exc:
+                    raise IncorrectLookupParameters(exc) from None
 
 
 def _err_option(code: int) -> str:
@@ -228,9 +277,11 @@ class SnapshotInline(admin.TabularInline):
     extra = 0
     can_delete = False
     ordering = ("-observed_at", "-pk")
-    fields = ("observed_at", "status_label", "err_label", "changed_at", "raw_pretty")
+    fields = ("observed_at_local", "status_label", "err_label", "changed_at_local", "raw_pretty")
     readonly_fields = fields
     verbose_name_plural = _("status history (newest first)")
+    observed_at_local = datetime_display(StatusSnapshot, "observed_at")
+    changed_at_local = datetime_display(StatusSnapshot, "changed_at")
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
@@ -274,7 +325,14 @@ class SentMessageAdmin(admin.ModelAdmin):
         "status_changed_at_short",
     )
     list_display_links = ("smsc_id", "phone")
-    list_filter = (StatusFilter, StateFilter, ErrFilter, AccountFilter, "created_at", "sent_at")
+    list_filter = (
+        StatusFilter,
+        StateFilter,
+        ErrFilter,
+        AccountFilter,
+        ("created_at", SafeDateFieldListFilter),
+        ("sent_at", SafeDateFieldListFilter),
+    )
     # Exact SMSC id or phone (any format): both use an index (see get_search_results).
     search_fields = ("smsc_id", "phone")
     search_help_text = _("SMSC id, or phone number in any format")
@@ -302,23 +360,26 @@ class SentMessageAdmin(admin.ModelAdmin):
                     "phone",
                     "status_label",
                     "err_label",
-                    "status_changed_at",
+                    "status_changed_at_local",
                     "polling_state",
                 )
             },
         ),
-        (_("Message"), {"fields": ("text", "sender", "sent_at", "cost", "sms_count", "operator", "region")}),
+        (
+            _("Message"),
+            {"fields": ("text", "sender", "sent_at_local", "cost", "sms_count", "operator", "region")},
+        ),
         (
             _("Polling"),
             {
                 "fields": (
-                    "last_checked_at",
-                    "next_check_at",
+                    "last_checked_at_local",
+                    "next_check_at_local",
                     "check_attempts",
                     "last_request_error",
                     "quarantine_reason",
-                    "refresh_queued_at",
-                    "created_at",
+                    "refresh_queued_at_local",
+                    "created_at_local",
                 )
             },
         ),
@@ -326,6 +387,21 @@ class SentMessageAdmin(admin.ModelAdmin):
 
     class Media:
         css = {"all": ("django_smsc_status/admin.css",)}
+
+    # The change page's times, through local_datetime (any stored value can be shown).
+    sent_at_local = datetime_display(SentMessage, "sent_at")
+    status_changed_at_local = datetime_display(SentMessage, "status_changed_at")
+    last_checked_at_local = datetime_display(SentMessage, "last_checked_at")
+    next_check_at_local = datetime_display(SentMessage, "next_check_at")
+    refresh_queued_at_local = datetime_display(SentMessage, "refresh_queued_at")
+    created_at_local = datetime_display(SentMessage, "created_at")
+
+    def get_changelist_instance(self, request):
+        """A query-string value with a NUL character (PostgreSQL refuses to compare it) is a bad
+        filter, as Django's form fields say: the changelist and the report redirect."""
+        if any("\x00" in value for _name, values in request.GET.lists() for value in values):
+            raise IncorrectLookupParameters("NUL character in the query string")
+        return super().get_changelist_instance(request)
 
     def get_search_results(self, request, queryset, search_term):
         """Exact matches only: ``icontains``/``iexact`` would scan every row."""

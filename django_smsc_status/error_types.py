@@ -68,6 +68,11 @@ ERROR_TYPES: dict[type[SmscError], tuple[str, StrOrPromise]] = {
 }
 
 
+#: Types of the API's refusals of a request itself, before SMSC or a serializer is involved.
+REQUEST_TOO_LARGE = "request_too_large"  # body over DATA_UPLOAD_MAX_MEMORY_SIZE (413)
+TOO_MANY_PARAMETERS = "too_many_parameters"  # over DATA_UPLOAD_MAX_NUMBER_FIELDS (400)
+
+
 def error_type(error: SmscError) -> tuple[str, str]:
     """The stable type and the translated meaning of ``error``."""
     for cls in type(error).__mro__:

@@ -9,7 +9,9 @@ Pure functions on a :class:`SentMessage` in memory (``service`` locks, loads and
   (``BACKOFF_INITIAL`` up to ``BACKOFF_MAX``, ± ``BACKOFF_JITTER``); a change resets it;
 * final statuses and messages older than ``GIVE_UP_AFTER`` are not checked again;
 * an error keeps the stored status, is noted on the row and backs off (error 9:
-  ``RATE_LIMIT_BACKOFF``).
+  ``RATE_LIMIT_BACKOFF``);
+* a time SMSC gives outside :func:`validation.date_window` is taken as no time at all (the
+  snapshot's raw answer keeps it).
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from .exceptions import (
 )
 from .models import SentMessage, StatusSnapshot
 from .outcomes import Outcome, RefreshResult
+from .validation import is_plausible_date
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +66,16 @@ def fit(name: str, value):
     return value
 
 
+def plausible(value: datetime | None, now: datetime) -> datetime | None:
+    """The time ``value``, or None if no SMS can have it (9999-12-31, 1970-01-01): stored, it
+    would break the pages that show it in local time, and a change time in the future would
+    make each later status look older."""
+    if value is None or is_plausible_date(value, now):
+        return value
+    logger.warning("ignored an impossible time: %s", value.isoformat())
+    return None
+
+
 def apply_answer(
     row: SentMessage, answer: StatusResult, now: datetime, config: SmscSettings
 ) -> StatusSnapshot | None:
@@ -70,10 +83,11 @@ def apply_answer(
 
     ``status_changed_at`` holds SMSC's own time of the change (None when SMSC gives none), so
     "older" compares SMSC's clock with SMSC's clock, never with ours."""
+    changed_at = plausible(answer.changed_at, now)
     for name, value in (
         ("text", answer.text),
         ("sender", answer.sender),
-        ("sent_at", answer.sent_at),
+        ("sent_at", plausible(answer.sent_at, now)),
         ("cost", answer.cost),
         ("sms_count", answer.sms_count),
         ("operator", answer.operator),
@@ -84,7 +98,8 @@ def apply_answer(
     row.last_request_error = ""
     row.quarantine_reason = ""
     same = (row.status, row.err) == (answer.status, answer.err)
-    stored_at, seen_at = row.status_changed_at, answer.changed_at
+    # A stored time outside the window (written before it was checked) is no time either.
+    stored_at, seen_at = plausible(row.status_changed_at, now), changed_at
     older = bool(
         stored_at
         and seen_at
@@ -103,7 +118,7 @@ def apply_answer(
         row.next_check_at = next_check(row, now, config)
         return None
     row.status, row.err = answer.status, answer.err
-    row.status_changed_at = answer.changed_at
+    row.status_changed_at = changed_at
     row.is_final = is_final_status(answer.status)
     row.check_attempts = 0
     row.next_check_at = next_check(row, now, config)
@@ -111,7 +126,7 @@ def apply_answer(
         message=row,
         status=answer.status,
         err=answer.err,
-        changed_at=answer.changed_at,
+        changed_at=changed_at,
         observed_at=now,
         raw=dict(answer.raw),
     )

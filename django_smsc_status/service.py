@@ -31,7 +31,7 @@ from .retention import PruneReport, prune  # noqa: F401 - re-exported: shells ca
 from .stats import GROUPS as STATS_GROUPS  # noqa: F401 - re-exported: shells call service.stats
 from .stats import combine as combine_stats  # noqa: F401
 from .stats import stats  # noqa: F401
-from .validation import clean_sender, clean_smsc_id, clean_text, normalize_phone
+from .validation import clean_date, clean_sender, clean_smsc_id, clean_text, normalize_phone
 
 logger = logging.getLogger(__name__)
 
@@ -68,7 +68,8 @@ def register(
 
     ``known`` may give ``text``, ``sender``, ``sent_at``, ``cost``, ``sms_count``. The message
     is due for its first check at once. Raises :class:`~.conf.UnknownAccount` for an account
-    that is not configured.
+    that is not configured, ``ValidationError`` for data the :mod:`.validation` rules refuse
+    (a ``sent_at`` outside :func:`~.validation.date_window` among them).
     """
     unknown = set(known) - REGISTER_FIELDS
     if unknown:
@@ -79,6 +80,8 @@ def register(
         known["text"] = clean_text(known["text"])
     if known.get("sender") is not None:
         known["sender"] = clean_sender(known["sender"])
+    if known.get("sent_at") is not None:
+        known["sent_at"] = clean_date(known["sent_at"])
     defaults = {k: v for k, v in known.items() if v is not None} | {"next_check_at": timezone.now()}
     try:
         with transaction.atomic():

@@ -14,7 +14,10 @@ filtered list) by one of :data:`GROUPS` and returns, per group, ``total``, ``del
   twice as slow as counting). PostgreSQL computes it with ``percentile_cont``; SQLite with an
   aggregate registered on the connection (as Django does for ``STDDEV_POP``); other databases
   give ``None``.
-* A message's *day* is the date of its sending in the site's time zone (``TIME_ZONE``).
+* A message's *day* is the date of its sending in the site's time zone (``TIME_ZONE``). A
+  time outside :func:`validation.date_window` (a row written before dates were checked, e.g.
+  9999-12-31T22:00Z, which is year 10000 east of UTC) makes an unknown day, and such a
+  message is left out of ``median_seconds``: no stored value can make the query fail.
 
 To add a grouping, add one entry to :data:`GROUPS`.
 """
@@ -27,15 +30,28 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, DecimalField, F, FloatField, Func, Q, QuerySet, Sum, Value
+from django.db.models import Case, Count, DecimalField, F, FloatField, Func, Q, QuerySet, Sum, Value, When
 from django.db.models.aggregates import Aggregate
 from django.db.models.functions import Coalesce, TruncDate
+from django.db.models.lookups import Range
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .codes import SUCCESS_STATUSES, DeliveryError, MessageStatus, describe
+from .validation import date_window
 
 SENT = Coalesce("sent_at", "created_at")
+
+
+def in_date_window(expression: Any) -> Range:
+    """``expression`` lies in :func:`validation.date_window` (so local-time functions cannot
+    overflow on it)."""
+    return Range(expression, date_window())
+
+
+def sending_day() -> Case:
+    """The local date of sending, NULL (an unknown day) when the time is not plausible."""
+    return Case(When(in_date_window(SENT), then=TruncDate(SENT, tzinfo=timezone.get_default_timezone())))
 
 
 class Seconds(Func):
@@ -116,7 +132,7 @@ def _text_label(value: Any) -> str:
 
 GROUPS: dict[str, Grouping] = {
     "day": Grouping(
-        lambda: TruncDate(SENT, tzinfo=timezone.get_default_timezone()),
+        sending_day,
         lambda day: day.isoformat() if day else str(_("unknown")),
         by_key=True,
         median=True,
@@ -142,7 +158,13 @@ def _aggregates(median: bool = True) -> dict[str, Any]:
         "cost": Coalesce(
             Sum("cost"), Value(Decimal(0)), output_field=DecimalField(max_digits=20, decimal_places=4)
         ),
-        "median_seconds": Median(seconds, filter=final) if median else Value(None, FloatField()),
+        "median_seconds": (
+            Median(
+                seconds, filter=final & Q(in_date_window(SENT)) & Q(in_date_window(F("status_changed_at")))
+            )
+            if median
+            else Value(None, FloatField())
+        ),
     }
 
 

@@ -2,20 +2,24 @@
 
 The service, the admin forms, the API serializers and the management command all call these,
 so every entry refuses the same things with the same message: what SMSC or an XML envelope
-cannot carry (control characters), and phone numbers that are not phone numbers.
+cannot carry (control characters), phone numbers that are not phone numbers, and dates that
+cannot be the time of an SMS (:func:`clean_date`; ``policy`` drops such dates from SMSC's
+answers and ``stats`` counts stored ones as an unknown day, with the same window).
 
 Each function returns the cleaned value or raises Django's ``ValidationError`` whose ``code``
-names the field (``smsc_id``, ``phone``, ``sender``, ``text``).
+names the field (``smsc_id``, ``phone``, ``sender``, ``text``, ``date``).
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from datetime import datetime, timedelta, timezone
 
 import phonenumbers
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.utils import timezone as django_timezone
 from django.utils.translation import gettext_lazy as _
 
 #: Characters an XML 1.0 document cannot hold (the envelope builder would refuse them).
@@ -96,3 +100,39 @@ def clean_text(text: str | None, *, required: bool = False) -> str:
     if any(unicodedata.category(c) in ("Cc", "Cs") and c not in "\t\n\r" for c in value):
         raise ValidationError(_("The text contains control characters that SMS cannot carry."), code="text")
     return value
+
+
+#: The earliest time a message tracked here can have been sent or changed: a floor well before any
+#: real one, and far from year 1, where a shift to a time zone west of UTC leaves the calendar.
+EARLIEST_DATE = datetime(2000, 1, 1, tzinfo=timezone.utc)
+#: How far ahead of our clock a time may be: SMSC's clock and ours may differ, and a local time
+#: taken for UTC is off by at most 14 hours. A change time further ahead would make every later
+#: real status look older (and be ignored); a date near year 9999 cannot even be shown in a
+#: time zone east of UTC.
+FUTURE_LEEWAY = timedelta(days=1)
+
+
+def date_window(now: datetime | None = None) -> tuple[datetime, datetime]:
+    """``(earliest, latest)`` that a sending or status-change time may take (both included)."""
+    return EARLIEST_DATE, (now or django_timezone.now()) + FUTURE_LEEWAY
+
+
+def is_plausible_date(value: datetime, now: datetime | None = None) -> bool:
+    """``value`` (aware) lies in :func:`date_window`."""
+    earliest, latest = date_window(now)
+    return earliest <= value <= latest
+
+
+def clean_date(value: datetime | None, now: datetime | None = None) -> datetime | None:
+    """An aware datetime in :func:`date_window`, as UTC; None stays None."""
+    if value is None:
+        return None
+    if django_timezone.is_naive(value):
+        raise ValidationError(_("Give the time with its time zone."), code="date")
+    try:
+        utc = value.astimezone(timezone.utc)
+    except OverflowError:  # 0001-01-01T00:00+01:00 is before year 1 in UTC
+        utc = None
+    if utc is None or not is_plausible_date(utc, now):
+        raise ValidationError(_("A date must lie between 2000-01-01 and one day from now."), code="date")
+    return utc

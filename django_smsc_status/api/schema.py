@@ -1,7 +1,8 @@
 """drf-spectacular is optional: without it the schema decorators do nothing.
 
 With it, :class:`SmscAutoSchema` documents the error answers every endpoint can give
-(400 bad input, 401/403 permissions, 404 unknown id or page, 429 throttled), so clients and
+(400 bad input, 401/403 permissions, 404 unknown id or page, 413 body too large, 429
+throttled), so clients and
 schemathesis know every status the API may return.
 """
 
@@ -59,6 +60,8 @@ if AutoSchema is not None:
             }
             if getattr(self.view, "throttle_scope", None) or self.method == "POST":
                 common["429"] = "Throttled: see Retry-After"
+            if self.method == "POST":
+                common["413"] = "Request body larger than DATA_UPLOAD_MAX_MEMORY_SIZE"
             for code, text in common.items():
                 responses.setdefault(code, _error(text))
             return responses

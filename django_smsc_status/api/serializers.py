@@ -134,7 +134,12 @@ class RegisterSerializer(AccountChoiceMixin, serializers.Serializer):
     phone = serializers.CharField(max_length=32)
     text = serializers.CharField(required=False, allow_blank=True, default="")
     sender = serializers.CharField(required=False, allow_blank=True, default="", max_length=20)
-    sent_at = UtcDateTimeField(required=False, allow_null=True, default=None)
+    sent_at = UtcDateTimeField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="When it was sent: between 2000-01-01 and one day from now",
+    )
     cost = serializers.DecimalField(
         max_digits=12, decimal_places=4, required=False, allow_null=True, default=None, min_value=0
     )
@@ -150,6 +155,9 @@ class RegisterSerializer(AccountChoiceMixin, serializers.Serializer):
 
     def validate_text(self, value: str) -> str:
         return _django_to_drf(validation.clean_text, value)
+
+    def validate_sent_at(self, value):
+        return _django_to_drf(validation.clean_date, value)
 
     def validate_sender(self, value: str) -> str:
         return _django_to_drf(validation.clean_sender, value)

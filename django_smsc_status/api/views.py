@@ -42,7 +42,7 @@ from ..exceptions import (
 from ..models import SentMessage
 from ..service import Outcome
 from ..tasks import enqueue_refresh
-from .errors import SafeJSONParser, error_body
+from .errors import JsonErrorsMixin, SafeJSONParser, error_body
 from .filters import SentMessageFilter
 from .permissions import CanRefreshStatus, CanSendMessages, base_permission_classes
 from .schema import SCHEMA, OpenApiResponse, extend_schema
@@ -105,7 +105,9 @@ def _smsc_error_responses(serializer) -> dict:
 # seen by every other process while SMSC is asked, not at the response (each service call
 # makes its own transactions). ViewSetMixin.as_view copies this mark from ``dispatch``.
 @method_decorator(transaction.non_atomic_requests(using=router.db_for_write(SentMessage)), name="dispatch")
-class SentMessageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class SentMessageViewSet(
+    JsonErrorsMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
     """Messages tracked with SMSC: list, read, register, refresh, send."""
 
     queryset = SentMessage.objects.all()
@@ -261,7 +263,7 @@ class SentMessageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
         return self.get_paginated_response(SnapshotSerializer(page, many=True).data)
 
 
-class DeliveryStatsView(generics.GenericAPIView):
+class DeliveryStatsView(JsonErrorsMixin, generics.GenericAPIView):
     """Delivery figures of the messages the list filters select, grouped in the database."""
 
     queryset = SentMessage.objects.all()

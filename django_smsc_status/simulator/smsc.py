@@ -367,4 +367,9 @@ class Smsc:
 
 
 def _moscow_text(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, MOSCOW).strftime("%d.%m.%Y %H:%M:%S")
+    """SMSC's text form of a time; empty beyond Python's calendar (a message "sent" in year 9999
+    is 10000 in Moscow), where the timestamp still says it."""
+    try:
+        return datetime.fromtimestamp(epoch, MOSCOW).strftime("%d.%m.%Y %H:%M:%S")
+    except (OverflowError, ValueError, OSError):
+        return ""
