@@ -17,24 +17,77 @@ Errors come out as :class:`SmscTransportError` subclasses with the ``OSError`` a
 the message says what failed (name lookup, refused, TLS, proxy) and never holds a credential.
 ``before_sending`` tells whether the request can have reached the server (it cannot if the
 connection was never made).
+
+Bounds: ``TIMEOUT`` is the whole exchange's (request sent, headers and body read), not each
+read's: a server dripping its answer a byte at a time is cut off when it passes (connecting
+has ``CONNECT_TIMEOUT`` of its own). An answer over :data:`MAX_ANSWER` is refused, by its
+``Content-Length`` or, without one, as soon as it grows past it.
 """
 
 from __future__ import annotations
 
 import base64
 import http.client
+import io
 import os
 import socket
 import ssl
 import threading
+import time
 import urllib.request
+from typing import cast
 from urllib.parse import SplitResult, unquote, urlsplit
 
-from .exceptions import SmscConnectionError, SmscTimeout
+from .exceptions import SmscAnswerTooLarge, SmscConnectionError, SmscTimeout
+
+#: Largest answer read, in bytes: SMSC's answers are a few hundred bytes (a status with
+#: ``all=2`` and a long text a few KB), so this only stops a broken or hostile server.
+MAX_ANSWER = 1024 * 1024
 
 
 class _Stale(Exception):
     """A reused connection the server had closed before our request: safe to send again."""
+
+
+class _TimedSocket:
+    """A connection's socket whose every write and read may take only the time left until
+    ``deadline`` (``time.monotonic()``), so one deadline bounds a request however the server
+    spaces its bytes. Sets the socket's timeout per call: no thread or timer per request."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock, self.deadline = sock, 0.0
+
+    def _arm(self) -> None:
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("the request's time is up")
+        self.sock.settimeout(left)
+
+    def sendall(self, data) -> None:
+        self._arm()
+        self.sock.sendall(data)
+
+    def recv_into(self, buffer) -> int:
+        self._arm()
+        return self.sock.recv_into(buffer)
+
+    def makefile(self, mode: str = "rb") -> io.BufferedReader:
+        """What ``http.client`` reads the answer through; closing it keeps the connection."""
+        return io.BufferedReader(_Reader(self))
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+class _Reader(io.RawIOBase):
+    def __init__(self, sock: _TimedSocket) -> None:
+        self._sock = sock
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        return self._sock.recv_into(buffer)
 
 
 def _ssl_context() -> ssl.SSLContext:
@@ -65,19 +118,24 @@ class KeepAliveTransport:
         """Send one request; returns ``(status, body)``.
 
         ``reuse=False`` uses a fresh connection: for requests that must not be repeated, since a
-        request on a reused connection that the server had closed is retried once.
+        request on a reused connection that the server had closed is retried once (within the
+        same ``read_timeout``: the time connecting is the only time not counted in it).
         """
         parts = urlsplit(url)
         conns = self._local.__dict__.setdefault("connections", {})
         key = (parts.scheme, parts.hostname, parts.port)
         conn = conns.pop(key, None) if reuse else None
+        budget = self.read_timeout
         try:
             if conn is not None:
+                started = time.monotonic()
+                deadline = started + budget
                 try:
-                    return self._exchange(conns, key, conn, parts, body, headers, reused=True)
-                except _Stale:
-                    pass  # the server closed the idle connection: once more, afresh
-            return self._exchange(conns, key, self._connect(parts), parts, body, headers)
+                    return self._exchange(conns, key, conn, parts, body, headers, deadline, reused=True)
+                except _Stale:  # the server closed the idle connection: once more, afresh
+                    budget -= time.monotonic() - started
+            conn = self._connect(parts)
+            return self._exchange(conns, key, conn, parts, body, headers, time.monotonic() + budget)
         except TimeoutError as exc:
             raise SmscTimeout() from exc
         except (OSError, http.client.HTTPException) as exc:
@@ -91,6 +149,7 @@ class KeepAliveTransport:
         parts: SplitResult,
         body: bytes,
         headers: dict,
+        deadline: float,
         *,
         reused: bool = False,
     ) -> tuple[int, bytes]:
@@ -102,6 +161,7 @@ class KeepAliveTransport:
         if forward is not None and parts.scheme == "http":  # plain HTTP proxies want the URL
             target = parts.geturl()
             headers.update(forward)
+        cast(_TimedSocket, conn.sock).deadline = deadline
         try:
             try:
                 conn.request("POST", target, body, headers)
@@ -115,7 +175,7 @@ class KeepAliveTransport:
                 if reused:
                     raise _Stale from None
                 raise
-            data = response.read()
+            data = _read_capped(response)
         except BaseException:
             conn.close()
             raise
@@ -161,8 +221,22 @@ class KeepAliveTransport:
                 _connect_failure(exc, proxy is not None, address[0]), before_sending=True
             ) from exc
         conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        conn.sock.settimeout(self.read_timeout)
+        conn.sock = _TimedSocket(conn.sock)
+        conn.auto_open = 0  # never a socket of http.client's own, without the deadline
         return conn
+
+
+def _read_capped(response: http.client.HTTPResponse) -> bytes:
+    """The answer's body, refused over :data:`MAX_ANSWER`: at once when its length says so,
+    else (chunked, or up to the end of the connection) once it has grown past it."""
+    if response.length is not None:
+        if response.length > MAX_ANSWER:
+            raise SmscAnswerTooLarge()
+        return response.read()
+    data = response.read(MAX_ANSWER + 1)
+    if len(data) > MAX_ANSWER:
+        raise SmscAnswerTooLarge()
+    return data
 
 
 def _proxy_auth(proxy: SplitResult) -> dict[str, str]:

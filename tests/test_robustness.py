@@ -91,7 +91,7 @@ def test_over_long_answer_fields_are_cut_to_fit_and_kept_whole_in_history(smsc_s
 
     assert report.counts == {Outcome.CHANGED: 4}, report
     row = SentMessage.objects.get(pk=long_ones[0].pk)
-    assert (row.sender, row.operator, row.region) == ("S" * 20, "O" * 100, "R" * 200)
+    assert (row.sender, row.operator, row.region) == ("S" * 19 + "…", "O" * 99 + "…", "R" * 199 + "…")
     assert row.snapshots.get().raw["region"] == "R" * 250  # the raw answer keeps it all
     assert SentMessage.objects.get(pk=normal.pk).status == 1
 
@@ -103,7 +103,8 @@ def test_over_long_answer_fields_are_cut_to_fit_and_kept_whole_in_history(smsc_s
         ("cost", Decimal("NaN"), None),
         ("cost", Decimal("1.234567"), Decimal("1.2346")),
         ("sms_count", -3, None),
-        ("sender", "x" * 21, "x" * 20),
+        ("sender", "x" * 21, "x" * 19 + "…"),  # cut, and marked as cut
+        ("sender", "x" * 20, "x" * 20),
     ],
 )
 def test_values_are_fitted_to_their_columns(name, value, stored):

@@ -9,6 +9,7 @@ import pytest
 from django_smsc_status.client import SmscClient
 from django_smsc_status.conf import get_settings
 from django_smsc_status.exceptions import SmscError
+from django_smsc_status.redaction import HIDDEN
 from django_smsc_status.simulator import SimulatorServer, Smsc, timeline
 
 PASSWORD = "s3cret-Pa55"
@@ -88,7 +89,7 @@ def test_soap_fault_echoing_the_password_is_redacted(smsc_settings, smsc_simulat
             SmscClient(get_settings()).get_balance()
     finally:
         server.soap_fault = original
-    assert "bad psw ***" in str(info.value)
+    assert f"bad psw {HIDDEN}" in str(info.value)
 
 
 @pytest.mark.django_db
