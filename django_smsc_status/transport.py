@@ -52,10 +52,14 @@ class _Stale(Exception):
 class _TimedSocket:
     """A connection's socket whose every write and read may take only the time left until
     ``deadline`` (``time.monotonic()``), so one deadline bounds a request however the server
-    spaces its bytes. Sets the socket's timeout per call: no thread or timer per request."""
+    spaces its bytes. Sets the socket's timeout per call: no thread or timer per request.
+
+    Like a socket, it stays open while a reader made by :meth:`makefile` is (``http.client``
+    closes the connection before reading an answer that ends with it)."""
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock, self.deadline = sock, 0.0
+        self._readers, self._closed = 0, False
 
     def _arm(self) -> None:
         left = self.deadline - time.monotonic()
@@ -72,11 +76,17 @@ class _TimedSocket:
         return self.sock.recv_into(buffer)
 
     def makefile(self, mode: str = "rb") -> io.BufferedReader:
-        """What ``http.client`` reads the answer through; closing it keeps the connection."""
+        """What ``http.client`` reads the answer through."""
+        self._readers += 1
         return io.BufferedReader(_Reader(self))
 
-    def close(self) -> None:
-        self.sock.close()
+    def close(self, reader: bool = False) -> None:
+        if reader:
+            self._readers -= 1
+        else:
+            self._closed = True
+        if self._closed and not self._readers:
+            self.sock.close()
 
 
 class _Reader(io.RawIOBase):
@@ -88,6 +98,11 @@ class _Reader(io.RawIOBase):
 
     def readinto(self, buffer) -> int:
         return self._sock.recv_into(buffer)
+
+    def close(self) -> None:
+        if not self.closed:
+            self._sock.close(reader=True)
+        super().close()
 
 
 def _ssl_context() -> ssl.SSLContext:
@@ -175,7 +190,8 @@ class KeepAliveTransport:
                 if reused:
                     raise _Stale from None
                 raise
-            data = _read_capped(response)
+            with response:  # closed also when refused half read: it holds the socket open
+                data = _read_capped(response)
         except BaseException:
             conn.close()
             raise
