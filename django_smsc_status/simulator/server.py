@@ -63,7 +63,7 @@ class Fault:
     smsc_id: str | None = None  # only requests about this message id
     size: int = 0  # huge: the answer's bytes
     framing: str = "length"  # huge: "length" (Content-Length), "chunked" or "close" (no length)
-    fields: dict[str, str] = field(default_factory=dict)  # "{psw}" etc.: the request's values
+    fields: dict[str, str] = field(default_factory=dict)  # "{psw}" etc. in them: the request's
 
 
 class _HTTPServer(ThreadingHTTPServer):
@@ -262,7 +262,8 @@ class _Handler(BaseHTTPRequestHandler):
             fields = {k: v for k, v in fields.items() if k not in DATE_FIELDS}
         if fault and fault.kind == "fields":  # e.g. {"error": "bad psw {psw}"}: an echo of the request
             values = defaultdict(str, params)
-            fields = {**fields, **{k: v.format_map(values) for k, v in fault.fields.items()}}
+            filled = {k.format_map(values): v.format_map(values) for k, v in fault.fields.items()}
+            fields = {**fields, **filled}
         answer = envelope(namespace, element, result, fields)
         if fault and fault.kind == "drip":
             self._drip(answer, fault.delay)
