@@ -8,7 +8,7 @@ reading of the answer are ours, for four reasons:
   logs a body;
 * tolerance: SMSC's answers drift from its WSDL (``sms_cnt`` appears, children may or may not be
   namespace-qualified), so answers are read by local name instead of validated;
-* failover and timeouts: connect and read timeouts on every call, and a clear rule for when a
+* failover and timeouts: connect and total timeouts on every call, and a clear rule for when a
   backup endpoint may be tried (never after SMSC answered; once the request may have arrived,
   only for ``get_balance``: a repeated status request counts against the message's limit);
 * speed: keep-alive ``http.client`` connections (``transport.py``) cost a fraction of the CPU

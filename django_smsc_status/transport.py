@@ -120,8 +120,9 @@ def _ssl_context() -> ssl.SSLContext:
 class KeepAliveTransport:
     """POST bytes to SOAP endpoints; thread-safe (connections are per thread)."""
 
-    def __init__(self, connect_timeout: float, read_timeout: float, user_agent: str) -> None:
-        self.connect_timeout, self.read_timeout = connect_timeout, read_timeout
+    def __init__(self, connect_timeout: float, timeout: float, user_agent: str) -> None:
+        """``timeout`` bounds each request once connected, the whole answer included."""
+        self.connect_timeout, self.timeout = connect_timeout, timeout
         self.user_agent = user_agent
         self._local = threading.local()
         self._proxies = urllib.request.getproxies()
@@ -134,13 +135,13 @@ class KeepAliveTransport:
 
         ``reuse=False`` uses a fresh connection: for requests that must not be repeated, since a
         request on a reused connection that the server had closed is retried once (within the
-        same ``read_timeout``: the time connecting is the only time not counted in it).
+        same ``timeout``: the time connecting is the only time not counted in it).
         """
         parts = urlsplit(url)
         conns = self._local.__dict__.setdefault("connections", {})
         key = (parts.scheme, parts.hostname, parts.port)
         conn = conns.pop(key, None) if reuse else None
-        budget = self.read_timeout
+        budget = self.timeout
         try:
             if conn is not None:
                 started = time.monotonic()

@@ -299,7 +299,10 @@ class _Handler(BaseHTTPRequestHandler):
         """The whole answer, status line first, one byte every ``interval`` seconds, until
         the client hangs up."""
         self.close_connection = True
-        head = f"HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Length: {len(answer)}\r\n\r\n"
+        head = (
+            "HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nConnection: close\r\n"
+            f"Content-Length: {len(answer)}\r\n\r\n"
+        )
         for i, byte in enumerate(head.encode() + answer):
             if i:
                 time.sleep(interval)
