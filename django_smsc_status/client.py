@@ -8,7 +8,7 @@ reading of the answer are ours, for four reasons:
   logs a body;
 * tolerance: SMSC's answers drift from its WSDL (``sms_cnt`` appears, children may or may not be
   namespace-qualified), so answers are read by local name instead of validated;
-* failover and timeouts: connect and read timeouts on every call, and a clear rule for when a
+* failover and timeouts: connect and total timeouts on every call, and a clear rule for when a
   backup endpoint may be tried (never after SMSC answered; once the request may have arrived,
   only for ``get_balance``: a repeated status request counts against the message's limit);
 * speed: keep-alive ``http.client`` connections (``transport.py``) cost a fraction of the CPU
@@ -46,7 +46,7 @@ from .exceptions import (
     SmscTransportError,
     request_error,
 )
-from .redaction import SealedEnvelope
+from .redaction import SealedEnvelope, redact, redact_fields
 from .transport import KeepAliveTransport
 from .validation import XML_INVALID
 
@@ -318,11 +318,12 @@ class SmscClient:
                     logger.warning("SMSC %s failed at %s: %s", operation, endpoint, exc.detail)
                     continue
                 raise
-            fields = self._read(content, output, result, context)
             try:
-                return parse(fields)
-            except SmscMalformedResponse as exc:
+                return parse(self._read(content, output, result, context))
+            except SmscError as exc:  # its words may quote SMSC's, which may echo a credential
                 exc.operation, exc.endpoint = operation, endpoint
+                exc.detail = self._redact(exc.detail)
+                exc.args = (exc.detail,)
                 raise
         assert last_error is not None
         raise last_error
@@ -377,16 +378,15 @@ class SmscClient:
         fields = {
             c.tag[c.tag.rfind("}") + 1 :]: (c.text or "").strip() for c in node if isinstance(c.tag, str)
         }
+        fields = redact_fields(fields, (self.config.password, self.config.api_key))
         code = _int(fields, "error")
         if code:
             raise request_error(code, **context)
         return fields
 
     def _redact(self, text: str) -> str:
-        for secret in (self.config.password, self.config.api_key):
-            if secret:
-                text = text.replace(secret, "***")
-        return text
+        """SMSC's words with this account's password and API key hidden, should it echo them."""
+        return redact(text, (self.config.password, self.config.api_key))
 
 
 def _is_fault(status: int, content: bytes) -> bool:

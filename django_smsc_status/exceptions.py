@@ -13,7 +13,8 @@ credential: messages are built from those fields only, never from request data.
     ├── SmscTransportError      the answer never arrived intact (failover applies to these)
     │   ├── SmscTimeout
     │   ├── SmscConnectionError
-    │   └── SmscHttpError           non-200 HTTP status
+    │   ├── SmscHttpError           non-200 HTTP status
+    │   └── SmscAnswerTooLarge      an answer over 1 MiB, not read
     ├── SmscProtocolError       an answer arrived but is not what the WSDL promises
     │   ├── SmscMalformedResponse
     │   └── SmscSoapFault
@@ -120,6 +121,13 @@ class SmscTimeout(SmscTransportError):
 
 class SmscConnectionError(SmscTransportError):
     default_detail = "connection to SMSC failed"
+
+
+class SmscAnswerTooLarge(SmscTransportError):
+    """An answer larger than any SMSC sends (``transport.MAX_ANSWER``): refused unread, so a
+    broken or hostile server cannot fill the process's memory."""
+
+    default_detail = "SMSC's answer is larger than 1 MiB: not read"
 
 
 class SmscHttpError(SmscTransportError):

@@ -11,13 +11,16 @@ Pure functions on a :class:`SentMessage` in memory (``service`` locks, loads and
 * an error keeps the stored status, is noted on the row and backs off (error 9:
   ``RATE_LIMIT_BACKOFF``);
 * a time SMSC gives outside :func:`validation.date_window` is taken as no time at all (the
-  snapshot's raw answer keeps it).
+  snapshot's raw answer keeps it);
+* every text from SMSC is stored cut to a size (:func:`fit`, :func:`fit_raw`), never refused.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import random
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, cast
@@ -48,13 +51,26 @@ from .validation import is_plausible_date
 
 logger = logging.getLogger(__name__)
 
+#: Longest text kept from SMSC: the message's text and each value of a snapshot's raw answer
+#: (an SMS text is at most a few thousand characters; a longer value is a broken answer).
+TEXT_MAX = 5000
+#: Most values kept of one raw answer (SMSC's ``statusresult`` has 15), and a name's length.
+RAW_FIELDS_MAX, RAW_NAME_MAX = 40, 40
+CUT = "…"
+
+
+def cut(text: str, limit: int) -> str:
+    """``text`` if it has at most ``limit`` characters, else its start ending in "…"."""
+    return text if len(text) <= limit else text[: limit - len(CUT)] + CUT
+
 
 def fit(name: str, value):
     """``value`` as the column ``name`` of :class:`SentMessage` can hold it: text cut to the
-    column's length, a number out of its range dropped (the snapshot keeps SMSC's raw answer)."""
+    column's length (:data:`TEXT_MAX` without one), a number out of its range dropped (the
+    snapshot keeps SMSC's raw answer)."""
     column = cast("models.Field[Any, Any]", SentMessage._meta.get_field(name))
-    if isinstance(value, str) and column.max_length:
-        return value[: column.max_length]
+    if isinstance(value, str):
+        return cut(value, column.max_length or TEXT_MAX)
     if isinstance(value, Decimal):
         decimal_column = cast("models.DecimalField[Any, Any]", column)
         whole_digits = decimal_column.max_digits - decimal_column.decimal_places
@@ -74,6 +90,12 @@ def plausible(value: datetime | None, now: datetime) -> datetime | None:
         return value
     logger.warning("ignored an impossible time: %s", value.isoformat())
     return None
+
+
+def fit_raw(raw: Mapping[str, str]) -> dict[str, str]:
+    """SMSC's raw answer as a snapshot keeps it: whole unless a broken answer makes it huge."""
+    fields = itertools.islice(raw.items(), RAW_FIELDS_MAX)
+    return {cut(name, RAW_NAME_MAX): cut(value, TEXT_MAX) for name, value in fields}
 
 
 def apply_answer(
@@ -128,7 +150,7 @@ def apply_answer(
         err=answer.err,
         changed_at=changed_at,
         observed_at=now,
-        raw=dict(answer.raw),
+        raw=fit_raw(answer.raw),
     )
 
 
@@ -137,11 +159,11 @@ def record_error(row: SentMessage, error: SmscError, now: datetime, config: Smsc
 
     Data no request can carry quarantines the message: it is not polled again (a manual
     refresh tries once more, e.g. after the row was corrected)."""
-    row.last_request_error = str(error)[:200]
+    row.last_request_error = fit("last_request_error", str(error))
     if isinstance(error, SmscCallRefused):
         return RefreshResult(row, Outcome.REFUSED, error=error, retry_after=retry_after(error, config))
     if isinstance(error, SmscInvalidRequest):
-        row.quarantine_reason, row.next_check_at = str(error)[:200], None
+        row.quarantine_reason, row.next_check_at = fit("quarantine_reason", str(error)), None
         return RefreshResult(row, Outcome.QUARANTINED, error=error)
     if isinstance(error, SmscNotFound) and row.status is None:
         # Error 3 on a message never seen: show it as "not found" (filterable), keep polling

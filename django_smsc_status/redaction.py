@@ -4,6 +4,8 @@ Django's DEBUG error page prints the local variables of every frame of a traceba
 ``sensitive_variables`` decorator is switched off exactly then (``DEBUG=True``). So the
 password, the API key and the request envelopes that carry them travel in types whose
 ``repr()`` (what the page, ``pprint``, logging of locals and debuggers show) hides them.
+What SMSC sends back may echo them too: the client passes it through :func:`redact` before
+anything is parsed out of it, stored or shown.
 """
 
 from __future__ import annotations
@@ -12,6 +14,24 @@ from collections.abc import Mapping
 
 HIDDEN = "********"
 SECRET_KEYS = frozenset({"PASSWORD", "API_KEY"})
+
+
+def redact(text: str, secrets: tuple[str, ...]) -> str:
+    """``text`` with each (non-empty) secret in it shown as :data:`HIDDEN`: for what a server
+    sends back, which may echo the request's credentials."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, HIDDEN)
+    return text
+
+
+def redact_fields(fields: dict[str, str], secrets: tuple[str, ...]) -> dict[str, str]:
+    """``fields``, names and values, through :func:`redact`; the same dict when no secret is
+    in any (the usual case, looked for in one pass)."""
+    blob = "\0".join([*fields, *fields.values()])
+    if not any(secret and secret in blob for secret in secrets):
+        return fields
+    return {redact(name, secrets): redact(value, secrets) for name, value in fields.items()}
 
 
 class Secret(str):

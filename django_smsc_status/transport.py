@@ -17,24 +17,92 @@ Errors come out as :class:`SmscTransportError` subclasses with the ``OSError`` a
 the message says what failed (name lookup, refused, TLS, proxy) and never holds a credential.
 ``before_sending`` tells whether the request can have reached the server (it cannot if the
 connection was never made).
+
+Bounds: ``TIMEOUT`` is the whole exchange's (request sent, headers and body read), not each
+read's: a server dripping its answer a byte at a time is cut off when it passes (connecting
+has ``CONNECT_TIMEOUT`` of its own). An answer over :data:`MAX_ANSWER` is refused, by its
+``Content-Length`` or, without one, as soon as it grows past it.
 """
 
 from __future__ import annotations
 
 import base64
 import http.client
+import io
 import os
 import socket
 import ssl
 import threading
+import time
 import urllib.request
+from typing import cast
 from urllib.parse import SplitResult, unquote, urlsplit
 
-from .exceptions import SmscConnectionError, SmscTimeout
+from .exceptions import SmscAnswerTooLarge, SmscConnectionError, SmscTimeout
+
+#: Largest answer read, in bytes: SMSC's answers are a few hundred bytes (a status with
+#: ``all=2`` and a long text a few KB), so this only stops a broken or hostile server.
+MAX_ANSWER = 1024 * 1024
 
 
 class _Stale(Exception):
     """A reused connection the server had closed before our request: safe to send again."""
+
+
+class _TimedSocket:
+    """A connection's socket whose every write and read may take only the time left until
+    ``deadline`` (``time.monotonic()``), so one deadline bounds a request however the server
+    spaces its bytes. Sets the socket's timeout per call: no thread or timer per request.
+
+    Like a socket, it stays open while a reader made by :meth:`makefile` is (``http.client``
+    closes the connection before reading an answer that ends with it)."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock, self.deadline = sock, 0.0
+        self._readers, self._closed = 0, False
+
+    def _arm(self) -> None:
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("the request's time is up")
+        self.sock.settimeout(left)
+
+    def sendall(self, data) -> None:
+        self._arm()
+        self.sock.sendall(data)
+
+    def recv_into(self, buffer) -> int:
+        self._arm()
+        return self.sock.recv_into(buffer)
+
+    def makefile(self, mode: str = "rb") -> io.BufferedReader:
+        """What ``http.client`` reads the answer through."""
+        self._readers += 1
+        return io.BufferedReader(_Reader(self))
+
+    def close(self, reader: bool = False) -> None:
+        if reader:
+            self._readers -= 1
+        else:
+            self._closed = True
+        if self._closed and not self._readers:
+            self.sock.close()
+
+
+class _Reader(io.RawIOBase):
+    def __init__(self, sock: _TimedSocket) -> None:
+        self._sock = sock
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        return self._sock.recv_into(buffer)
+
+    def close(self) -> None:
+        if not self.closed:
+            self._sock.close(reader=True)
+        super().close()
 
 
 def _ssl_context() -> ssl.SSLContext:
@@ -52,8 +120,9 @@ def _ssl_context() -> ssl.SSLContext:
 class KeepAliveTransport:
     """POST bytes to SOAP endpoints; thread-safe (connections are per thread)."""
 
-    def __init__(self, connect_timeout: float, read_timeout: float, user_agent: str) -> None:
-        self.connect_timeout, self.read_timeout = connect_timeout, read_timeout
+    def __init__(self, connect_timeout: float, timeout: float, user_agent: str) -> None:
+        """``timeout`` bounds each request once connected, the whole answer included."""
+        self.connect_timeout, self.timeout = connect_timeout, timeout
         self.user_agent = user_agent
         self._local = threading.local()
         self._proxies = urllib.request.getproxies()
@@ -65,19 +134,24 @@ class KeepAliveTransport:
         """Send one request; returns ``(status, body)``.
 
         ``reuse=False`` uses a fresh connection: for requests that must not be repeated, since a
-        request on a reused connection that the server had closed is retried once.
+        request on a reused connection that the server had closed is retried once (within the
+        same ``timeout``: the time connecting is the only time not counted in it).
         """
         parts = urlsplit(url)
         conns = self._local.__dict__.setdefault("connections", {})
         key = (parts.scheme, parts.hostname, parts.port)
         conn = conns.pop(key, None) if reuse else None
+        budget = self.timeout
         try:
             if conn is not None:
+                started = time.monotonic()
+                deadline = started + budget
                 try:
-                    return self._exchange(conns, key, conn, parts, body, headers, reused=True)
-                except _Stale:
-                    pass  # the server closed the idle connection: once more, afresh
-            return self._exchange(conns, key, self._connect(parts), parts, body, headers)
+                    return self._exchange(conns, key, conn, parts, body, headers, deadline, reused=True)
+                except _Stale:  # the server closed the idle connection: once more, afresh
+                    budget -= time.monotonic() - started
+            conn = self._connect(parts)
+            return self._exchange(conns, key, conn, parts, body, headers, time.monotonic() + budget)
         except TimeoutError as exc:
             raise SmscTimeout() from exc
         except (OSError, http.client.HTTPException) as exc:
@@ -91,6 +165,7 @@ class KeepAliveTransport:
         parts: SplitResult,
         body: bytes,
         headers: dict,
+        deadline: float,
         *,
         reused: bool = False,
     ) -> tuple[int, bytes]:
@@ -102,6 +177,7 @@ class KeepAliveTransport:
         if forward is not None and parts.scheme == "http":  # plain HTTP proxies want the URL
             target = parts.geturl()
             headers.update(forward)
+        cast(_TimedSocket, conn.sock).deadline = deadline
         try:
             try:
                 conn.request("POST", target, body, headers)
@@ -115,7 +191,8 @@ class KeepAliveTransport:
                 if reused:
                     raise _Stale from None
                 raise
-            data = response.read()
+            with response:  # closed also when refused half read: it holds the socket open
+                data = _read_capped(response)
         except BaseException:
             conn.close()
             raise
@@ -161,8 +238,22 @@ class KeepAliveTransport:
                 _connect_failure(exc, proxy is not None, address[0]), before_sending=True
             ) from exc
         conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        conn.sock.settimeout(self.read_timeout)
+        conn.sock = _TimedSocket(conn.sock)
+        conn.auto_open = 0  # never a socket of http.client's own, without the deadline
         return conn
+
+
+def _read_capped(response: http.client.HTTPResponse) -> bytes:
+    """The answer's body, refused over :data:`MAX_ANSWER`: at once when its length says so,
+    else (chunked, or up to the end of the connection) once it has grown past it."""
+    if response.length is not None:
+        if response.length > MAX_ANSWER:
+            raise SmscAnswerTooLarge()
+        return response.read()
+    data = response.read(MAX_ANSWER + 1)
+    if len(data) > MAX_ANSWER:
+        raise SmscAnswerTooLarge()
+    return data
 
 
 def _proxy_auth(proxy: SplitResult) -> dict[str, str]:

@@ -15,6 +15,8 @@ pytestmark = pytest.mark.django_db
 FAULTS = [
     # (inject kind, options, outcome, exception type)
     ("timeout", {"delay": 1.5}, Outcome.TRANSPORT_ERROR, exceptions.SmscTimeout),
+    ("drip", {"delay": 0.3}, Outcome.TRANSPORT_ERROR, exceptions.SmscTimeout),  # TIMEOUT 1 s in all
+    ("huge", {"size": 2 * 1024 * 1024}, Outcome.TRANSPORT_ERROR, exceptions.SmscAnswerTooLarge),
     ("reset", {}, Outcome.TRANSPORT_ERROR, exceptions.SmscConnectionError),
     ("http500", {}, Outcome.TRANSPORT_ERROR, exceptions.SmscHttpError),
     ("malformed", {}, Outcome.TRANSPORT_ERROR, exceptions.SmscMalformedResponse),

@@ -104,7 +104,7 @@ def test_apply_answer_fits_fields_and_clears_errors(config):
     stored = row(last_request_error="SMSC error 9", quarantine_reason="'id' holds characters")
     seen = answer(1, sender="S" * 30, operator="O" * 150, cost=Decimal("1e20"), sms_count=2, text="hi")
     policy.apply_answer(stored, seen, NOW, config)
-    assert (stored.sender, stored.operator, stored.cost) == ("S" * 20, "O" * 100, None)
+    assert (stored.sender, stored.operator, stored.cost) == ("S" * 19 + "…", "O" * 99 + "…", None)
     assert (stored.sms_count, stored.text) == (2, "hi")
     assert stored.last_request_error == "" and stored.quarantine_reason == ""
 

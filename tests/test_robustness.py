@@ -10,6 +10,7 @@ from django.utils import timezone
 from django_smsc_status import limits, service
 from django_smsc_status.exceptions import SmscInvalidRequest
 from django_smsc_status.models import SentMessage, StatusSnapshot
+from django_smsc_status.policy import RAW_FIELDS_MAX, TEXT_MAX
 from django_smsc_status.service import Outcome
 from django_smsc_status.simulator import timeline
 
@@ -91,7 +92,7 @@ def test_over_long_answer_fields_are_cut_to_fit_and_kept_whole_in_history(smsc_s
 
     assert report.counts == {Outcome.CHANGED: 4}, report
     row = SentMessage.objects.get(pk=long_ones[0].pk)
-    assert (row.sender, row.operator, row.region) == ("S" * 20, "O" * 100, "R" * 200)
+    assert (row.sender, row.operator, row.region) == ("S" * 19 + "…", "O" * 99 + "…", "R" * 199 + "…")
     assert row.snapshots.get().raw["region"] == "R" * 250  # the raw answer keeps it all
     assert SentMessage.objects.get(pk=normal.pk).status == 1
 
@@ -103,7 +104,8 @@ def test_over_long_answer_fields_are_cut_to_fit_and_kept_whole_in_history(smsc_s
         ("cost", Decimal("NaN"), None),
         ("cost", Decimal("1.234567"), Decimal("1.2346")),
         ("sms_count", -3, None),
-        ("sender", "x" * 21, "x" * 20),
+        ("sender", "x" * 21, "x" * 19 + "…"),  # cut, and marked as cut
+        ("sender", "x" * 20, "x" * 20),
     ],
 )
 def test_values_are_fitted_to_their_columns(name, value, stored):
@@ -194,3 +196,30 @@ def test_status_changed_receiver_failure_is_logged_not_raised(
     assert report.counts == {Outcome.CHANGED: 3}
     assert SentMessage.objects.filter(pk__in=[m.pk for m in messages], status=1).count() == 3
     assert "receiver bug" in caplog.text
+
+
+def test_huge_answer_fields_are_stored_cut_and_every_page_stays_small(
+    fast_polling, smsc_simulator, tracked, admin_client
+):
+    """An answer of 0.9 MB (under the transport's 1 MiB): three 300,000-character fields and
+    500 made-up ones. Stored cut, marked as cut; the history keeps 40 fields at most."""
+    message = tracked((-1,), (1,), by_checks=True)
+    huge = {name: name[0] * 300_000 for name in ("message", "status_name", "operator")}
+    smsc_simulator.inject("fields", fields={**huge, **{f"x{n}": "y" for n in range(500)}})
+
+    result = service.refresh(message)
+
+    assert result.outcome == Outcome.CHANGED, result
+    row = SentMessage.objects.get(pk=message.pk)
+    assert row.text == "m" * (TEXT_MAX - 1) + "…" and row.operator == "o" * 99 + "…"
+    raw = row.snapshots.get().raw
+    assert raw["status"] == "-1" and raw["message"] == row.text
+    assert len(raw) == RAW_FIELDS_MAX and max(map(len, raw.values())) == TEXT_MAX
+    pages = {
+        "admin": admin_client.get(f"/admin/django_smsc_status/sentmessage/{message.pk}/change/"),
+        "api": admin_client.get(f"/api/smsc/messages/{message.pk}/"),
+        "history": admin_client.get(f"/api/smsc/messages/{message.pk}/snapshots/"),
+    }
+    assert {name: page.status_code for name, page in pages.items()} == dict.fromkeys(pages, 200)
+    sizes = {name: len(page.content) for name, page in pages.items()}
+    assert max(sizes.values()) < 100_000, sizes

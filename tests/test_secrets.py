@@ -9,6 +9,7 @@ import pytest
 from django_smsc_status.client import SmscClient
 from django_smsc_status.conf import get_settings
 from django_smsc_status.exceptions import SmscError
+from django_smsc_status.redaction import HIDDEN
 from django_smsc_status.simulator import SimulatorServer, Smsc, timeline
 
 PASSWORD = "s3cret-Pa55"
@@ -68,10 +69,14 @@ def test_api_key_never_logged(settings, debug_logs):
         settings.SMSC_STATUS = {"API_KEY": API_KEY, "ENDPOINT": sim.endpoint, "WSDL": sim.wsdl_url}
         client = SmscClient(get_settings())
         client.get_status("1", "79991234567")
+        sim.inject("fields", fields={"status": "{apikey}"})  # echoed back
+        with pytest.raises(SmscError) as echoed:
+            client.get_status("1", "79991234567")
         sim.inject("soap_fault")
         with pytest.raises(SmscError) as info:
             client.get_balance()
     assert not leaked(str(info.value))
+    assert f"'{HIDDEN}'" in str(echoed.value) and not leaked(str(echoed.value))
     assert debug_logs.records
     for record in debug_logs.records:
         assert not leaked(record.getMessage())
@@ -88,7 +93,7 @@ def test_soap_fault_echoing_the_password_is_redacted(smsc_settings, smsc_simulat
             SmscClient(get_settings()).get_balance()
     finally:
         server.soap_fault = original
-    assert "bad psw ***" in str(info.value)
+    assert f"bad psw {HIDDEN}" in str(info.value)
 
 
 @pytest.mark.django_db
@@ -226,3 +231,43 @@ def test_secrets_hidden_in_settings_and_envelopes(smsc_settings, smsc_simulator)
     assert PASSWORD.encode() in envelope  # it is sent ...
     assert not leaked(repr(config)) and not leaked(repr(envelope))  # ... and never shown
     assert not leaked(repr(get_client(config)._credentials()))
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "echo",
+    [
+        {"status": "{psw}"},
+        {"error": "bad psw {psw}"},
+        {"err": "{login}:{psw}"},
+        {"message": "your password: {psw}", "operator": "{psw}", "{psw}": "as a name"},  # an answer
+    ],
+    ids=["status", "error", "err", "answer"],
+)
+def test_a_server_echoing_the_password_shows_it_nowhere(
+    fast_polling, smsc_simulator, tracked, debug_logs, admin_client, echo
+):
+    """The password SMSC echoes back (what it sent, character for character) is hidden before
+    anything is parsed out of the answer: not in the row, the history, the API, the admin, the logs."""
+    from django.forms.models import model_to_dict
+
+    from django_smsc_status.models import SentMessage, StatusSnapshot
+
+    message = tracked((-1,))
+    smsc_simulator.inject("fields", fields=echo)
+
+    refreshed = admin_client.post(f"/api/smsc/messages/{message.pk}/refresh/")
+
+    row = SentMessage.objects.get(pk=message.pk)
+    seen = [
+        refreshed.content.decode(),
+        admin_client.get(f"/api/smsc/messages/{message.pk}/").content.decode(),
+        admin_client.get(f"/api/smsc/messages/{message.pk}/snapshots/").content.decode(),
+        admin_client.get(f"/admin/django_smsc_status/sentmessage/{message.pk}/change/").content.decode(),
+        repr(model_to_dict(row)),
+        *(repr(snapshot.raw) for snapshot in StatusSnapshot.objects.all()),
+        *(record.getMessage() for record in debug_logs.records),
+    ]
+    assert [text for text in seen if leaked(text)] == []
+    echoed = row.text if "message" in echo else row.last_request_error
+    assert HIDDEN in echoed, echoed  # the echo came through, hidden

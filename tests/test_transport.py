@@ -1,5 +1,6 @@
 """What the transport says when a connection cannot be made, and its proxy support, for real:
-a small forward/CONNECT proxy runs in the test, in front of the simulator."""
+a small forward/CONNECT proxy runs in the test, in front of the simulator. Its bounds (the
+request's deadline, the answer's size) against the simulator's slow and huge answers."""
 
 import base64
 import http.client
@@ -7,6 +8,7 @@ import select
 import socket
 import ssl
 import threading
+import tracemalloc
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
@@ -14,8 +16,9 @@ import pytest
 
 from django_smsc_status.client import SmscClient
 from django_smsc_status.conf import get_settings
-from django_smsc_status.exceptions import SmscConnectionError
+from django_smsc_status.exceptions import SmscAnswerTooLarge, SmscConnectionError, SmscError, SmscTimeout
 from django_smsc_status.simulator import timeline
+from django_smsc_status.transport import MAX_ANSWER
 
 PROXY_USER, PROXY_PASSWORD = "proxy-user", "pr0xy p@ss"  # quoted in the URL: %20 and %40
 
@@ -208,3 +211,61 @@ def test_broken_connection_keeps_the_cause(smsc_settings, smsc_simulator, no_pro
         client.get_balance()
     assert isinstance(info.value.__cause__, (OSError, http.client.HTTPException))
     assert PROXY_PASSWORD not in str(info.value)
+
+
+# -- bounds: the whole request within TIMEOUT, the answer within MAX_ANSWER ----------------------
+
+
+def in_thread(call):
+    """Run ``call`` in a thread; the thread (joined for at most 5 s) and what it raised."""
+    raised = []
+
+    def run():
+        try:
+            call()
+        except SmscError as exc:
+            raised.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(5)
+    return thread, raised
+
+
+def test_timeout_bounds_the_whole_request_not_each_read(smsc_settings, smsc_simulator, no_proxy_env):
+    """A server that sends a byte every 0.2 s never lets a 1 s read time out: the request's
+    own deadline ends it, with the answer half read."""
+    smsc_settings["TIMEOUT"] = 1.0
+    client = client_for(smsc_settings, smsc_simulator.endpoint)
+    smsc_simulator.inject("drip", delay=0.2)
+
+    thread, raised = in_thread(client.get_balance)
+
+    assert not thread.is_alive(), "the request did not end"
+    assert [type(exc) for exc in raised] == [SmscTimeout]
+    assert smsc_simulator.dripped >= 3  # bytes were arriving all along, each well within TIMEOUT
+    assert client.get_balance() > 0  # and the next request is served as usual
+
+
+@pytest.mark.parametrize("framing", ["length", "chunked", "close"])
+def test_an_answer_over_1_mib_is_refused_without_being_read(
+    smsc_settings, smsc_simulator, no_proxy_env, framing
+):
+    """300 MB announced by its length, chunked, or up to the end of the connection: refused,
+    with never more than a few MiB in memory; an answer just under the cap is read as usual."""
+    client = client_for(smsc_settings, smsc_simulator.endpoint)
+    client.get_balance()  # the WSDL and the connection are ready: what follows is the answer alone
+    smsc_simulator.inject("huge", size=300 * 1024 * 1024, framing=framing)
+    tracemalloc.start()
+    try:
+        thread, raised = in_thread(client.get_balance)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+    assert not thread.is_alive(), "the request did not end"
+    assert [type(exc) for exc in raised] == [SmscAnswerTooLarge]
+    assert "1 MiB" in str(raised[0]) and raised[0].operation == "get_balance"
+    assert peak < 4 * MAX_ANSWER, f"{peak} bytes allocated"
+    smsc_simulator.inject("huge", size=MAX_ANSWER, framing=framing)
+    assert client.get_balance() > 0

@@ -13,8 +13,8 @@ import struct
 import threading
 import time
 import xml.etree.ElementTree as ET
-from collections import deque
-from dataclasses import dataclass
+from collections import defaultdict, deque
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from xml.sax.saxutils import escape
 
@@ -44,18 +44,26 @@ FAULTS = (
     "empty",
     "error",
     "no_dates",
+    "drip",
+    "huge",
+    "fields",
 )
 DATE_FIELDS = ("last_date", "last_timestamp", "send_date", "send_timestamp")
 
 
 @dataclass
 class Fault:
-    """``kind`` is one of :data:`FAULTS`; ``code`` goes with ``error``, ``delay`` with ``timeout``."""
+    """``kind`` is one of :data:`FAULTS`; ``code`` goes with ``error``; ``delay`` with
+    ``timeout`` (the wait) and ``drip`` (between bytes); ``size`` and ``framing`` with ``huge``;
+    ``fields`` with ``fields``."""
 
     kind: str
     code: int = 0
     delay: float = 5.0
     smsc_id: str | None = None  # only requests about this message id
+    size: int = 0  # huge: the answer's bytes
+    framing: str = "length"  # huge: "length" (Content-Length), "chunked" or "close" (no length)
+    fields: dict[str, str] = field(default_factory=dict)  # "{psw}" etc. in them: the request's
 
 
 class _HTTPServer(ThreadingHTTPServer):
@@ -84,6 +92,7 @@ class SimulatorServer:
         self.apikey_wsdl = apikey_wsdl
         self.faults: deque[Fault] = deque()
         self.requests = 0
+        self.dripped = 0  # bytes a ``drip`` fault got out before the client left
         self._lock = threading.Lock()
         self._connections: set[socket.socket] = set()
         self._httpd = _HTTPServer((host, port), _Handler)
@@ -123,6 +132,10 @@ class SimulatorServer:
         with self._lock:
             self.requests += 1
 
+    def count_dripped(self) -> None:
+        with self._lock:
+            self.dripped += 1
+
     def inject(self, kind: str, times: int = 1, **options) -> None:
         """Make the next ``times`` SOAP requests fail with ``kind`` (see :data:`FAULTS`).
 
@@ -137,7 +150,7 @@ class SimulatorServer:
         """Clear faults, counters and the store (for the next test)."""
         with self._lock:
             self.faults.clear()
-            self.requests = 0
+            self.requests = self.dripped = 0
         self.smsc.reset()
 
     def next_fault(self, smsc_id: str | None) -> Fault | None:
@@ -247,7 +260,17 @@ class _Handler(BaseHTTPRequestHandler):
             fields = dict.fromkeys(fields, "")
         if fault and fault.kind == "no_dates":  # an answer that says nothing of when
             fields = {k: v for k, v in fields.items() if k not in DATE_FIELDS}
-        self._send(200, envelope(namespace, element, result, fields), "text/xml; charset=utf-8")
+        if fault and fault.kind == "fields":  # e.g. {"error": "bad psw {psw}"}: an echo of the request
+            values = defaultdict(str, params)
+            filled = {k.format_map(values): v.format_map(values) for k, v in fault.fields.items()}
+            fields = {**fields, **filled}
+        answer = envelope(namespace, element, result, fields)
+        if fault and fault.kind == "drip":
+            self._drip(answer, fault.delay)
+        elif fault and fault.kind == "huge":
+            self._huge(answer, fault.size, fault.framing)
+        else:
+            self._send(200, answer, "text/xml; charset=utf-8")
 
     def _fail(self, fault: Fault) -> bool:
         """Act out a transport-level fault; False when the fault shapes the answer instead."""
@@ -271,6 +294,49 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(500, soap_fault("Server", "Internal error"), "text/xml; charset=utf-8")
             return True
         return False
+
+    def _drip(self, answer: bytes, interval: float) -> None:
+        """The whole answer, status line first, one byte every ``interval`` seconds, until
+        the client hangs up."""
+        self.close_connection = True
+        head = (
+            "HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nConnection: close\r\n"
+            f"Content-Length: {len(answer)}\r\n\r\n"
+        )
+        for i, byte in enumerate(head.encode() + answer):
+            if i:
+                time.sleep(interval)
+            try:
+                self.wfile.write(bytes([byte]))
+            except OSError:
+                return
+            self.sim.count_dripped()
+
+    def _huge(self, answer: bytes, size: int, framing: str) -> None:
+        """``answer`` padded with blanks (still valid XML) to ``size`` bytes, sent in pieces
+        as it is made (never whole in memory), until the client hangs up."""
+        cut = answer.rindex(b"</SOAP-ENV:Envelope>")
+        pad = max(size - len(answer), 0)
+        pieces = [answer[:cut], *([b" " * 65536] * (pad // 65536)), b" " * (pad % 65536), answer[cut:]]
+        self.send_response(200)
+        self.send_header("Content-Type", "text/xml; charset=utf-8")
+        if framing == "length":
+            self.send_header("Content-Length", str(len(answer) + pad))
+        elif framing == "chunked":
+            self.send_header("Transfer-Encoding", "chunked")
+        else:
+            self.send_header("Connection", "close")
+            self.close_connection = True
+        self.end_headers()
+        try:
+            for piece in pieces:
+                if piece and framing == "chunked":
+                    piece = b"%x\r\n%s\r\n" % (len(piece), piece)
+                self.wfile.write(piece)
+            if framing == "chunked":
+                self.wfile.write(b"0\r\n\r\n")
+        except OSError:
+            self.close_connection = True
 
     def _send(self, status: int, body: bytes, content_type: str) -> None:
         self.send_response(status)
