@@ -46,6 +46,13 @@ from .signals import status_changed
 
 logger = logging.getLogger(__name__)
 
+FINISH_MARGIN = 2.0  # seconds a run with a deadline keeps for its last writes and releases
+FLUSH_SECONDS = 1.0  # answers wait at most this long to be written (fewer lost if killed)
+UNREADABLE_WHILE_UNPROVED = (
+    "not asking SMSC again in this run: an answer to a login not yet proved could not be read, "
+    "so it was counted as a possible SMSC error 2"
+)
+
 UPDATED_FIELDS = [
     "text",
     "sender",
@@ -100,6 +107,7 @@ class _Fetched:
     finished_at: datetime  # when the answer (or the failure) came: after SMSC got the request
     sent: bool  # False: dropped before any request; the claim's stamp stands
     took: float = 0.0  # seconds the request took
+    suspect: bool = False  # a login not yet proved got no readable answer: a possible error 2
 
 
 class Listed:
@@ -121,6 +129,10 @@ class Listed:
 
     def still_needed(self) -> bool:
         return True
+
+    @property
+    def slot_wait(self) -> float:
+        return self.config.slot_wait
 
     def refuse_rest(self, error: SmscCallRefused) -> Iterator[RefreshResult]:
         yield from refused(list(self.waiting), error)
@@ -175,6 +187,11 @@ class Due:
         """Whether waiting for a slot is still worth it (other sweeps may have done the work)."""
         return limits.any_due(self.config, self.due_by)
 
+    @property
+    def slot_wait(self) -> float:
+        """A sweep waits for a first slot until a killed process's slots are free again."""
+        return max(self.config.slot_wait, limits.LEASE_SECONDS + 1)
+
     def refuse_rest(self, error: SmscCallRefused) -> Iterator[RefreshResult]:
         self.exhausted = True
         return iter(())
@@ -197,8 +214,9 @@ class Lane:
         self.took = limits.CLAIM_VALID_FOR / 4  # seconds per request, learnt as answers come
         now = time.monotonic()
         self.topped_up = self.checked_open = now
-        self.slot_deadline = now + self.config.slot_wait  # for a first slot
+        self.slot_deadline = now + source.slot_wait  # for a first slot
         self.next_try, self.try_pause = now, 0.02  # polling for a first slot, backing off
+        self.last_send = math.inf  # no request starts later (the run's deadline, see Run)
 
     @property
     def finished(self) -> bool:
@@ -228,15 +246,35 @@ class Run:
     unsent, so the claim's stamp always covers the request. Free slots are taken up as they
     appear (other processes finished, a half-open login proved itself); a lane with no slot
     waits up to ``SLOT_WAIT`` for one; error 2 or 4 stops the lane of that account.
+
+    With a ``deadline`` (``time.monotonic()``; a django-q2 worker's timeout) the run is over
+    before it, writes included: no request starts later than the longest a request can take
+    (:func:`longest_request`) plus ``FINISH_MARGIN`` before it, claiming stops just before
+    that, and what was not claimed stays due (``out_of_time`` says so). Answers are written
+    at least every ``FLUSH_SECONDS``, so a run killed anyway loses little more than what was
+    in flight; requests queued but not yet sent are then dropped, not sent.
     """
 
-    def __init__(self, lanes: list[Lane]) -> None:
+    def __init__(self, lanes: list[Lane], deadline: float | None = None) -> None:
         self.lanes = lanes
         self.answers: queue.SimpleQueue = queue.SimpleQueue()  # _Fetched, from every lane
         self._pause = 0.02  # sleep while only lanes waiting for a slot are left
+        self.out_of_time = False  # claiming stopped for the deadline while messages were left
+        if deadline is not None:
+            for lane in lanes:
+                lane.last_send = deadline - longest_request(lane.config) - FINISH_MARGIN
+                if lane.last_send <= time.monotonic():
+                    logger.warning(
+                        "account %r: the run's time limit leaves no time for a request (one may take "
+                        "%g s, plus %g s to finish): raise the worker's timeout or lower TIMEOUT",
+                        lane.config.name,
+                        longest_request(lane.config),
+                        FINISH_MARGIN,
+                    )
 
     def run(self) -> Iterator[RefreshResult]:
         done: list[_Fetched] = []
+        flush_at = math.inf  # when the oldest unwritten answer must be written
         size = sum(lane.config.max_concurrent_requests for lane in self.lanes)
         batch = self.lanes[0].config.chunk_size if self.lanes else 1  # CHUNK_SIZE is site-wide
         with ThreadPoolExecutor(max(size, 1), thread_name_prefix="smsc") as pool:
@@ -253,14 +291,17 @@ class Run:
                         self._pause = min(self._pause * 1.5, 0.25)
                         continue
                     came = self._collect()
+                    if came and not done:
+                        flush_at = time.monotonic() + FLUSH_SECONDS
                     done += came
                     for lane in self.lanes:
                         self._start(pool, lane, self._widen(lane, [f for f in came if f.lane is lane]))
-                    if len(done) >= batch:
+                    if len(done) >= batch or (done and time.monotonic() >= flush_at):
                         yield from self._apply(done)
                         done = []
             finally:
                 for lane in self.lanes:
+                    lane.stop.set()  # finished, or killed: what is queued is dropped unsent
                     for _worker in range(lane.workers):
                         lane.todo.put(None)
         yield from self._apply(done)
@@ -275,6 +316,10 @@ class Run:
         waiting = not lane.lease and not lane.stop.is_set() and not lane.source.exhausted
         if waiting and time.monotonic() >= lane.next_try:
             self._await_slot(lane, pool)
+        if time.monotonic() + limits.CLAIM_VALID_FOR / 4 >= lane.last_send and not lane.source.exhausted:
+            # out of time: a message claimed now could not be asked before the deadline
+            self.out_of_time = True
+            yield from lane.source.refuse_rest(SmscBusy("the run's time was up; asked in a later run"))
         capacity, ahead = len(lane.lease), lane.ahead()
         if (
             capacity
@@ -344,8 +389,11 @@ class Run:
         if time.monotonic() > send_by:
             refused = SmscBusy("no request slot came free in time; asked again later")
             return _Fetched(lane, row, stamp, refused, timezone.now(), sent=False)
+        if time.monotonic() > lane.last_send:
+            refused = SmscBusy("the run's time was up; asked in a later run")
+            return _Fetched(lane, row, stamp, refused, timezone.now(), sent=False)
         answer: StatusResult | SmscError
-        started = time.monotonic()
+        unproved, started = lane.lease.proving, time.monotonic()
         try:
             answer = lane.client.get_status(row.smsc_id, row.phone)
         except (SmscAuthError, SmscIpBlocked) as exc:
@@ -356,7 +404,13 @@ class Run:
         except Exception as exc:  # one message's trouble stays its own
             logger.exception("refreshing message %s failed", row.pk)
             answer = SmscError(f"unexpected {type(exc).__name__}; see the log")
-        return _Fetched(lane, row, stamp, answer, timezone.now(), sent=True, took=time.monotonic() - started)
+        # an unreadable answer to a login not yet proved may have been an error 2: counted as
+        # one (see ``_apply``), and no more requests of this login in this run
+        suspect = unproved and limits.may_be_auth_error(answer)
+        if suspect:
+            lane.halt(SmscCircuitOpen(UNREADABLE_WHILE_UNPROVED))
+        took = time.monotonic() - started
+        return _Fetched(lane, row, stamp, answer, timezone.now(), sent=True, took=took, suspect=suspect)
 
     def _widen(self, lane: Lane, came: list[_Fetched]) -> int:
         """Slots added to the lane's lease: at once when the run's first answer proved the
@@ -404,8 +458,16 @@ class Run:
             errors = [
                 r.error for pk, r in results.items() if r.error is not None and configs[pk] is lane.config
             ]
+            if suspects := sum(1 for f in fetched if f.suspect and f.lane is lane):
+                limits.count_auth_failures(lane.config, suspects)
             limits.pause_after(errors, lane.config)
         yield from results.values()
+
+
+def longest_request(config: SmscSettings) -> float:
+    """The longest a status request can take: connecting to each endpoint it may fail over to
+    (before the request could arrive), then ``TIMEOUT`` for the answer."""
+    return config.connect_timeout * len(config.endpoints) + config.timeout
 
 
 def _announcer(message: SentMessage, old_status: int | None, snapshot: StatusSnapshot):
