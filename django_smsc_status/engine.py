@@ -290,21 +290,38 @@ class Run:
                         time.sleep(self._pause * (0.5 + random.random()))  # lanes await a slot
                         self._pause = min(self._pause * 1.5, 0.25)
                         continue
-                    came = self._collect()
+                    came = self._collect(wait=1.0)
                     if came and not done:
                         flush_at = time.monotonic() + FLUSH_SECONDS
                     done += came
                     for lane in self.lanes:
                         self._start(pool, lane, self._widen(lane, [f for f in came if f.lane is lane]))
                     if len(done) >= batch or (done and time.monotonic() >= flush_at):
-                        yield from self._apply(done)
+                        results = self._apply(done)
                         done = []
+                        yield from results
+            except BaseException:
+                # stopped from outside: django-q2's timeout raises SystemExit in this thread
+                # (Ctrl-C, a caller that stops iterating): write every answer that came, send
+                # nothing more, wait for the requests in flight (their slots stay held until
+                # they end) and write their answers too
+                self._stop_workers()
+                with contextlib.suppress(Exception):
+                    self._apply(done + self._collect(wait=0))
+                    pool.shutdown()
+                    self._apply(self._collect(wait=0))
+                raise
             finally:
-                for lane in self.lanes:
-                    lane.stop.set()  # finished, or killed: what is queued is dropped unsent
-                    for _worker in range(lane.workers):
-                        lane.todo.put(None)
+                self._stop_workers()
         yield from self._apply(done)
+
+    def _stop_workers(self) -> None:
+        """Every request thread ends after its current request; what is queued is dropped."""
+        for lane in self.lanes:
+            lane.stop.set()
+            for _worker in range(lane.workers):
+                lane.todo.put(None)
+            lane.workers = 0
 
     def _start(self, pool: ThreadPoolExecutor, lane: Lane, count: int) -> None:
         for _slot in range(count):
@@ -362,12 +379,12 @@ class Run:
             lane.todo.put((row, stamp, send_by))
         return len(claimed), not_claimed
 
-    def _collect(self) -> list[_Fetched]:
-        """The answers that came back (waiting up to a second for the first), learning from
-        them how long SMSC takes."""
+    def _collect(self, wait: float) -> list[_Fetched]:
+        """The answers that came back (waiting up to ``wait`` seconds for the first), learning
+        from them how long SMSC takes."""
         came: list[_Fetched] = []
         with contextlib.suppress(queue.Empty):
-            came.append(self.answers.get(timeout=1.0))
+            came.append(self.answers.get(timeout=wait) if wait else self.answers.get_nowait())
             while True:
                 came.append(self.answers.get_nowait())
         for item in came:
@@ -427,10 +444,10 @@ class Run:
         lane.topped_up = time.monotonic()
         return lane.lease.top_up()
 
-    def _apply(self, fetched: list[_Fetched]) -> Iterator[RefreshResult]:
+    def _apply(self, fetched: list[_Fetched]) -> list[RefreshResult]:
         """Write a batch of answers in one transaction; one row's failure costs one row."""
         if not fetched:
-            return
+            return []
         results: dict[int, RefreshResult] = {}
         changes: dict[int, tuple[int | None, StatusSnapshot]] = {}  # pk -> (old status, snapshot)
         configs = {f.message.pk: f.lane.config for f in fetched}
@@ -461,7 +478,7 @@ class Run:
             if suspects := sum(1 for f in fetched if f.suspect and f.lane is lane):
                 limits.count_auth_failures(lane.config, suspects)
             limits.pause_after(errors, lane.config)
-        yield from results.values()
+        return list(results.values())
 
 
 def longest_request(config: SmscSettings) -> float:

@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 
 from django_smsc_status import engine, service, tasks
-from django_smsc_status.models import SentMessage
+from django_smsc_status.models import RequestSlot, SentMessage
 from django_smsc_status.service import Outcome
 
 
@@ -65,3 +65,21 @@ def test_answers_are_written_as_they_come_not_held_for_a_full_batch(slow_smsc):
     report = service.refresh_due(progress=progress)
     assert asked_at_first_write[0] < 80  # written within about a second of coming
     assert report.counts[Outcome.CHANGED] == 100 and not report.out_of_time
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_sweep_killed_at_the_worker_timeout_writes_what_it_asked_and_frees_its_slots(
+    smsc_settings, smsc_simulator, tracked, spawn
+):
+    """What django-q2 does to a task at its timeout: SIGALRM, SystemExit in the main thread."""
+    smsc_simulator.smsc.latency = 0.1
+    for _ in range(100):
+        tracked((-1,))
+
+    sweep = spawn("sweep_alarm", 1)  # no time limit: the alarm comes mid-sweep
+    sweep.wait(30)
+
+    asked = smsc_simulator.smsc.calls["get_status"]
+    assert 0 < asked < 100
+    assert _answered() == asked  # every request made had its answer written
+    assert not RequestSlot.objects.exclude(holder="").exists()  # slots free for the next tick
