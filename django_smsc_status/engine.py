@@ -130,10 +130,6 @@ class Listed:
     def still_needed(self) -> bool:
         return True
 
-    @property
-    def slot_wait(self) -> float:
-        return self.config.slot_wait
-
     def refuse_rest(self, error: SmscCallRefused) -> Iterator[RefreshResult]:
         yield from refused(list(self.waiting), error)
         self.waiting.clear()
@@ -187,11 +183,6 @@ class Due:
         """Whether waiting for a slot is still worth it (other sweeps may have done the work)."""
         return limits.any_due(self.config, self.due_by)
 
-    @property
-    def slot_wait(self) -> float:
-        """A sweep waits for a first slot until a killed process's slots are free again."""
-        return max(self.config.slot_wait, limits.LEASE_SECONDS + 1)
-
     def refuse_rest(self, error: SmscCallRefused) -> Iterator[RefreshResult]:
         self.exhausted = True
         return iter(())
@@ -214,7 +205,7 @@ class Lane:
         self.took = limits.CLAIM_VALID_FOR / 4  # seconds per request, learnt as answers come
         now = time.monotonic()
         self.topped_up = self.checked_open = now
-        self.slot_deadline = now + source.slot_wait  # for a first slot
+        self.slot_deadline = now + self.config.slot_wait  # for a first slot
         self.next_try, self.try_pause = now, 0.02  # polling for a first slot, backing off
         self.last_send = math.inf  # no request starts later (the run's deadline, see Run)
 
@@ -287,6 +278,10 @@ class Run:
                     if not any(lane.outstanding for lane in self.lanes):
                         if all(lane.finished for lane in self.lanes):
                             break
+                        if done:  # nothing in flight: write what came (errors 2 count at once)
+                            results = self._apply(done)
+                            done = []
+                            yield from results
                         time.sleep(self._pause * (0.5 + random.random()))  # lanes await a slot
                         self._pause = min(self._pause * 1.5, 0.25)
                         continue
