@@ -328,7 +328,11 @@ class Run:
         waiting = not lane.lease and not lane.stop.is_set() and not lane.source.exhausted
         if waiting and time.monotonic() >= lane.next_try:
             self._await_slot(lane, pool)
-        if time.monotonic() + limits.CLAIM_VALID_FOR / 4 >= lane.last_send and not lane.source.exhausted:
+        if (
+            time.monotonic() + limits.CLAIM_VALID_FOR / 4 >= lane.last_send
+            and not lane.source.exhausted
+            and not lane.stop.is_set()
+        ):
             # out of time: a message claimed now could not be asked before the deadline
             self.out_of_time = True
             yield from lane.source.refuse_rest(SmscBusy("the run's time was up; asked in a later run"))
