@@ -367,10 +367,6 @@ class SmscClient:
         name = etree.QName(payload)
         if name.localname != output:
             raise SmscMalformedResponse(f"expected <{output}>, got <{name.localname}>", **context)
-        if name.namespace not in (self.namespace, context["endpoint"]):
-            raise SmscMalformedResponse(
-                f"<{output}> is in namespace {name.namespace!r}, expected {self.namespace!r}", **context
-            )
         node = next((c for c in payload if etree.QName(c).localname == result), None)
         if node is None:
             raise SmscMalformedResponse(f"<{output}> has no <{result}>", **context)
@@ -379,9 +375,15 @@ class SmscClient:
             c.tag[c.tag.rfind("}") + 1 :]: (c.text or "").strip() for c in node if isinstance(c.tag, str)
         }
         fields = redact_fields(fields, (self.config.password, self.config.api_key))
+        # SMSC's error answer is recognised whatever its namespace: an error 2 read as a
+        # malformed answer would not stop the login, and five of them block the server's IP
         code = _int(fields, "error")
         if code:
             raise request_error(code, **context)
+        if name.namespace not in (self.namespace, context["endpoint"]):
+            raise SmscMalformedResponse(
+                f"<{output}> is in namespace {name.namespace!r}, expected {self.namespace!r}", **context
+            )
         return fields
 
     def _redact(self, text: str) -> str:

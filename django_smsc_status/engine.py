@@ -46,6 +46,13 @@ from .signals import status_changed
 
 logger = logging.getLogger(__name__)
 
+FINISH_MARGIN = 2.0  # seconds a run with a deadline keeps for its last writes and releases
+FLUSH_SECONDS = 1.0  # answers wait at most this long to be written (fewer lost if killed)
+UNREADABLE_WHILE_UNPROVED = (
+    "not asking SMSC again in this run: an answer to a login not yet proved could not be read, "
+    "so it was counted as a possible SMSC error 2"
+)
+
 UPDATED_FIELDS = [
     "text",
     "sender",
@@ -100,6 +107,7 @@ class _Fetched:
     finished_at: datetime  # when the answer (or the failure) came: after SMSC got the request
     sent: bool  # False: dropped before any request; the claim's stamp stands
     took: float = 0.0  # seconds the request took
+    suspect: bool = False  # a login not yet proved got no readable answer: a possible error 2
 
 
 class Listed:
@@ -199,6 +207,7 @@ class Lane:
         self.topped_up = self.checked_open = now
         self.slot_deadline = now + self.config.slot_wait  # for a first slot
         self.next_try, self.try_pause = now, 0.02  # polling for a first slot, backing off
+        self.last_send = math.inf  # no request starts later (the run's deadline, see Run)
 
     @property
     def finished(self) -> bool:
@@ -228,15 +237,35 @@ class Run:
     unsent, so the claim's stamp always covers the request. Free slots are taken up as they
     appear (other processes finished, a half-open login proved itself); a lane with no slot
     waits up to ``SLOT_WAIT`` for one; error 2 or 4 stops the lane of that account.
+
+    With a ``deadline`` (``time.monotonic()``; a django-q2 worker's timeout) the run is over
+    before it, writes included: no request starts later than the longest a request can take
+    (:func:`longest_request`) plus ``FINISH_MARGIN`` before it, claiming stops just before
+    that, and what was not claimed stays due (``out_of_time`` says so). Answers are written
+    at least every ``FLUSH_SECONDS``, so a run killed anyway loses little more than what was
+    in flight; requests queued but not yet sent are then dropped, not sent.
     """
 
-    def __init__(self, lanes: list[Lane]) -> None:
+    def __init__(self, lanes: list[Lane], deadline: float | None = None) -> None:
         self.lanes = lanes
         self.answers: queue.SimpleQueue = queue.SimpleQueue()  # _Fetched, from every lane
         self._pause = 0.02  # sleep while only lanes waiting for a slot are left
+        self.out_of_time = False  # claiming stopped for the deadline while messages were left
+        if deadline is not None:
+            for lane in lanes:
+                lane.last_send = deadline - longest_request(lane.config) - FINISH_MARGIN
+                if lane.last_send <= time.monotonic():
+                    logger.warning(
+                        "account %r: the run's time limit leaves no time for a request (one may take "
+                        "%g s, plus %g s to finish): raise the worker's timeout or lower TIMEOUT",
+                        lane.config.name,
+                        longest_request(lane.config),
+                        FINISH_MARGIN,
+                    )
 
     def run(self) -> Iterator[RefreshResult]:
         done: list[_Fetched] = []
+        flush_at = math.inf  # when the oldest unwritten answer must be written
         size = sum(lane.config.max_concurrent_requests for lane in self.lanes)
         batch = self.lanes[0].config.chunk_size if self.lanes else 1  # CHUNK_SIZE is site-wide
         with ThreadPoolExecutor(max(size, 1), thread_name_prefix="smsc") as pool:
@@ -249,21 +278,45 @@ class Run:
                     if not any(lane.outstanding for lane in self.lanes):
                         if all(lane.finished for lane in self.lanes):
                             break
+                        if done:  # nothing in flight: write what came (errors 2 count at once)
+                            results = self._apply(done)
+                            done = []
+                            yield from results
                         time.sleep(self._pause * (0.5 + random.random()))  # lanes await a slot
                         self._pause = min(self._pause * 1.5, 0.25)
                         continue
-                    came = self._collect()
+                    came = self._collect(wait=1.0)
+                    if came and not done:
+                        flush_at = time.monotonic() + FLUSH_SECONDS
                     done += came
                     for lane in self.lanes:
                         self._start(pool, lane, self._widen(lane, [f for f in came if f.lane is lane]))
-                    if len(done) >= batch:
-                        yield from self._apply(done)
+                    if len(done) >= batch or (done and time.monotonic() >= flush_at):
+                        results = self._apply(done)
                         done = []
+                        yield from results
+            except BaseException:
+                # stopped from outside: django-q2's timeout raises SystemExit in this thread
+                # (Ctrl-C, a caller that stops iterating): write every answer that came, send
+                # nothing more, wait for the requests in flight (their slots stay held until
+                # they end) and write their answers too
+                self._stop_workers()
+                with contextlib.suppress(Exception):
+                    self._apply(done + self._collect(wait=0))
+                    pool.shutdown()
+                    self._apply(self._collect(wait=0))
+                raise
             finally:
-                for lane in self.lanes:
-                    for _worker in range(lane.workers):
-                        lane.todo.put(None)
+                self._stop_workers()
         yield from self._apply(done)
+
+    def _stop_workers(self) -> None:
+        """Every request thread ends after its current request; what is queued is dropped."""
+        for lane in self.lanes:
+            lane.stop.set()
+            for _worker in range(lane.workers):
+                lane.todo.put(None)
+            lane.workers = 0
 
     def _start(self, pool: ThreadPoolExecutor, lane: Lane, count: int) -> None:
         for _slot in range(count):
@@ -275,6 +328,14 @@ class Run:
         waiting = not lane.lease and not lane.stop.is_set() and not lane.source.exhausted
         if waiting and time.monotonic() >= lane.next_try:
             self._await_slot(lane, pool)
+        if (
+            time.monotonic() + limits.CLAIM_VALID_FOR / 4 >= lane.last_send
+            and not lane.source.exhausted
+            and not lane.stop.is_set()
+        ):
+            # out of time: a message claimed now could not be asked before the deadline
+            self.out_of_time = True
+            yield from lane.source.refuse_rest(SmscBusy("the run's time was up; asked in a later run"))
         capacity, ahead = len(lane.lease), lane.ahead()
         if (
             capacity
@@ -317,12 +378,12 @@ class Run:
             lane.todo.put((row, stamp, send_by))
         return len(claimed), not_claimed
 
-    def _collect(self) -> list[_Fetched]:
-        """The answers that came back (waiting up to a second for the first), learning from
-        them how long SMSC takes."""
+    def _collect(self, wait: float) -> list[_Fetched]:
+        """The answers that came back (waiting up to ``wait`` seconds for the first), learning
+        from them how long SMSC takes."""
         came: list[_Fetched] = []
         with contextlib.suppress(queue.Empty):
-            came.append(self.answers.get(timeout=1.0))
+            came.append(self.answers.get(timeout=wait) if wait else self.answers.get_nowait())
             while True:
                 came.append(self.answers.get_nowait())
         for item in came:
@@ -344,8 +405,11 @@ class Run:
         if time.monotonic() > send_by:
             refused = SmscBusy("no request slot came free in time; asked again later")
             return _Fetched(lane, row, stamp, refused, timezone.now(), sent=False)
+        if time.monotonic() > lane.last_send:
+            refused = SmscBusy("the run's time was up; asked in a later run")
+            return _Fetched(lane, row, stamp, refused, timezone.now(), sent=False)
         answer: StatusResult | SmscError
-        started = time.monotonic()
+        unproved, started = lane.lease.proving, time.monotonic()
         try:
             answer = lane.client.get_status(row.smsc_id, row.phone)
         except (SmscAuthError, SmscIpBlocked) as exc:
@@ -356,7 +420,13 @@ class Run:
         except Exception as exc:  # one message's trouble stays its own
             logger.exception("refreshing message %s failed", row.pk)
             answer = SmscError(f"unexpected {type(exc).__name__}; see the log")
-        return _Fetched(lane, row, stamp, answer, timezone.now(), sent=True, took=time.monotonic() - started)
+        # an unreadable answer to a login not yet proved may have been an error 2: counted as
+        # one (see ``_apply``), and no more requests of this login in this run
+        suspect = unproved and limits.may_be_auth_error(answer)
+        if suspect:
+            lane.halt(SmscCircuitOpen(UNREADABLE_WHILE_UNPROVED))
+        took = time.monotonic() - started
+        return _Fetched(lane, row, stamp, answer, timezone.now(), sent=True, took=took, suspect=suspect)
 
     def _widen(self, lane: Lane, came: list[_Fetched]) -> int:
         """Slots added to the lane's lease: at once when the run's first answer proved the
@@ -373,10 +443,10 @@ class Run:
         lane.topped_up = time.monotonic()
         return lane.lease.top_up()
 
-    def _apply(self, fetched: list[_Fetched]) -> Iterator[RefreshResult]:
+    def _apply(self, fetched: list[_Fetched]) -> list[RefreshResult]:
         """Write a batch of answers in one transaction; one row's failure costs one row."""
         if not fetched:
-            return
+            return []
         results: dict[int, RefreshResult] = {}
         changes: dict[int, tuple[int | None, StatusSnapshot]] = {}  # pk -> (old status, snapshot)
         configs = {f.message.pk: f.lane.config for f in fetched}
@@ -404,8 +474,16 @@ class Run:
             errors = [
                 r.error for pk, r in results.items() if r.error is not None and configs[pk] is lane.config
             ]
+            if suspects := sum(1 for f in fetched if f.suspect and f.lane is lane):
+                limits.count_auth_failures(lane.config, suspects)
             limits.pause_after(errors, lane.config)
-        yield from results.values()
+        return list(results.values())
+
+
+def longest_request(config: SmscSettings) -> float:
+    """The longest a status request can take: connecting to each endpoint it may fail over to
+    (before the request could arrive), then ``TIMEOUT`` for the answer."""
+    return config.connect_timeout * len(config.endpoints) + config.timeout
 
 
 def _announcer(message: SentMessage, old_status: int | None, snapshot: StatusSnapshot):

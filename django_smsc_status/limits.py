@@ -35,7 +35,16 @@ from django.db.models import Q
 from django.utils import timezone
 
 from .conf import SmscSettings
-from .exceptions import SmscAuthError, SmscBusy, SmscCircuitOpen, SmscError, SmscIpBlocked
+from .exceptions import (
+    SmscAuthError,
+    SmscBusy,
+    SmscCallRefused,
+    SmscCircuitOpen,
+    SmscError,
+    SmscInvalidRequest,
+    SmscIpBlocked,
+    SmscTransportError,
+)
 from .models import LOGIN_PROOF_SECONDS, AccountState, AuthFailure, RequestSlot, SentMessage
 
 logger = logging.getLogger(__name__)
@@ -80,14 +89,20 @@ def pause_after(errors: list[SmscError], config: SmscSettings) -> None:
     any must stop every call: 2 (breaker, wins) or 4 (IP blocked)."""
     auth = [e for e in errors if isinstance(e, SmscAuthError)]
     if auth:
-        now = timezone.now()
-        AuthFailure.objects.bulk_create([AuthFailure(account=config.site_key, occurred_at=now) for _ in auth])
-        AuthFailure.objects.filter(
-            account=config.site_key, occurred_at__lt=now - timedelta(seconds=AUTH_ERROR_WINDOW)
-        ).delete()
+        count_auth_failures(config, len(auth))
         pause(config.limits_key, 2, config.breaker_timeout)
     elif any(isinstance(e, SmscIpBlocked) for e in errors):
         pause(config.limits_key, 4, config.ip_block_backoff)
+
+
+def count_auth_failures(config: SmscSettings, count: int) -> None:
+    """Record ``count`` errors 2 (certain or possible) against the site's authorisation budget."""
+    now = timezone.now()
+    failures = [AuthFailure(account=config.site_key, occurred_at=now) for _ in range(count)]
+    AuthFailure.objects.bulk_create(failures)
+    AuthFailure.objects.filter(
+        account=config.site_key, occurred_at__lt=now - timedelta(seconds=AUTH_ERROR_WINDOW)
+    ).delete()
 
 
 def reset(account: str) -> bool:
@@ -107,6 +122,18 @@ def proves_login(answer: object) -> bool:
     return not isinstance(answer, (SmscAuthError, SmscIpBlocked)) and (
         not isinstance(answer, SmscError) or answer.code is not None
     )
+
+
+def may_be_auth_error(answer: object) -> bool:
+    """Whether a failed request may have been an error 2 at SMSC without our knowing: it may
+    have reached SMSC (not refused by us, not failed before sending) and no answer of SMSC's
+    was read (garbled, unexpected, cut off, timed out). From a login not yet proved, such a
+    request is counted as an error 2 (the safe reading): see ``engine`` and ``service``."""
+    if not isinstance(answer, SmscError) or answer.code is not None:
+        return False  # SMSC's own answer: read, and proving or stopping the login as it says
+    if isinstance(answer, (SmscCallRefused, SmscInvalidRequest)):
+        return False  # nothing was sent
+    return not (isinstance(answer, SmscTransportError) and answer.before_sending)
 
 
 def mark_verified(account: str) -> None:

@@ -57,6 +57,7 @@ class RefreshReport:
     paused: SmscCallRefused | None = None  # set when the sweep did not run at all
     aborted: str = ""  # why the sweep stopped early (an error outside any one message)
     skipped: dict[str, str] = field(default_factory=dict)  # account -> why it was not (fully) served
+    out_of_time: bool = False  # the sweep stopped claiming for its time limit; the rest stays due
 
     def add(self, result: RefreshResult) -> None:
         self.counts[result.outcome] += 1
@@ -74,4 +75,6 @@ class RefreshReport:
         text = f"{self.total} messages" + (": " + ", ".join(parts) if parts else "")
         for account, why in self.skipped.items():
             text += f"; account {account}: {why}"
+        if self.out_of_time:
+            text += "; stopped for time (the worker's timeout): the rest stays due for the next sweep"
         return text + (f"; stopped early: {self.aborted}" if self.aborted else "")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import time
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -158,6 +159,8 @@ def _call_smsc(config: SmscSettings, call):
         try:
             result = call(get_client(config))
         except SmscError as exc:
+            if lease.proving and limits.may_be_auth_error(exc):
+                limits.count_auth_failures(config, 1)  # unreadable, from a login not yet proved
             limits.pause_after([exc], config)
             if limits.proves_login(exc):
                 lease.prove()
@@ -205,7 +208,7 @@ def refresh_many(messages: Iterable[SentMessage | int]) -> list[RefreshResult]:
     return [results[pk] for pk in dict.fromkeys(pks) if pk in results]
 
 
-def refresh_due(limit: int | None = None, *, progress=None) -> RefreshReport:
+def refresh_due(limit: int | None = None, *, progress=None, time_limit: float | None = None) -> RefreshReport:
     """Refresh pending messages whose ``next_check_at`` has come (the periodic sweep).
 
     Every configured account in one run, in parallel and in turn (each within its own limits:
@@ -217,9 +220,15 @@ def refresh_due(limit: int | None = None, *, progress=None) -> RefreshReport:
     called after each message, for progress bars. No exception escapes: a message's trouble is
     its outcome, and anything else stops the sweep with the reason in ``report.aborted`` (and
     the log).
+
+    ``time_limit`` (seconds; ``tasks.sweep_task`` passes the django-q2 worker's timeout): the
+    sweep is over within it, its last answers written; it stops claiming early enough for the
+    requests in flight to come back (``TIMEOUT`` and more, see ``engine.Run``), and what it did
+    not get to stays due (``report.out_of_time``).
     """
     report = RefreshReport()
-    return _tally(report, lambda: _sweep(limit, report), progress)
+    deadline = None if time_limit is None else time.monotonic() + time_limit
+    return _tally(report, lambda: _sweep(limit, report, deadline), progress)
 
 
 def refresh_selection(
@@ -245,7 +254,7 @@ def _tally(report: RefreshReport, results: Callable[[], Iterable[RefreshResult]]
     return report
 
 
-def _sweep(limit: int | None, report: RefreshReport) -> Iterator[RefreshResult]:
+def _sweep(limit: int | None, report: RefreshReport, deadline: float | None) -> Iterator[RefreshResult]:
     due_by, allowance = timezone.now(), engine.Allowance(limit)
     names = account_names()
     for name, count in unconfigured_due(names, due_by).items():
@@ -269,7 +278,9 @@ def _sweep(limit: int | None, report: RefreshReport) -> Iterator[RefreshResult]:
             continue
         lanes.append(engine.Lane(engine.Due(config, allowance, due_by), lease))
     if lanes:
-        yield from _run(lanes)
+        run = engine.Run(lanes, deadline)
+        yield from _run(run)
+        report.out_of_time = run.out_of_time
     stopped = [lane.stopped_by for lane in lanes if lane.stopped_by is not None]
     for lane in lanes:
         if lane.stopped_by is not None:
@@ -285,11 +296,11 @@ def unconfigured_due(names: list[str], due_by: datetime | None = None) -> dict[s
     return {row["account"]: row["n"] for row in counts.order_by("account")}
 
 
-def _run(lanes: list[engine.Lane]) -> Iterator[RefreshResult]:
+def _run(run: engine.Run) -> Iterator[RefreshResult]:
     try:
-        yield from engine.Run(lanes).run()
+        yield from run.run()
     finally:
-        for lane in lanes:
+        for lane in run.lanes:
             lane.lease.release()
 
 
@@ -338,7 +349,7 @@ def iter_refresh(
             continue
         lanes.append(engine.Lane(engine.Listed(config, itertools.chain([first], chunks)), lease))
     if lanes:
-        yield from _run(lanes)
+        yield from _run(engine.Run(lanes))
 
 
 def _account(name: str) -> SmscSettings | SmscAccountNotConfigured:

@@ -39,9 +39,21 @@ def refresh_messages_task(pks: list[int]) -> str:
         SentMessage.objects.filter(pk__in=pks).update(refresh_queued_at=None)
 
 
-def sweep_task(limit: int | None = None) -> str:
-    """Task: the periodic sweep over due messages (``SWEEP_LIMIT`` at most per run)."""
-    return str(service.refresh_due(limit or get_settings().sweep_limit))
+def sweep_task(limit: int | None = None, time_limit: float | None = None) -> str:
+    """Task: the periodic sweep over due messages (``SWEEP_LIMIT`` at most per run), over
+    within ``time_limit`` seconds: by default the worker's timeout (:func:`worker_timeout`),
+    so django-q2 never kills a sweep halfway."""
+    return str(
+        service.refresh_due(limit or get_settings().sweep_limit, time_limit=time_limit or worker_timeout())
+    )
+
+
+def worker_timeout() -> float | None:
+    """django-q2's task timeout (``Q_CLUSTER["timeout"]``) as the worker read it at start
+    (django-q2 reads ``Q_CLUSTER`` once, at import); None when tasks may run forever."""
+    from django_q.conf import Conf
+
+    return Conf.TIMEOUT or None
 
 
 def prune_task() -> str:

@@ -2,6 +2,8 @@
 
     python -m tests.procs hold N          lease N request slots and keep them (heartbeat)
     python -m tests.procs sweep SECONDS   run the periodic sweep over and over
+    python -m tests.procs sweep_alarm SECONDS   one sweep, stopped as django-q2 stops a task
+                                          at its timeout (SIGALRM raising SystemExit)
     python -m tests.procs refresh SECONDS PK...   manual refreshes of random messages
     python -m tests.procs refresh_many PK...      one refresh of these messages
 
@@ -38,6 +40,11 @@ def main(role: str, *args: str) -> None:
         while time.monotonic() < until:
             service.refresh_due()
             time.sleep(0.1)
+    elif role == "sweep_alarm":
+        from django_q.timeout import TimeoutHandler
+
+        with TimeoutHandler(int(args[0])):
+            service.refresh_due()
     elif role == "refresh":
         until, pks = time.monotonic() + float(args[0]), [int(a) for a in args[1:]]
         while time.monotonic() < until:

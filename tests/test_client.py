@@ -204,6 +204,14 @@ def test_faults_map_to_typed_errors(smsc_client, smsc_simulator, message, fault,
     assert smsc_client.get_status("501", "79991234567").status == 1  # the next call is fine
 
 
+def test_an_error_answer_is_read_whatever_its_namespace(smsc_settings, smsc_simulator, message):
+    smsc_settings["PASSWORD"] = "wrong"
+    smsc_simulator.inject("wrong_namespace")
+    with pytest.raises(SmscAuthError):  # not a malformed answer: error 2 must stop the login
+        SmscClient(get_settings()).get_status("501", "79991234567")
+    assert smsc_simulator.smsc.errors_answered["2"] == 1
+
+
 def test_http_error_carries_status(smsc_client, smsc_simulator):
     smsc_simulator.inject("http500")
     with pytest.raises(SmscHttpError) as info:

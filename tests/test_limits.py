@@ -9,12 +9,19 @@ import dataclasses
 import signal
 import time
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 
 from django_smsc_status import limits, service
 from django_smsc_status.conf import get_settings
-from django_smsc_status.exceptions import SmscAuthError, SmscBusy, SmscCircuitOpen, SmscNotFound
+from django_smsc_status.exceptions import (
+    SmscAuthError,
+    SmscBusy,
+    SmscCircuitOpen,
+    SmscMalformedResponse,
+    SmscNotFound,
+)
 from django_smsc_status.models import AccountState, AuthFailure, SentMessage
 from django_smsc_status.service import Outcome
 
@@ -82,6 +89,66 @@ def test_a_password_changed_mid_sweep_is_paid_for_by_at_most_the_requests_in_fli
     assert 1 <= errors_in_the_sweep <= 4
     assert smsc_simulator.smsc.errors_answered["2"] == 4
     assert smsc_simulator.smsc.blocked_until == {}
+
+
+@pytest.mark.django_db
+def test_an_error_2_in_another_namespace_stops_a_half_open_login(
+    fast_polling, smsc_simulator, tracked, wrong_password
+):
+    smsc_simulator.smsc.latency = 0.02
+    for _ in range(20):
+        tracked((-1,))
+    wrong_password()
+    smsc_simulator.inject("wrong_namespace", times=100)
+    per_sweep = []
+    for _ in range(6):  # an impatient admin resets the breaker before every sweep
+        before = smsc_simulator.smsc.calls["get_status"]
+        service.refresh_due()
+        per_sweep.append(smsc_simulator.smsc.calls["get_status"] - before)
+        service.reset_breaker()
+
+    assert max(per_sweep) == 1 and sum(per_sweep) == 4  # one per sweep, never the fifth
+    assert smsc_simulator.smsc.errors_answered == {"2": 4}
+    assert smsc_simulator.smsc.blocked_until == {}
+
+
+@pytest.mark.django_db
+def test_an_unreadable_answer_to_a_half_open_login_counts_as_a_possible_error_2(
+    fast_polling, smsc_simulator, tracked, wrong_password
+):
+    """SMSC answered error 2, but the answer could not be read (``empty``: SMSC counted the
+    request, the answer's fields came blank)."""
+    smsc_simulator.smsc.latency = 0.02
+    for _ in range(20):
+        tracked((-1,))
+    wrong_password()
+    smsc_simulator.inject("empty", times=100)
+    reports, per_sweep = [], []
+    for _ in range(6):
+        before = smsc_simulator.smsc.calls["get_status"]
+        reports.append(service.refresh_due())
+        per_sweep.append(smsc_simulator.smsc.calls["get_status"] - before)
+
+    assert per_sweep == [1, 1, 1, 1, 0, 0]  # one request a sweep, until the site's budget is used
+    assert smsc_simulator.smsc.errors_answered == {"2": 4}  # never the fifth
+    assert smsc_simulator.smsc.blocked_until == {}
+    assert AuthFailure.objects.filter(account=get_settings().site_key).count() == 4
+    assert AccountState.objects.get(account="alex").is_half_open  # never taken as proved
+    assert "possible SMSC error 2" in str(reports[0])
+    assert "a fifth would get this server's IP blocked" in str(reports[-1])
+    smsc_simulator.faults.clear()
+    with pytest.raises(SmscCircuitOpen):  # send and balance count the same budget
+        service.balance()
+
+
+@pytest.mark.django_db
+def test_an_unreadable_answer_to_balance_from_a_half_open_login_is_counted(smsc_settings, smsc_simulator):
+    smsc_simulator.inject("malformed")
+    with pytest.raises(SmscMalformedResponse):
+        service.balance()
+    assert AuthFailure.objects.filter(account=get_settings().site_key).count() == 1
+    assert service.balance() == Decimal("1000.00")  # the next call goes out and proves the login
+    assert not AccountState.objects.get(account="alex").is_half_open
 
 
 @pytest.mark.django_db
