@@ -33,6 +33,7 @@ from zoneinfo import ZoneInfo
 
 import requests
 import zeep
+from django.core.exceptions import ValidationError
 from lxml import etree
 
 from . import wsdl
@@ -48,7 +49,7 @@ from .exceptions import (
 )
 from .redaction import SealedEnvelope, redact, redact_fields
 from .transport import KeepAliveTransport
-from .validation import XML_INVALID
+from .validation import XML_INVALID, clean_smsc_id
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -153,8 +154,12 @@ def _status_result(fields: Mapping[str, str]) -> StatusResult:
 def _send_result(fields: Mapping[str, str]) -> SendResult:
     if not fields.get("id"):
         raise SmscMalformedResponse("send_sms response has no message id")
+    try:  # an id no message can be stored under (too long, control characters) is no answer
+        smsc_id = clean_smsc_id(fields["id"])
+    except ValidationError:
+        raise SmscMalformedResponse("send_sms response has a message id no SMSC message has") from None
     return SendResult(
-        smsc_id=fields["id"],
+        smsc_id=smsc_id,
         sms_count=_int(fields, "cnt"),
         cost=_decimal(fields.get("cost")),
         balance=_decimal(fields.get("balance")),
@@ -366,7 +371,7 @@ class SmscClient:
             raise SmscSoapFault(f"SOAP fault: {reason}" if reason else None, **context)
         name = etree.QName(payload)
         if name.localname != output:
-            raise SmscMalformedResponse(f"expected <{output}>, got <{name.localname}>", **context)
+            raise SmscMalformedResponse(f"expected <{output}>, got <{name.localname[:100]}>", **context)
         node = next((c for c in payload if etree.QName(c).localname == result), None)
         if node is None:
             raise SmscMalformedResponse(f"<{output}> has no <{result}>", **context)
@@ -382,7 +387,7 @@ class SmscClient:
             raise request_error(code, **context)
         if name.namespace not in (self.namespace, context["endpoint"]):
             raise SmscMalformedResponse(
-                f"<{output}> is in namespace {name.namespace!r}, expected {self.namespace!r}", **context
+                f"<{output}> is in namespace {name.namespace[:100]!r}, expected {self.namespace!r}", **context
             )
         return fields
 

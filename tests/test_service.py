@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from django_smsc_status import service
-from django_smsc_status.exceptions import SmscAuthError, SmscCircuitOpen, SmscTimeout
+from django_smsc_status.exceptions import SmscAuthError, SmscCircuitOpen, SmscMalformedResponse, SmscTimeout
 from django_smsc_status.models import AccountState, SentMessage, StatusSnapshot
 from django_smsc_status.service import Outcome
 from django_smsc_status.signals import status_changed
@@ -399,3 +399,15 @@ def test_error_2_from_send_or_balance_opens_the_breaker_too(smsc_settings, smsc_
         service.send("79991112233", "hi")
     assert smsc_simulator.requests == asked and not SentMessage.objects.exists()
     assert AccountState.objects.get(account="alex").pause_code == 2
+
+
+@pytest.mark.parametrize("smsc_id", ["9" * 41, "12 34"])
+def test_send_answer_with_an_id_no_message_can_have_is_a_malformed_answer(
+    smsc_settings, smsc_simulator, smsc_id
+):
+    """SMSC's id is the message's key: one too long for its column (or with white space, which
+    no id has) would fail the row's write after the SMS went out; it is refused as an answer."""
+    smsc_simulator.inject("fields", fields={"id": smsc_id})
+    with pytest.raises(SmscMalformedResponse, match="message id no SMSC message has"):
+        service.send("79991112233", "hi")
+    assert not SentMessage.objects.exists()
