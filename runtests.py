@@ -62,12 +62,37 @@ def ensure_venv() -> None:
         STAMP.write_text(digest)
 
 
-def reachable(port: int) -> bool:
+def reachable(port: int, host: str = "127.0.0.1") -> bool:
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=2):
+        with socket.create_connection((host, port), timeout=2):
             return True
     except OSError:
         return False
+
+
+def postgres_problem() -> str | None:
+    """Why the PostgreSQL pass cannot run, or None: it connects as the tests will, with the
+    ``PG*`` environment variables (``PGHOST``, ``PGPORT``, ``PGUSER``, ``PGPASSWORD``,
+    ``PGDATABASE``) over the defaults 127.0.0.1:5432, user ``postgres``, database ``test``."""
+    host, port = os.environ.get("PGHOST", "127.0.0.1"), int(os.environ.get("PGPORT", "5432"))
+    if not host.startswith("/") and not reachable(port, host):  # "/...": a socket folder
+        return f"nothing answers on {host}:{port}"
+    probe = subprocess.run(
+        [
+            PYTHON,
+            "-c",
+            "import os, psycopg; psycopg.connect(host=os.environ.get('PGHOST', '127.0.0.1'), "
+            "port=os.environ.get('PGPORT', '5432'), user=os.environ.get('PGUSER', 'postgres'), "
+            "password=os.environ.get('PGPASSWORD', ''), dbname=os.environ.get('PGDATABASE', 'test'), "
+            "connect_timeout=5).close()",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    if probe.returncode:
+        lines = probe.stderr.strip().splitlines() or ["unknown error"]
+        return f"cannot connect ({lines[-1]}); set PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE"
+    return None
 
 
 def pyenv_path() -> str:
@@ -184,13 +209,14 @@ def main(args: list[str]) -> int:
     COVERAGE_DATA.mkdir()
     failed = checks()
     failed += pytest("(SQLite)", "sqlite", "not slow", args)
-    postgres = reachable(5432)
+    problem = postgres_problem()
+    postgres = problem is None
     if postgres:
         failed += pytest("(PostgreSQL)", "postgres", "not slow", args)
     elif CI:
-        failed.append("PostgreSQL at 127.0.0.1:5432 is required under CI=true")
+        failed.append(f"PostgreSQL is required under CI=true: {problem}")
     else:
-        print("PostgreSQL not reachable at 127.0.0.1:5432: its pass is skipped", flush=True)
+        print(f"PostgreSQL pass skipped: {problem}", flush=True)
     if whole and postgres:
         failed += pytest("slow tier (PostgreSQL)", "postgres", "slow", args)
     # The floor holds for the whole suite on both databases, not for a subset or one database.
