@@ -49,9 +49,20 @@ def test_q_cluster_without_broker(settings):
 
 
 def test_manage_py_check_runs_them(settings, capsys):
+    """``manage.py check`` runs our checks (registered), not only Django's: "no issues" alone
+    is what an unregistered check gives too."""
+    from django.core.management.base import SystemCheckError
+
     settings.SMSC_STATUS = {"LOGIN": "a", "PASSWORD": "b"}
     call_command("check")
     assert "no issues" in capsys.readouterr().out
+    settings.SMSC_STATUS = {"LOGIN": "a"}
+    with pytest.raises(SystemCheckError, match=r"smsc_status\.E001"):
+        call_command("check")
+    settings.SMSC_STATUS = {"LOGIN": "a", "PASSWORD": "b"}
+    settings.Q_CLUSTER = {"name": "x", "workers": 2}
+    call_command("check")
+    assert "smsc_status.W003" in capsys.readouterr().err
 
 
 def test_local_endpoints_are_not_warned(settings):

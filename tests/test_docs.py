@@ -47,8 +47,21 @@ def test_changelog_sections_name_versions_and_the_newest_is_the_package_version(
 
 
 def test_readme_test_command_is_what_ci_runs():
+    """The exact ``runtests.py`` command line ``.ci/run`` runs is in the README as a command, and
+    every sentence saying what ``.ci/run`` runs names that line, options included (the words
+    "python3 runtests.py" alone were in both files while the README named a removed option)."""
     assert "python3 runtests.py" in README
-    assert "python3 runtests.py" in (ROOT / ".ci" / "run").read_text()
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "python3 runtests.py" in ci
+    [command] = re.findall(r"^(python3 runtests\.py.*?)\s*$", ci, flags=re.MULTILINE)
+    assert re.search(rf"^ +{re.escape(command)}$", README, flags=re.MULTILINE), command
+    said = [
+        re.search(r"``(python3 runtests\.py[^`]*)``", paragraph.split("``.ci/run``", 1)[1])
+        for paragraph in README.split("\n\n")
+        if "``.ci/run``" in paragraph
+    ]
+    named = [match.group(1) for match in said if match]
+    assert named and set(named) == {command}, named
     assert "python3 example_project/demo.py" in README
 
 

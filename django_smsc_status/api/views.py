@@ -101,12 +101,25 @@ def _smsc_error_responses(serializer) -> dict:
     return {code: OpenApiResponse(serializer, description=text) for code, text in SMSC_ERRORS.items()}
 
 
+class ChallengeMixin:
+    """For API views: an anonymous request gets 401 with ``WWW-Authenticate`` when any configured
+    scheme offers one (Basic does), even if a scheme without one (Session) comes first; 403 only
+    when none does (DRF asks the first scheme alone)."""
+
+    def get_authenticate_header(self, request):
+        for authenticator in request.authenticators:
+            header = authenticator.authenticate_header(request)
+            if header:
+                return header
+        return None
+
+
 # Outside ATOMIC_REQUESTS: a refresh's or a send's request-slot lease and message claims must be
 # seen by every other process while SMSC is asked, not at the response (each service call
 # makes its own transactions). ViewSetMixin.as_view copies this mark from ``dispatch``.
 @method_decorator(transaction.non_atomic_requests(using=router.db_for_write(SentMessage)), name="dispatch")
 class SentMessageViewSet(
-    JsonErrorsMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+    ChallengeMixin, JsonErrorsMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
 ):
     """Messages tracked with SMSC: list, read, register, refresh, send."""
 
@@ -129,15 +142,6 @@ class SentMessageViewSet(
             return super().get_object()
         except Http404:
             raise NotFound() from None  # DRF's own text is translated; Django's is not
-
-    def get_authenticate_header(self, request):
-        """401 with ``WWW-Authenticate`` when any configured scheme offers one (Basic does),
-        even if a scheme without one (Session) comes first; 403 only when none does."""
-        for authenticator in request.authenticators:
-            header = authenticator.authenticate_header(request)
-            if header:
-                return header
-        return None
 
     def get_permissions(self):
         classes = list(base_permission_classes())
@@ -263,7 +267,7 @@ class SentMessageViewSet(
         return self.get_paginated_response(SnapshotSerializer(page, many=True).data)
 
 
-class DeliveryStatsView(JsonErrorsMixin, generics.GenericAPIView):
+class DeliveryStatsView(ChallengeMixin, JsonErrorsMixin, generics.GenericAPIView):
     """Delivery figures of the messages the list filters select, grouped in the database."""
 
     queryset = SentMessage.objects.all()
