@@ -256,6 +256,8 @@ class Run:
                     done += came
                     for lane in self.lanes:
                         self._start(pool, lane, self._widen(lane, [f for f in came if f.lane is lane]))
+                        if lane.finished and lane.lease:  # its site slots go to the other lanes
+                            lane.lease.release()
                     if len(done) >= batch:
                         yield from self._apply(done)
                         done = []
@@ -293,12 +295,19 @@ class Run:
     def _await_slot(self, lane: Lane, pool: ThreadPoolExecutor) -> None:
         """A lane without a slot (all held by other processes): take one as it comes free,
         give up after ``SLOT_WAIT``, or finish quietly when nothing is left to do."""
-        if added := lane.lease.top_up():
+        try:
+            added = lane.lease.top_up(self._share(lane))
+        except SmscCircuitOpen as exc:  # paused meanwhile, or the site's errors 2 hold every slot
+            lane.halt(exc)
+            return
+        if added:
             lane.ran = True
             self._start(pool, lane, added)
         elif not lane.source.still_needed():
             lane.source.exhausted = True
-        elif time.monotonic() >= lane.slot_deadline:
+        elif time.monotonic() >= lane.slot_deadline and not any(
+            other.lease for other in self._at_site(lane) if other is not lane
+        ):  # no slot in time, and none held by this run's lanes at the site (they free them)
             lane.halt(limits.busy(lane.config))
         lane.next_try = time.monotonic() + lane.try_pause * (0.5 + random.random())
         lane.try_pause = min(lane.try_pause * 1.5, 0.25)
@@ -307,7 +316,7 @@ class Run:
         if time.monotonic() - lane.checked_open > 1:  # paused by another process meanwhile?
             lane.checked_open = time.monotonic()
             try:
-                limits.ensure_open(lane.config.limits_key)
+                limits.ensure_open(lane.config)
             except SmscCircuitOpen as exc:
                 lane.halt(exc)
                 return 0, []
@@ -317,9 +326,17 @@ class Run:
             lane.todo.put((row, stamp, send_by))
         return len(claimed), not_claimed
 
+    def _at_site(self, lane: Lane) -> list[Lane]:
+        return [other for other in self.lanes if other.config.site == lane.config.site and not other.finished]
+
+    def _share(self, lane: Lane) -> int:
+        """Slots the lane may hold: the run's unfinished lanes at one site share its slots."""
+        return limits.site_share(lane.config, len(self._at_site(lane)))
+
     def _collect(self) -> list[_Fetched]:
         """The answers that came back (waiting up to a second for the first), learning from
-        them how long SMSC takes."""
+        them how long SMSC takes. Errors 2 and 4 are recorded at once (``limits.pause_after``),
+        before the slots that carried them can be released."""
         came: list[_Fetched] = []
         with contextlib.suppress(queue.Empty):
             came.append(self.answers.get(timeout=1.0))
@@ -329,6 +346,10 @@ class Run:
             item.lane.outstanding -= 1
             if item.sent:
                 item.lane.took = 0.8 * item.lane.took + 0.2 * item.took
+        for lane in self.lanes:
+            errors = [f.answer for f in came if f.lane is lane and isinstance(f.answer, SmscError)]
+            if errors:
+                limits.pause_after(errors, lane.config, lane.lease)
         return came
 
     def _work(self, lane: Lane) -> None:
@@ -365,13 +386,17 @@ class Run:
         proved = lane.lease.proving and any(limits.proves_login(f.answer) for f in came)
         if proved:
             lane.lease.prove()
-        full = len(lane.lease) >= lane.config.max_concurrent_requests
+        share = self._share(lane)
+        full = len(lane.lease) >= share
         if lane.lease.proving or lane.stop.is_set() or full or lane.source.exhausted:
             return 0
         if not (proved or time.monotonic() - lane.topped_up > 1):
             return 0
         lane.topped_up = time.monotonic()
-        return lane.lease.top_up()
+        try:
+            return lane.lease.top_up(share)
+        except SmscCircuitOpen:  # the slots held go on; _claim halts the lane if it is paused
+            return 0
 
     def _apply(self, fetched: list[_Fetched]) -> Iterator[RefreshResult]:
         """Write a batch of answers in one transaction; one row's failure costs one row."""
@@ -400,11 +425,6 @@ class Run:
             for pk, (old_status, snapshot) in changes.items():
                 # robust: a receiver's failure is logged and costs no other message anything
                 transaction.on_commit(_announcer(rows[pk], old_status, snapshot), robust=True)
-        for lane in self.lanes:
-            errors = [
-                r.error for pk, r in results.items() if r.error is not None and configs[pk] is lane.config
-            ]
-            limits.pause_after(errors, lane.config)
         yield from results.values()
 
 
