@@ -187,6 +187,12 @@ class SmscSettings:
         return "site:" + self.site
 
     @property
+    def errors_key(self) -> str:
+        """Key of the site's error budget (SMSC blocks the IP after 100 erroneous requests
+        within 10 minutes, whichever logins made them)."""
+        return "errors:" + self.site
+
+    @property
     def endpoints(self) -> tuple[str, ...]:
         return (self.endpoint, *self.failover_endpoints)
 

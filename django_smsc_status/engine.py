@@ -119,6 +119,9 @@ class Listed:
         stamp, claimed, taken = limits.claim_messages(batch, self.config)
         return stamp, claimed, [_not_claimed(row, self.config) for row in taken]
 
+    def answered(self, message: SentMessage, erred: bool) -> None:
+        pass
+
     def still_needed(self) -> bool:
         return True
 
@@ -152,6 +155,11 @@ class Due:
         self.config, self.allowance, self.due_by = config, allowance, due_by
         self._exhausted = False
         allowance.sharing += 1
+        # messages that never had a good answer may spend the site's error budget down to
+        # its reserve (read once a sweep), so a flood of unknown ids leaves room for the rest:
+        # those in flight and those that erred count against it
+        self.unproven_room = limits.error_budget(config)[0] - limits.ERROR_RESERVE
+        self.unproven_out = 0
 
     @property
     def exhausted(self) -> bool:
@@ -165,11 +173,18 @@ class Due:
 
     def claim(self, want: int) -> tuple[datetime, list[SentMessage], list[RefreshResult]]:
         count = int(min(want, self.allowance.share()))
-        stamp, claimed = limits.claim_due(self.config, count, self.due_by)
+        room = max(self.unproven_room - self.unproven_out, 0)
+        stamp, claimed = limits.claim_due(self.config, count, self.due_by, room)
         self.allowance.left -= len(claimed)
+        self.unproven_out += sum(limits.is_unproven(row) for row in claimed)
         if len(claimed) < count:  # nothing more due for this account
             self.exhausted = True
         return stamp, claimed, []
+
+    def answered(self, message: SentMessage, erred: bool) -> None:
+        if limits.is_unproven(message):
+            self.unproven_out -= 1
+            self.unproven_room -= erred
 
     def still_needed(self) -> bool:
         """Whether waiting for a slot is still worth it (other sweeps may have done the work)."""
@@ -193,6 +208,10 @@ class Lane:
         self.stopped_by: SmscCallRefused | None = None
         self.outstanding = 0  # claimed, answer not back yet
         self.workers = 0
+        # error tokens (``limits.ERROR_BUDGET``) of the lease free for a request: each slot
+        # came with one; an erroneous answer keeps its token, and another is taken if any is left
+        self.tokens = threading.Semaphore(0)
+        self.token_count = 0
         self.ran = bool(lease)  # had a slot at some point
         self.took = limits.CLAIM_VALID_FOR / 4  # seconds per request, learnt as answers come
         now = time.monotonic()
@@ -271,6 +290,9 @@ class Run:
         for _slot in range(count):
             pool.submit(self._work, lane)
         lane.workers += count
+        if count:
+            lane.token_count += count
+            lane.tokens.release(count)
 
     def _feed(self, lane: Lane, pool: ThreadPoolExecutor) -> Iterator[RefreshResult]:
         """Claim the lane's next messages if its slots have room; refuse the rest if it stopped."""
@@ -344,13 +366,29 @@ class Run:
                 came.append(self.answers.get_nowait())
         for item in came:
             item.lane.outstanding -= 1
+            item.lane.source.answered(item.message, item.sent and isinstance(item.answer, SmscError))
             if item.sent:
                 item.lane.took = 0.8 * item.lane.took + 0.2 * item.took
         for lane in self.lanes:
-            errors = [f.answer for f in came if f.lane is lane and isinstance(f.answer, SmscError)]
+            errors = [f.answer for f in came if f.lane is lane and f.sent and isinstance(f.answer, SmscError)]
             if errors:
                 limits.pause_after(errors, lane.config, lane.lease)
+            if errors or lane.token_count < len(lane.lease):
+                self._renew_tokens(lane, len(errors))
         return came
+
+    def _renew_tokens(self, lane: Lane, spent: int) -> None:
+        """``spent`` of the lane's error tokens were kept by errors: take new ones for its
+        slots; stop the lane when the site's error budget is spent."""
+        lane.token_count -= spent
+        if lane.stop.is_set() or not lane.lease:
+            return
+        renewed = lane.lease.renew_tokens(len(lane.lease) - lane.token_count)
+        if renewed:
+            lane.token_count += renewed
+            lane.tokens.release(renewed)
+        elif lane.token_count <= 0 and (refusal := limits.out_of_error_budget(lane.config)):
+            lane.halt(refusal)
 
     def _work(self, lane: Lane) -> None:
         """One per leased slot, in a pool thread: SMSC only, no database."""
@@ -360,11 +398,23 @@ class Run:
     def _fetch(self, lane: Lane, row: SentMessage, stamp: datetime, send_by: float) -> _Fetched:
         """Never raises: whatever happens is the message's answer."""
         if lane.stop.is_set():
-            refused: SmscCallRefused = SmscCircuitOpen("calls paused after an SMSC error earlier in this run")
+            refused: SmscCallRefused = lane.stopped_by or SmscCircuitOpen("calls paused earlier in this run")
             return _Fetched(lane, row, stamp, refused, timezone.now(), sent=False)
-        if time.monotonic() > send_by:
-            refused = SmscBusy("no request slot came free in time; asked again later")
-            return _Fetched(lane, row, stamp, refused, timezone.now(), sent=False)
+        while not lane.tokens.acquire(timeout=0.05):  # an error token for this request
+            if lane.stop.is_set() or time.monotonic() > send_by:
+                break
+        else:
+            if not lane.stop.is_set() and time.monotonic() <= send_by:
+                return self._send(lane, row, stamp)
+            lane.tokens.release()
+        refused = SmscBusy("no request slot came free in time; asked again later")
+        if lane.stop.is_set():
+            refused = lane.stopped_by or SmscCircuitOpen("calls paused earlier in this run")
+        return _Fetched(lane, row, stamp, refused, timezone.now(), sent=False)
+
+    def _send(self, lane: Lane, row: SentMessage, stamp: datetime) -> _Fetched:
+        """One request, holding one of the lane's error tokens: an answer that is no error
+        gives it back at once; an error's is the calling thread's to renew."""
         answer: StatusResult | SmscError
         started = time.monotonic()
         try:
@@ -377,13 +427,15 @@ class Run:
         except Exception as exc:  # one message's trouble stays its own
             logger.exception("refreshing message %s failed", row.pk)
             answer = SmscError(f"unexpected {type(exc).__name__}; see the log")
+        if not isinstance(answer, SmscError):
+            lane.tokens.release()
         return _Fetched(lane, row, stamp, answer, timezone.now(), sent=True, took=time.monotonic() - started)
 
     def _widen(self, lane: Lane, came: list[_Fetched]) -> int:
         """Slots added to the lane's lease: at once when the run's first answer proved the
         login (until then one request, see ``limits.SlotLease``), otherwise looked for every
         second (slots that other processes released)."""
-        proved = lane.lease.proving and any(limits.proves_login(f.answer) for f in came)
+        proved = lane.lease.proving and any(f.sent and limits.proves_login(f.answer) for f in came)
         if proved:
             lane.lease.prove()
         share = self._share(lane)

@@ -10,6 +10,12 @@
   30 minutes, whichever logins made them. A site slot whose request got error 2 stays taken
   for those 30 minutes, so requests in flight at a site plus its errors 2 within the window
   never exceed 4: whatever is in flight, across logins and processes, cannot make the fifth.
+* **Error budget**: SMSC blocks the calling IP for 10 minutes after 100 erroneous requests
+  within 10 minutes. Each site has ``ERROR_BUDGET`` (50) error tokens: a request in flight
+  holds one, and an answer that is an error (any error, or no answer) keeps it for 10 minutes.
+  So at most 50 erroneous requests per site in any 10 minutes, across processes. Messages that
+  never had a good answer may only spend the budget down to ``ERROR_RESERVE`` (see
+  :func:`claim_due`): a flood of unknown ids cannot hold up the messages SMSC knows.
 * **Half-open**: until a login has had an answer from SMSC at a site since its first use there
   or since its breaker opened, only one slot of it can be leased (one request in flight,
   across every process): a wrong password costs one call, not four.
@@ -40,8 +46,9 @@ from django.db import DatabaseError, connections, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from .codes import MessageStatus
 from .conf import SmscSettings
-from .exceptions import SmscAuthError, SmscBusy, SmscCircuitOpen, SmscError, SmscIpBlocked
+from .exceptions import SmscAuthError, SmscBusy, SmscCallRefused, SmscCircuitOpen, SmscError, SmscIpBlocked
 from .models import LOGIN_PROOF_SECONDS, AccountState, RequestSlot, SentMessage
 
 logger = logging.getLogger(__name__)
@@ -50,6 +57,10 @@ AUTH_ERROR_LIMIT = 5  # SMSC blocks the IP at the fifth error 2 ...
 AUTH_ERROR_WINDOW = 1800  # ... within 30 minutes
 SITE_SLOTS = AUTH_ERROR_LIMIT - 1  # per site: requests in flight + errors 2 in the window
 AUTH_ERROR_HOLDER = "error 2"  # holds a site slot for AUTH_ERROR_WINDOW after an error 2
+ERROR_WINDOW = 600  # SMSC blocks the IP after 100 erroneous requests within 10 minutes:
+ERROR_BUDGET = 50  # we allow ourselves half of that per site
+ERROR_RESERVE = 25  # ... and keep this much of it for messages that have answered before
+ERROR_HOLDER = "error"  # holds an error token for ERROR_WINDOW after an erroneous answer
 LEASE_SECONDS = 12  # a dead process's slots are free again after at most this
 HEARTBEAT_SECONDS = 3
 CLAIM_VALID_FOR = 2.0  # a claimed message must be on its way to SMSC within this
@@ -95,31 +106,32 @@ def pause(config: SmscSettings, code: int, seconds: float) -> None:
 
 
 def pause_after(errors: list[SmscError], config: SmscSettings, lease: SlotLease | None = None) -> None:
-    """Record every error 2 among ``errors`` (the site slots of ``lease`` that carried them stay
-    taken for the window), then pause the login if any must stop every call: 2 (breaker,
-    wins) or 4 (IP blocked)."""
+    """Record the requests that ended in ``errors`` (SMSC's error answers, or no answer): each
+    keeps an error token of ``lease`` for ``ERROR_WINDOW``, and each error 2 a site slot for
+    ``AUTH_ERROR_WINDOW``. Then pause the login if any must stop every call: 2 (breaker, wins)
+    or 4 (IP blocked)."""
+    token = lease.token if lease is not None else ""
+    if errors:
+        _keep(config.errors_key, ERROR_BUDGET, len(errors), token, ERROR_HOLDER, ERROR_WINDOW)
     auth = sum(isinstance(e, SmscAuthError) for e in errors)
     if auth:
-        _keep_site_slots(config, auth, lease.token if lease is not None else "")
+        _keep(config.site_key, SITE_SLOTS, auth, token, AUTH_ERROR_HOLDER, AUTH_ERROR_WINDOW)
         pause(config, 2, config.breaker_timeout)
     elif any(isinstance(e, SmscIpBlocked) for e in errors):
         pause(config, 4, config.ip_block_backoff)
 
 
-def _keep_site_slots(config: SmscSettings, count: int, token: str) -> None:
-    """Turn ``count`` of the site slots held by ``token`` into errors 2 (taken for the window);
-    free ones if it holds fewer (its lease ran out)."""
-    until = timezone.now() + timedelta(seconds=AUTH_ERROR_WINDOW)
-    rows = RequestSlot.objects.filter(account=config.site_key)
-    held = list(rows.filter(holder=token).values_list("number", flat=True)[:count]) if token else []
+def _keep(key: str, rows: int, count: int, token: str, holder: str, seconds: float) -> None:
+    """Turn ``count`` of the slots of ``key`` held by ``token`` into ``holder``'s for
+    ``seconds`` (errors counted); free ones if it holds fewer (its lease ran out)."""
+    until = timezone.now() + timedelta(seconds=seconds)
+    slots = RequestSlot.objects.filter(account=key)
+    held = list(slots.filter(holder=token).values_list("number", flat=True)[:count]) if token else []
     if held:
-        rows.filter(holder=token, number__in=held).update(holder=AUTH_ERROR_HOLDER, expires_at=until)
+        slots.filter(holder=token, number__in=held).update(holder=holder, expires_at=until)
     missing = count - len(held)
-    if (
-        missing
-        and len(_lease_rows(config.site_key, SITE_SLOTS, missing, AUTH_ERROR_HOLDER, until=until)) < missing
-    ):
-        logger.error("SMSC error 2 at %s could not be counted: every site slot is taken", config.site)
+    if missing and len(_lease_rows(key, rows, missing, holder, until=until)) < missing:
+        logger.error("%s errors at %s could not be counted: every slot is taken", missing, key)
 
 
 def reset(config: SmscSettings) -> bool:
@@ -132,8 +144,9 @@ def reset(config: SmscSettings) -> bool:
 
 
 def proves_login(answer: object) -> bool:
-    """Any answer from SMSC but error 2 or 4 shows that the credentials work."""
-    return not isinstance(answer, (SmscAuthError, SmscIpBlocked)) and (
+    """Any answer from SMSC but error 2 or 4 shows that the credentials work (a refusal on
+    our side is no answer)."""
+    return not isinstance(answer, (SmscAuthError, SmscIpBlocked, SmscCallRefused)) and (
         not isinstance(answer, SmscError) or answer.code is not None
     )
 
@@ -164,7 +177,37 @@ def auth_budget(config: SmscSettings) -> tuple[int, datetime | None, int]:
     return budget, (errors[0] if budget <= 0 else None), len(errors)
 
 
+def error_budget(config: SmscSettings) -> tuple[int, datetime | None]:
+    """Erroneous requests the site's error budget still allows within ``ERROR_WINDOW``, and
+    when none, the moment one is allowed again."""
+    spent = list(
+        RequestSlot.objects.filter(
+            account=config.errors_key, holder=ERROR_HOLDER, expires_at__gt=timezone.now()
+        )
+        .order_by("expires_at")
+        .values_list("expires_at", flat=True)
+    )
+    left = ERROR_BUDGET - len(spent)
+    return left, (spent[0] if left <= 0 else None)
+
+
+def out_of_error_budget(config: SmscSettings) -> SmscCircuitOpen | None:
+    """The refusal while errors hold every error token of the site, else None."""
+    left, again_at = error_budget(config)
+    if left > 0:
+        return None
+    return SmscCircuitOpen(
+        f"not calling SMSC: {ERROR_BUDGET} erroneous requests to this site within 10 minutes "
+        f"(SMSC blocks the IP at 100); next try allowed at {again_at:%Y-%m-%d %H:%M:%S} UTC",
+        until=again_at,
+    )
+
+
 def _refuse_without_budget(config: SmscSettings) -> None:
+    """Raise :class:`SmscCircuitOpen` when errors hold every slot of the site, or every error
+    token."""
+    if refusal := out_of_error_budget(config):
+        raise refusal
     budget, allowed_at, _errors = auth_budget(config)
     if budget <= 0:
         raise SmscCircuitOpen(
@@ -269,6 +312,10 @@ class SlotLease:
         self.numbers += added
         return len(added)
 
+    def renew_tokens(self, count: int) -> int:
+        """Take up to ``count`` error tokens for slots whose token an error kept; how many."""
+        return len(_lease_free(self.config.errors_key, ERROR_BUDGET, count, self.token)) if count > 0 else 0
+
     def release(self) -> None:
         """Give every slot back (once; a later call does nothing)."""
         if not self._stop.is_set():
@@ -339,15 +386,21 @@ def _take(
     login_key = f"{config.limits_key}@{config.site}"
     numbers = [n for n in range(usable) if n not in held]
     taken = _lease_rows(login_key, config.max_concurrent_requests, len(site), token, numbers=numbers)
-    if taken:
-        try:
+    tokens = _lease_free(config.errors_key, ERROR_BUDGET, len(taken), token) if taken else []
+    kept = min(len(taken), len(tokens))
+    try:
+        if taken and not tokens:
+            _refuse_without_budget(config)
+        if kept:
             ensure_open(config)
-        except SmscCircuitOpen:
-            _give_back(login_key, token, taken)
-            _give_back(config.site_key, token, site)
-            raise
-    _give_back(config.site_key, token, site[len(taken) :])
-    return taken, half_open
+    except SmscCircuitOpen:
+        kept = 0
+        raise
+    finally:
+        _give_back(login_key, token, taken[kept:])
+        _give_back(config.site_key, token, site[kept:])
+        _give_back(config.errors_key, token, tokens[kept:])
+    return taken[:kept], half_open
 
 
 def _give_back(account: str, token: str, numbers: list[int]) -> None:
@@ -374,6 +427,17 @@ def _lease(
         ):
             taken.append(number)
     return taken
+
+
+def _lease_free(account: str, rows: int, want: int, token: str) -> list[int]:
+    """:func:`_lease_rows` of ``want`` of many slots (the error tokens): only those free now
+    are tried."""
+    now = timezone.now()
+    free = Q(expires_at__isnull=True) | Q(expires_at__lt=now)
+    numbers = list(RequestSlot.objects.filter(free, account=account).values_list("number", flat=True))
+    if not numbers and RequestSlot.objects.filter(account=account).exists():
+        return []
+    return _lease_rows(account, rows, want, token, numbers=numbers or None)
 
 
 def _lease_rows(
@@ -433,19 +497,37 @@ def any_due(config: SmscSettings, due_by: datetime) -> bool:
     return SentMessage.objects.due(due_by).filter(_claim_window(config)[1], account=config.name).exists()
 
 
-def claim_due(config: SmscSettings, count: int, due_by: datetime) -> tuple[datetime, list[SentMessage]]:
+#: Messages that never had a good answer from SMSC (none yet, or "not found"): they may spend
+#: the site's error budget only down to ``ERROR_RESERVE``.
+UNPROVEN = Q(status__isnull=True) | Q(status=MessageStatus.NOT_FOUND)
+
+
+def is_unproven(message: SentMessage) -> bool:
+    return message.status is None or message.status == MessageStatus.NOT_FOUND
+
+
+def claim_due(
+    config: SmscSettings, count: int, due_by: datetime, unproven: int | None = None
+) -> tuple[datetime, list[SentMessage]]:
     """Claim up to ``count`` of the account's messages due by ``due_by`` that nobody holds,
-    most overdue first (as :func:`claim_messages`). Rows another process is claiming right now
-    are skipped (``SKIP LOCKED``) instead of waited for, so concurrent sweeps share the due set."""
+    most overdue first (as :func:`claim_messages`), at most ``unproven`` of them
+    :data:`UNPROVEN`. Rows another process is claiming right now are skipped (``SKIP
+    LOCKED``) instead of waited for, so concurrent sweeps share the due set."""
     stamp, free = _claim_window(config)
+    due = SentMessage.objects.due(due_by).filter(free, account=config.name)
+
+    def first(rows, n: int) -> list[tuple[datetime, int]]:
+        rows = rows.order_by("next_check_at", "pk").select_for_update(skip_locked=True)
+        return list(rows.values_list("next_check_at", "pk")[:n]) if n > 0 else []
+
     with transaction.atomic():
-        pks = list(
-            SentMessage.objects.due(due_by)
-            .filter(free, account=config.name)
-            .order_by("next_check_at", "pk")
-            .select_for_update(skip_locked=True)
-            .values_list("pk", flat=True)[:count]
-        )
+        if unproven is None or unproven >= count:
+            found = first(due, count)
+        else:
+            found = sorted(first(due.exclude(UNPROVEN), count) + first(due.filter(UNPROVEN), unproven))[
+                :count
+            ]
+        pks = [pk for _at, pk in found]
         SentMessage.objects.filter(pk__in=pks).update(last_checked_at=stamp)
     rows = SentMessage.objects.in_bulk(pks)
     return stamp, [rows[pk] for pk in pks if pk in rows]

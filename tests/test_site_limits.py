@@ -4,12 +4,15 @@ request per breaker reset. Counted at the server (the simulator); the concurrenc
 real OS processes (on PostgreSQL when the suite runs there)."""
 
 import time
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from django_smsc_status import limits, service
 from django_smsc_status.conf import get_settings, site_of
-from django_smsc_status.models import AccountState, RequestSlot
+from django_smsc_status.models import AccountState, RequestSlot, SentMessage
+from django_smsc_status.service import Outcome
 
 # -- one site, one key ------------------------------------------------------------------------
 
@@ -196,3 +199,40 @@ def test_each_breaker_reset_lets_one_request_out_while_six_processes_sweep(
 
     assert requests == [1] * 10
     assert sim.blocked_until == {}
+
+
+# -- an error flood -------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_an_error_flood_stays_within_the_sites_error_budget_and_the_rest_are_still_asked(
+    fast_polling, smsc_simulator, tracked
+):
+    """150 messages SMSC does not know (error 3: ids registered under the wrong account, say),
+    the most overdue, and 50 it knows: sweep after sweep every known message is asked, and the
+    error answers stay within what unknown messages may spend of the site's budget; a refresh
+    of all the unknown ones stops at the budget (50 per 10 minutes; SMSC blocks the IP at 100)."""
+    sim = smsc_simulator.smsc
+    good = [tracked((-1,)) for _ in range(50)]
+    service.refresh_many(good)  # SMSC has answered about these before
+    bad = [service.register(str(90000 + n), f"7999300{n:04d}")[0] for n in range(150)]
+    SentMessage.objects.filter(pk__in=[m.pk for m in bad]).update(
+        next_check_at=timezone.now() - timedelta(hours=1)
+    )
+
+    def asked(message):
+        return len(sim.status_checks.get((message.smsc_id, message.phone), []))
+
+    for sweep in range(2, 5):
+        service.refresh_due()
+        assert [asked(m) for m in good] == [sweep] * 50
+        assert sim.errors_answered == {"3": limits.ERROR_BUDGET - limits.ERROR_RESERVE}
+
+    results = service.refresh_many(bad)
+
+    assert sim.errors_answered == {"3": limits.ERROR_BUDGET}
+    assert sim.blocked_until == {}
+    refused = [r for r in results if r.outcome == Outcome.REFUSED]
+    assert len(refused) == 150 - limits.ERROR_RESERVE
+    assert "erroneous requests to this site" in str(refused[0].error)
+    assert limits.error_budget(get_settings())[0] == 0
