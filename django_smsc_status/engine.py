@@ -366,11 +366,13 @@ class Run:
                 came.append(self.answers.get_nowait())
         for item in came:
             item.lane.outstanding -= 1
-            item.lane.source.answered(item.message, item.sent and isinstance(item.answer, SmscError))
+            item.lane.source.answered(item.message, item.sent and limits.is_erroneous_request(item.answer))
             if item.sent:
                 item.lane.took = 0.8 * item.lane.took + 0.2 * item.took
         for lane in self.lanes:
-            errors = [f.answer for f in came if f.lane is lane and f.sent and isinstance(f.answer, SmscError)]
+            errors = [
+                f.answer for f in came if f.lane is lane and f.sent and limits.is_erroneous_request(f.answer)
+            ]
             if errors:
                 limits.pause_after(errors, lane.config, lane.lease)
             if errors or lane.token_count < len(lane.lease):
@@ -427,7 +429,7 @@ class Run:
         except Exception as exc:  # one message's trouble stays its own
             logger.exception("refreshing message %s failed", row.pk)
             answer = SmscError(f"unexpected {type(exc).__name__}; see the log")
-        if not isinstance(answer, SmscError):
+        if not limits.is_erroneous_request(answer):
             lane.tokens.release()
         return _Fetched(lane, row, stamp, answer, timezone.now(), sent=True, took=time.monotonic() - started)
 

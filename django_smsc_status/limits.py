@@ -41,6 +41,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TypeGuard
 
 from django.db import DatabaseError, connections, transaction
 from django.db.models import Q
@@ -48,7 +49,16 @@ from django.utils import timezone
 
 from .codes import MessageStatus
 from .conf import SmscSettings
-from .exceptions import SmscAuthError, SmscBusy, SmscCallRefused, SmscCircuitOpen, SmscError, SmscIpBlocked
+from .exceptions import (
+    SmscAuthError,
+    SmscBusy,
+    SmscCallRefused,
+    SmscCircuitOpen,
+    SmscError,
+    SmscInvalidRequest,
+    SmscIpBlocked,
+    SmscTransportError,
+)
 from .models import LOGIN_PROOF_SECONDS, AccountState, RequestSlot, SentMessage
 
 logger = logging.getLogger(__name__)
@@ -106,19 +116,30 @@ def pause(config: SmscSettings, code: int, seconds: float) -> None:
 
 
 def pause_after(errors: list[SmscError], config: SmscSettings, lease: SlotLease | None = None) -> None:
-    """Record the requests that ended in ``errors`` (SMSC's error answers, or no answer): each
-    keeps an error token of ``lease`` for ``ERROR_WINDOW``, and each error 2 a site slot for
-    ``AUTH_ERROR_WINDOW``. Then pause the login if any must stop every call: 2 (breaker, wins)
-    or 4 (IP blocked)."""
+    """Record the requests that ended in ``errors`` (those :func:`is_erroneous_request`: SMSC's
+    error answers, or no usable answer): each keeps an error token of ``lease`` for
+    ``ERROR_WINDOW``, and each error 2 a site slot for ``AUTH_ERROR_WINDOW``. Then pause the
+    login if any must stop every call: 2 (breaker, wins) or 4 (IP blocked)."""
     token = lease.token if lease is not None else ""
-    if errors:
-        _keep(config.errors_key, ERROR_BUDGET, len(errors), token, ERROR_HOLDER, ERROR_WINDOW)
+    if erroneous := sum(map(is_erroneous_request, errors)):
+        _keep(config.errors_key, ERROR_BUDGET, erroneous, token, ERROR_HOLDER, ERROR_WINDOW)
     auth = sum(isinstance(e, SmscAuthError) for e in errors)
     if auth:
         _keep(config.site_key, SITE_SLOTS, auth, token, AUTH_ERROR_HOLDER, AUTH_ERROR_WINDOW)
         pause(config, 2, config.breaker_timeout)
     elif any(isinstance(e, SmscIpBlocked) for e in errors):
         pause(config, 4, config.ip_block_backoff)
+
+
+def is_erroneous_request(answer: object) -> TypeGuard[SmscError]:
+    """Whether SMSC may count the request that ended in ``answer`` as erroneous: any error but
+    our own refusals, data no request could carry, and failures before the request was sent
+    (connecting): those never reached SMSC."""
+    return (
+        isinstance(answer, SmscError)
+        and not isinstance(answer, (SmscCallRefused, SmscInvalidRequest))
+        and not (isinstance(answer, SmscTransportError) and answer.before_sending)
+    )
 
 
 def _keep(key: str, rows: int, count: int, token: str, holder: str, seconds: float) -> None:
@@ -228,14 +249,15 @@ class AccountStatus:
     pause_code: int | None
     half_open: bool  # one request at a time until SMSC answers
     auth_errors: int  # SMSC errors 2 at the account's site within the last 30 minutes
-    next_call_at: datetime | None  # None: a call is allowed now
+    next_call_at: datetime | None  # None: a call is allowed now (breaker, auth and error budgets)
 
 
 def account_status(config: SmscSettings) -> AccountStatus:
     state = _state(config).first()
     paused = state.paused_until if state is not None and state.is_paused else None
     _budget, budget_at, errors = auth_budget(config)
-    waits = [t for t in (paused, budget_at) if t is not None]
+    _left, errors_at = error_budget(config)
+    waits = [t for t in (paused, budget_at, errors_at) if t is not None]
     return AccountStatus(
         account=config.limits_key,
         paused_until=paused,

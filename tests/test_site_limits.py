@@ -14,6 +14,8 @@ from django_smsc_status.conf import get_settings, site_of
 from django_smsc_status.models import AccountState, RequestSlot, SentMessage
 from django_smsc_status.service import Outcome
 
+from .test_migrations import migrate  # noqa: F401 - the fixture
+
 # -- one site, one key ------------------------------------------------------------------------
 
 
@@ -236,3 +238,32 @@ def test_an_error_flood_stays_within_the_sites_error_budget_and_the_rest_are_sti
     assert len(refused) == 150 - limits.ERROR_RESERVE
     assert "erroneous requests to this site" in str(refused[0].error)
     assert limits.error_budget(get_settings())[0] == 0
+
+
+# -- migration 0006 -------------------------------------------------------------------------------
+
+
+def test_migration_keeps_pauses_per_site_and_recent_errors_2_as_site_slots(migrate, smsc_settings):  # noqa: F811
+    from urllib.parse import urlsplit
+
+    old = migrate(("django_smsc_status", "0005_accounts"))
+    now = timezone.now()
+    old_site_key = "site:" + urlsplit(smsc_settings["ENDPOINT"]).netloc  # 127.0.0.1:port
+    old.get_model("django_smsc_status", "AccountState").objects.create(
+        account="alex", paused_until=now + timedelta(minutes=20), pause_code=2
+    )
+    old.get_model("django_smsc_status", "AccountState").objects.create(account="gone")
+    AuthFailure = old.get_model("django_smsc_status", "AuthFailure")
+    for minutes in (1, 2, 40):  # the last one has left the 30-minute window
+        AuthFailure.objects.create(account=old_site_key, occurred_at=now - timedelta(minutes=minutes))
+    old.get_model("django_smsc_status", "RequestSlot").objects.create(account="alex", number=0)
+
+    new = migrate(("django_smsc_status", "0006_site_limits"))
+
+    config = get_settings()
+    states = new.get_model("django_smsc_status", "AccountState").objects.all()
+    assert [(s.site, s.account, s.pause_code) for s in states] == [(config.site, "alex", 2)]
+    slots = new.get_model("django_smsc_status", "RequestSlot").objects
+    assert not slots.filter(account="alex").exists()
+    kept = slots.filter(account=config.site_key, holder=limits.AUTH_ERROR_HOLDER).order_by("expires_at")
+    assert [s.expires_at for s in kept] == [now + timedelta(minutes=28), now + timedelta(minutes=29)]
