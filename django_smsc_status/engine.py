@@ -177,7 +177,9 @@ class Due:
         stamp, claimed = limits.claim_due(self.config, count, self.due_by, room)
         self.allowance.left -= len(claimed)
         self.unproven_out += sum(limits.is_unproven(row) for row in claimed)
-        if len(claimed) < count:  # nothing more due for this account
+        # fewer than asked: nothing more is due for this account, unless the room for unproven
+        # messages held the claim back (those in flight give it back as they are answered)
+        if len(claimed) < count and (room >= count or not self.unproven_out):
             self.exhausted = True
         return stamp, claimed, []
 
@@ -198,7 +200,9 @@ class Due:
 class Lane:
     """One account's part of a run: its settings, request slots and client, the source of its
     messages, and the queue its request threads take claimed messages from. Accounts never
-    share slots, pauses or pace; a lane that stops (error 2 or 4, no slot in time) stops alone."""
+    share pauses or pace, nor their login's slots; lanes at one site share its slots (evenly,
+    see ``Run._share``) and its error budget. A lane that stops (error 2 or 4, no slot in time,
+    the site's error budget spent) stops alone."""
 
     def __init__(self, source: Listed | Due, lease: limits.SlotLease) -> None:
         self.config, self.source, self.lease = source.config, source, lease

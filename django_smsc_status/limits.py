@@ -389,10 +389,11 @@ def _take(
     config: SmscSettings, want: int, token: str, held: list[int] | None = None
 ) -> tuple[list[int], bool]:
     """One try at up to ``want`` more slots (beyond ``held``, the login's slots the caller
-    has): ``(login slot numbers taken, half-open)``. Each comes with one of the site's slots;
-    a half-open login may hold one. Raises :class:`SmscCircuitOpen` while the login is paused
-    (checked again once the slots are taken: whoever held them before may have paused it) or
-    while errors 2 hold every slot of the site."""
+    has): ``(login slot numbers taken, half-open)``. Each comes with one of the site's slots
+    and one of its error tokens; a half-open login may hold one. Raises
+    :class:`SmscCircuitOpen` while the login is paused (checked again once the slots are taken:
+    whoever held them before may have paused it) or while errors hold every slot or every
+    error token of the site."""
     held = held or []
     state, _ = AccountState.objects.get_or_create(site=config.site, account=config.limits_key)
     ensure_open(config, state)

@@ -240,6 +240,16 @@ def test_an_error_flood_stays_within_the_sites_error_budget_and_the_rest_are_sti
     assert limits.error_budget(get_settings())[0] == 0
 
 
+@pytest.mark.django_db
+def test_the_reserve_holds_back_erring_messages_only(smsc_settings, smsc_simulator, tracked):
+    """Fresh messages have no good answer yet either: as long as they do not err, a sweep asks
+    them all, however many (the reserve counts the unproven ones in flight and those that
+    erred, not those answered)."""
+    messages = [tracked((1,)) for _ in range(3 * limits.ERROR_BUDGET)]
+    report = service.refresh_due()
+    assert report.total == len(messages) and smsc_simulator.smsc.errors_answered == {}
+
+
 # -- migration 0006 -------------------------------------------------------------------------------
 
 
