@@ -46,6 +46,11 @@ from .signals import status_changed
 
 logger = logging.getLogger(__name__)
 
+UNPROVEN_HELD_BACK = (
+    "not asked in this sweep: messages without a good answer from SMSC have spent their part "
+    "of the site's error budget"
+)
+
 UPDATED_FIELDS = [
     "text",
     "sender",
@@ -122,6 +127,9 @@ class Listed:
     def answered(self, message: SentMessage, erred: bool) -> None:
         pass
 
+    def holds_back(self, message: SentMessage) -> bool:
+        return False
+
     def still_needed(self) -> bool:
         return True
 
@@ -156,10 +164,8 @@ class Due:
         self._exhausted = False
         allowance.sharing += 1
         # messages that never had a good answer may spend the site's error budget down to
-        # its reserve (read once a sweep), so a flood of unknown ids leaves room for the rest:
-        # those in flight and those that erred count against it
+        # its reserve (read once a sweep), so a flood of unknown ids leaves room for the rest
         self.unproven_room = limits.error_budget(config)[0] - limits.ERROR_RESERVE
-        self.unproven_out = 0
 
     @property
     def exhausted(self) -> bool:
@@ -173,20 +179,21 @@ class Due:
 
     def claim(self, want: int) -> tuple[datetime, list[SentMessage], list[RefreshResult]]:
         count = int(min(want, self.allowance.share()))
-        room = max(self.unproven_room - self.unproven_out, 0)
-        stamp, claimed = limits.claim_due(self.config, count, self.due_by, room)
+        unproven = None if self.unproven_room > 0 else 0  # once it is spent: known ones only
+        stamp, claimed = limits.claim_due(self.config, count, self.due_by, unproven)
         self.allowance.left -= len(claimed)
-        self.unproven_out += sum(limits.is_unproven(row) for row in claimed)
-        # fewer than asked: nothing more is due for this account, unless the room for unproven
-        # messages held the claim back (those in flight give it back as they are answered)
-        if len(claimed) < count and (room >= count or not self.unproven_out):
+        if len(claimed) < count:  # nothing more due for this account (that may be asked)
             self.exhausted = True
         return stamp, claimed, []
 
     def answered(self, message: SentMessage, erred: bool) -> None:
-        if limits.is_unproven(message):
-            self.unproven_out -= 1
-            self.unproven_room -= erred
+        if erred and limits.is_unproven(message):
+            self.unproven_room -= 1
+
+    def holds_back(self, message: SentMessage) -> bool:
+        """Whether a claimed message must not be sent (a request thread asks): unproven ones
+        once their room is spent, however many are queued."""
+        return self.unproven_room <= 0 and limits.is_unproven(message)
 
     def still_needed(self) -> bool:
         """Whether waiting for a slot is still worth it (other sweeps may have done the work)."""
@@ -403,20 +410,24 @@ class Run:
 
     def _fetch(self, lane: Lane, row: SentMessage, stamp: datetime, send_by: float) -> _Fetched:
         """Never raises: whatever happens is the message's answer."""
+        while True:
+            refused = self._refusal(lane, row, send_by)
+            if refused is not None:
+                return _Fetched(lane, row, stamp, refused, timezone.now(), sent=False)
+            if lane.tokens.acquire(timeout=0.05):  # an error token for this request
+                if (refused := self._refusal(lane, row, send_by)) is None:  # still true?
+                    return self._send(lane, row, stamp)
+                lane.tokens.release()
+
+    def _refusal(self, lane: Lane, row: SentMessage, send_by: float) -> SmscCallRefused | None:
+        """Why a claimed message must not be sent now, if it must not."""
         if lane.stop.is_set():
-            refused: SmscCallRefused = lane.stopped_by or SmscCircuitOpen("calls paused earlier in this run")
-            return _Fetched(lane, row, stamp, refused, timezone.now(), sent=False)
-        while not lane.tokens.acquire(timeout=0.05):  # an error token for this request
-            if lane.stop.is_set() or time.monotonic() > send_by:
-                break
-        else:
-            if not lane.stop.is_set() and time.monotonic() <= send_by:
-                return self._send(lane, row, stamp)
-            lane.tokens.release()
-        refused = SmscBusy("no request slot came free in time; asked again later")
-        if lane.stop.is_set():
-            refused = lane.stopped_by or SmscCircuitOpen("calls paused earlier in this run")
-        return _Fetched(lane, row, stamp, refused, timezone.now(), sent=False)
+            return lane.stopped_by or SmscCircuitOpen("calls paused earlier in this run")
+        if lane.source.holds_back(row):
+            return SmscCircuitOpen(UNPROVEN_HELD_BACK)
+        if time.monotonic() > send_by:
+            return SmscBusy("no request slot came free in time; asked again later")
+        return None
 
     def _send(self, lane: Lane, row: SentMessage, stamp: datetime) -> _Fetched:
         """One request, holding one of the lane's error tokens: an answer that is no error

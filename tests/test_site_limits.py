@@ -225,18 +225,22 @@ def test_an_error_flood_stays_within_the_sites_error_budget_and_the_rest_are_sti
     def asked(message):
         return len(sim.status_checks.get((message.smsc_id, message.phone), []))
 
+    room = limits.ERROR_BUDGET - limits.ERROR_RESERVE
     for sweep in range(2, 5):
         service.refresh_due()
         assert [asked(m) for m in good] == [sweep] * 50
-        assert sim.errors_answered == {"3": limits.ERROR_BUDGET - limits.ERROR_RESERVE}
+        assert set(sim.errors_answered) == {"3"}
+        # the unknown ones stop at the reserve, give or take those in flight when they reached it
+        swept = sim.errors_answered["3"]
+        assert room <= swept <= room + limits.SITE_SLOTS
 
     results = service.refresh_many(bad)
 
-    assert sim.errors_answered == {"3": limits.ERROR_BUDGET}
+    assert sim.errors_answered == {"3": limits.ERROR_BUDGET}  # the budget holds exactly
     assert sim.blocked_until == {}
+    assert [r.outcome for r in results].count(Outcome.REQUEST_ERROR) == limits.ERROR_BUDGET - swept
     refused = [r for r in results if r.outcome == Outcome.REFUSED]
-    assert len(refused) == 150 - limits.ERROR_RESERVE
-    assert "erroneous requests to this site" in str(refused[0].error)
+    assert any("erroneous requests to this site" in str(r.error) for r in refused)
     assert limits.error_budget(get_settings())[0] == 0
 
 
