@@ -368,8 +368,10 @@ class Run:
 
     def _collect(self) -> list[_Fetched]:
         """The answers that came back (waiting up to a second for the first), learning from
-        them how long SMSC takes. Errors 2 and 4 are recorded at once (``limits.pause_after``),
-        before the slots that carried them can be released."""
+        them how long SMSC takes. Erroneous answers are recorded at once
+        (``limits.pause_after``: error tokens, an error 2's site slot, pauses for 2 and 4),
+        before the slots that carried them can be released, and the lane's error tokens
+        renewed."""
         came: list[_Fetched] = []
         with contextlib.suppress(queue.Empty):
             came.append(self.answers.get(timeout=1.0))
@@ -431,7 +433,7 @@ class Run:
 
     def _send(self, lane: Lane, row: SentMessage, stamp: datetime) -> _Fetched:
         """One request, holding one of the lane's error tokens: an answer that is no error
-        gives it back at once; an error's is the calling thread's to renew."""
+        gives it back at once; an erroneous one keeps it (``_renew_tokens`` takes another)."""
         answer: StatusResult | SmscError
         started = time.monotonic()
         try:
