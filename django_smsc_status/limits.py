@@ -273,7 +273,8 @@ def account_status(config: SmscSettings) -> AccountStatus:
 
 class SlotLease:
     """Slots held by this caller; use as a context manager. ``len()`` is the number held: each
-    is a slot of the login at its site together with one of the site's slots.
+    is a slot of the login at its site together with one of the site's slots and one of its
+    error tokens (an erroneous answer keeps its token: :func:`pause_after`).
 
     A lease of a half-open login (no answer from SMSC yet, or none for ``LOGIN_PROOF_SECONDS``)
     is *proving*: one slot until :meth:`prove` says the login answered, so a password changed
@@ -300,7 +301,7 @@ class SlotLease:
         self.release()
 
     def _mine(self):
-        """Every row this lease holds: the login's slots and the site's."""
+        """Every row this lease holds: the login's slots, the site's and its error tokens."""
         return RequestSlot.objects.filter(holder=self.token)
 
     def _beat(self) -> None:
