@@ -707,11 +707,13 @@ def _per_row(state: AccountState, key: str, compute):
 class AccountStateAdmin(admin.ModelAdmin):
     """Where a tripped circuit breaker (error 2) or an IP block (error 4) shows, and is reset.
 
-    A row is a login (SMSC counts its limits per login), not an account: the "accounts" column
-    names the configured accounts that use it, and resetting a row resets them all."""
+    A row is a login at a site (SMSC counts its limits per login), not an account: the
+    "accounts" column names the configured accounts that use it, and resetting a row resets
+    them all."""
 
     list_display = (
         "login",
+        "site",
         "accounts",
         "paused_until",
         "reason",
@@ -723,6 +725,7 @@ class AccountStateAdmin(admin.ModelAdmin):
     )
     readonly_fields = (
         "login",
+        "site",
         "accounts",
         "paused_until",
         "pause_code",
@@ -739,7 +742,9 @@ class AccountStateAdmin(admin.ModelAdmin):
 
     def _names(self, state: AccountState) -> list[str]:
         """The configured accounts whose login is this row's (none if it left the settings)."""
-        return _per_row(state, "_smsc_names", lambda: service.accounts_by_login().get(state.account, []))
+        return _per_row(
+            state, "_smsc_names", lambda: service.accounts_by_login().get((state.site, state.account), [])
+        )
 
     def _status(self, state: AccountState):
         """``service.account_status`` of the row's login, or None if no account uses it."""
@@ -782,11 +787,11 @@ class AccountStateAdmin(admin.ModelAdmin):
     def reset(self, request: HttpRequest, queryset) -> None:
         by_login = service.accounts_by_login()
         reset, unconfigured = 0, []
-        for login in queryset.order_by("account").values_list("account", flat=True):
-            if login in by_login:  # one reset serves every account of the login
-                reset += service.reset_breaker(by_login[login][0])
+        for key in queryset.order_by("account", "site").values_list("site", "account"):
+            if key in by_login:  # one reset serves every account of the login at the site
+                reset += service.reset_breaker(by_login[key][0])
             else:
-                unconfigured.append(login)
+                unconfigured.append(f"{key[1]} @ {key[0]}")
         self.message_user(
             request,
             ngettext("Reset %(n)d account.", "Reset %(n)d accounts.", reset) % {"n": reset},

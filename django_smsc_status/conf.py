@@ -11,6 +11,7 @@ returns an immutable, hashable :class:`SmscSettings`; a missing or malformed key
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import math
 import re
 from dataclasses import dataclass, field, fields
@@ -166,19 +167,30 @@ class SmscSettings:
 
     @property
     def limits_key(self) -> str:
-        """Key of the login's limits (slots, breaker, auth budget: SMSC counts them per login):
-        the login, or a digest of the API key (never the key). Two accounts with one login
-        share them."""
+        """The login as SMSC counts its limits: the login, or a digest of the API key (never
+        the key). Its state (slots, breaker, half-open) is kept per site *and* login
+        (:attr:`site`): one login at two sites is two accounts at SMSC."""
         if self.login:
             return self.login
         return "apikey:" + hashlib.sha256(self.api_key.encode()).hexdigest()[:12]
 
     @property
+    def site(self) -> str:
+        """The SMSC site of ``ENDPOINT``, however it is spelled (:func:`site_of`)."""
+        return site_of(self.endpoint)
+
+    @property
     def site_key(self) -> str:
-        """Key of the site's authorisation-error budget: SMSC blocks the calling IP after 5
-        errors 2 within 30 minutes whichever logins made them, so every account at one site
-        (the ENDPOINT's host and port) counts them together."""
-        return "site:" + urlsplit(self.endpoint).netloc.lower()
+        """Key of the site's shared limits (request slots, authorisation-error budget): SMSC
+        blocks the calling IP after 5 errors 2 within 30 minutes whichever logins made them,
+        so every account at one site counts them together."""
+        return "site:" + self.site
+
+    @property
+    def errors_key(self) -> str:
+        """Key of the site's error budget (SMSC blocks the IP after 100 erroneous requests
+        within 10 minutes, whichever logins made them)."""
+        return "errors:" + self.site
 
     @property
     def endpoints(self) -> tuple[str, ...]:
@@ -207,6 +219,38 @@ def _shown(value: Any) -> str:
     return repr(value) if value is None or isinstance(value, (int, float)) else type(value).__name__
 
 
+_WWW = re.compile(r"www\d*\.(?=[^.]+\.[^.]+)")  # a leading www / www2 ... label, not the domain itself
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def site_of(url: str) -> str:
+    """One name per SMSC site, so that every spelling shares one budget: the host in lower
+    case without a trailing dot or a leading ``www`` / ``www<digits>`` label (SMSC's backups
+    ``www2``...``www5.smsc.ru`` are ``smsc.ru``), every loopback name as ``localhost``, and the
+    port only when it is not the scheme's default (``http`` and ``https`` of one host are one
+    site). Pure text: no DNS lookup."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").rstrip(".")
+    try:
+        address: ipaddress.IPv4Address | ipaddress.IPv6Address | None = ipaddress.ip_address(host)
+    except ValueError:
+        address = None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    if host == "localhost" or host.endswith(".localhost") or (address is not None and address.is_loopback):
+        host = "localhost"
+    elif isinstance(address, ipaddress.IPv6Address):
+        host = f"[{address.compressed}]"
+    elif address is not None:
+        host = str(address)
+    else:
+        host = _WWW.sub("", host, count=1)
+    port = parts.port
+    if port is not None and port != DEFAULT_PORTS.get(parts.scheme):
+        host += f":{port}"
+    return host
+
+
 def _url(key: Key, value: Any) -> str:
     if not isinstance(value, str) or urlsplit(value).scheme not in ("http", "https"):
         raise _error(key, f"must be an http(s) URL, got {_shown(value)}")
@@ -215,6 +259,10 @@ def _url(key: Key, value: Any) -> str:
         raise _error(key, "has no host")
     if parts.username is not None or parts.password is not None:
         raise _error(key, "must not hold credentials (user:password@): set LOGIN and PASSWORD")
+    try:
+        parts.port  # noqa: B018 - raises for a port out of range
+    except ValueError:
+        raise _error(key, "has an invalid port") from None
     return value
 
 

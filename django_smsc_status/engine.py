@@ -52,6 +52,10 @@ UNREADABLE_WHILE_UNPROVED = (
     "not asking SMSC again in this run: an answer to a login not yet proved could not be read, "
     "so it was counted as a possible SMSC error 2"
 )
+UNPROVEN_HELD_BACK = (
+    "not asked in this sweep: messages without a good answer from SMSC have spent their part "
+    "of the site's error budget"
+)
 
 UPDATED_FIELDS = [
     "text",
@@ -127,6 +131,12 @@ class Listed:
         stamp, claimed, taken = limits.claim_messages(batch, self.config)
         return stamp, claimed, [_not_claimed(row, self.config) for row in taken]
 
+    def answered(self, message: SentMessage, erred: bool) -> None:
+        pass
+
+    def holds_back(self, message: SentMessage) -> bool:
+        return False
+
     def still_needed(self) -> bool:
         return True
 
@@ -160,6 +170,9 @@ class Due:
         self.config, self.allowance, self.due_by = config, allowance, due_by
         self._exhausted = False
         allowance.sharing += 1
+        # messages that never had a good answer may spend the site's error budget down to
+        # its reserve (read once a sweep), so a flood of unknown ids leaves room for the rest
+        self.unproven_room = limits.error_budget(config)[0] - limits.ERROR_RESERVE
 
     @property
     def exhausted(self) -> bool:
@@ -173,11 +186,21 @@ class Due:
 
     def claim(self, want: int) -> tuple[datetime, list[SentMessage], list[RefreshResult]]:
         count = int(min(want, self.allowance.share()))
-        stamp, claimed = limits.claim_due(self.config, count, self.due_by)
+        unproven = None if self.unproven_room > 0 else 0  # once it is spent: known ones only
+        stamp, claimed = limits.claim_due(self.config, count, self.due_by, unproven)
         self.allowance.left -= len(claimed)
-        if len(claimed) < count:  # nothing more due for this account
+        if len(claimed) < count:  # nothing more due for this account (that may be asked)
             self.exhausted = True
         return stamp, claimed, []
+
+    def answered(self, message: SentMessage, erred: bool) -> None:
+        if erred and limits.is_unproven(message):
+            self.unproven_room -= 1
+
+    def holds_back(self, message: SentMessage) -> bool:
+        """Whether a claimed message must not be sent (a request thread asks): unproven ones
+        once their room is spent, however many are queued."""
+        return self.unproven_room <= 0 and limits.is_unproven(message)
 
     def still_needed(self) -> bool:
         """Whether waiting for a slot is still worth it (other sweeps may have done the work)."""
@@ -191,7 +214,9 @@ class Due:
 class Lane:
     """One account's part of a run: its settings, request slots and client, the source of its
     messages, and the queue its request threads take claimed messages from. Accounts never
-    share slots, pauses or pace; a lane that stops (error 2 or 4, no slot in time) stops alone."""
+    share pauses or pace, nor their login's slots; lanes at one site share its slots (evenly,
+    see ``Run._share``) and its error budget. A lane that stops (error 2 or 4, no slot in time,
+    the site's error budget spent) stops alone."""
 
     def __init__(self, source: Listed | Due, lease: limits.SlotLease) -> None:
         self.config, self.source, self.lease = source.config, source, lease
@@ -201,6 +226,10 @@ class Lane:
         self.stopped_by: SmscCallRefused | None = None
         self.outstanding = 0  # claimed, answer not back yet
         self.workers = 0
+        # error tokens (``limits.ERROR_BUDGET``) of the lease free for a request: each slot
+        # came with one; an erroneous answer keeps its token, and another is taken if any is left
+        self.tokens = threading.Semaphore(0)
+        self.token_count = 0
         self.ran = bool(lease)  # had a slot at some point
         self.took = limits.CLAIM_VALID_FOR / 4  # seconds per request, learnt as answers come
         now = time.monotonic()
@@ -278,7 +307,7 @@ class Run:
                     if not any(lane.outstanding for lane in self.lanes):
                         if all(lane.finished for lane in self.lanes):
                             break
-                        if done:  # nothing in flight: write what came (errors 2 count at once)
+                        if done:  # nothing in flight: write what came
                             results = self._apply(done)
                             done = []
                             yield from results
@@ -291,6 +320,8 @@ class Run:
                     done += came
                     for lane in self.lanes:
                         self._start(pool, lane, self._widen(lane, [f for f in came if f.lane is lane]))
+                        if lane.finished and lane.lease:  # its site slots go to the other lanes
+                            lane.lease.release()
                     if len(done) >= batch or (done and time.monotonic() >= flush_at):
                         results = self._apply(done)
                         done = []
@@ -322,6 +353,9 @@ class Run:
         for _slot in range(count):
             pool.submit(self._work, lane)
         lane.workers += count
+        if count:
+            lane.token_count += count
+            lane.tokens.release(count)
 
     def _feed(self, lane: Lane, pool: ThreadPoolExecutor) -> Iterator[RefreshResult]:
         """Claim the lane's next messages if its slots have room; refuse the rest if it stopped."""
@@ -354,12 +388,19 @@ class Run:
     def _await_slot(self, lane: Lane, pool: ThreadPoolExecutor) -> None:
         """A lane without a slot (all held by other processes): take one as it comes free,
         give up after ``SLOT_WAIT``, or finish quietly when nothing is left to do."""
-        if added := lane.lease.top_up():
+        try:
+            added = lane.lease.top_up(self._share(lane))
+        except SmscCircuitOpen as exc:  # paused meanwhile, or the site's errors 2 hold every slot
+            lane.halt(exc)
+            return
+        if added:
             lane.ran = True
             self._start(pool, lane, added)
         elif not lane.source.still_needed():
             lane.source.exhausted = True
-        elif time.monotonic() >= lane.slot_deadline:
+        elif time.monotonic() >= lane.slot_deadline and not any(
+            other.lease for other in self._at_site(lane) if other is not lane
+        ):  # no slot in time, and none held by this run's lanes at the site (they free them)
             lane.halt(limits.busy(lane.config))
         lane.next_try = time.monotonic() + lane.try_pause * (0.5 + random.random())
         lane.try_pause = min(lane.try_pause * 1.5, 0.25)
@@ -368,7 +409,7 @@ class Run:
         if time.monotonic() - lane.checked_open > 1:  # paused by another process meanwhile?
             lane.checked_open = time.monotonic()
             try:
-                limits.ensure_open(lane.config.limits_key)
+                limits.ensure_open(lane.config)
             except SmscCircuitOpen as exc:
                 lane.halt(exc)
                 return 0, []
@@ -378,9 +419,19 @@ class Run:
             lane.todo.put((row, stamp, send_by))
         return len(claimed), not_claimed
 
+    def _at_site(self, lane: Lane) -> list[Lane]:
+        return [other for other in self.lanes if other.config.site == lane.config.site and not other.finished]
+
+    def _share(self, lane: Lane) -> int:
+        """Slots the lane may hold: the run's unfinished lanes at one site share its slots."""
+        return limits.site_share(lane.config, len(self._at_site(lane)))
+
     def _collect(self, wait: float) -> list[_Fetched]:
-        """The answers that came back (waiting up to ``wait`` seconds for the first), learning
-        from them how long SMSC takes."""
+        """The answers that came back (waiting up to ``wait`` seconds for the first), learning from
+        them how long SMSC takes. Erroneous answers are recorded at once
+        (``limits.pause_after``: error tokens, an error 2's site slot, pauses for 2 and 4),
+        before the slots that carried them can be released, and the lane's error tokens
+        renewed."""
         came: list[_Fetched] = []
         with contextlib.suppress(queue.Empty):
             came.append(self.answers.get(timeout=wait) if wait else self.answers.get_nowait())
@@ -388,9 +439,32 @@ class Run:
                 came.append(self.answers.get_nowait())
         for item in came:
             item.lane.outstanding -= 1
+            item.lane.source.answered(item.message, item.sent and limits.is_erroneous_request(item.answer))
             if item.sent:
                 item.lane.took = 0.8 * item.lane.took + 0.2 * item.took
+        for lane in self.lanes:
+            errors = [
+                f.answer for f in came if f.lane is lane and f.sent and limits.is_erroneous_request(f.answer)
+            ]
+            if errors:
+                suspects = sum(1 for f in came if f.lane is lane and f.suspect)
+                limits.pause_after(errors, lane.config, lane.lease, suspects=suspects)
+            if errors or lane.token_count < len(lane.lease):
+                self._renew_tokens(lane, len(errors))
         return came
+
+    def _renew_tokens(self, lane: Lane, spent: int) -> None:
+        """``spent`` of the lane's error tokens were kept by errors: take new ones for its
+        slots; stop the lane when the site's error budget is spent."""
+        lane.token_count -= spent
+        if lane.stop.is_set() or not lane.lease:
+            return
+        renewed = lane.lease.renew_tokens(len(lane.lease) - lane.token_count)
+        if renewed:
+            lane.token_count += renewed
+            lane.tokens.release(renewed)
+        elif lane.token_count <= 0 and (refusal := limits.out_of_error_budget(lane.config)):
+            lane.halt(refusal)
 
     def _work(self, lane: Lane) -> None:
         """One per leased slot, in a pool thread: SMSC only, no database."""
@@ -399,15 +473,30 @@ class Run:
 
     def _fetch(self, lane: Lane, row: SentMessage, stamp: datetime, send_by: float) -> _Fetched:
         """Never raises: whatever happens is the message's answer."""
+        while True:
+            refused = self._refusal(lane, row, send_by)
+            if refused is not None:
+                return _Fetched(lane, row, stamp, refused, timezone.now(), sent=False)
+            if lane.tokens.acquire(timeout=0.05):  # an error token for this request
+                if (refused := self._refusal(lane, row, send_by)) is None:  # still true?
+                    return self._send(lane, row, stamp)
+                lane.tokens.release()
+
+    def _refusal(self, lane: Lane, row: SentMessage, send_by: float) -> SmscCallRefused | None:
+        """Why a claimed message must not be sent now, if it must not."""
         if lane.stop.is_set():
-            refused: SmscCallRefused = SmscCircuitOpen("calls paused after an SMSC error earlier in this run")
-            return _Fetched(lane, row, stamp, refused, timezone.now(), sent=False)
+            return lane.stopped_by or SmscCircuitOpen("calls paused earlier in this run")
+        if lane.source.holds_back(row):
+            return SmscCircuitOpen(UNPROVEN_HELD_BACK)
         if time.monotonic() > send_by:
-            refused = SmscBusy("no request slot came free in time; asked again later")
-            return _Fetched(lane, row, stamp, refused, timezone.now(), sent=False)
+            return SmscBusy("no request slot came free in time; asked again later")
         if time.monotonic() > lane.last_send:
-            refused = SmscBusy("the run's time was up; asked in a later run")
-            return _Fetched(lane, row, stamp, refused, timezone.now(), sent=False)
+            return SmscBusy("the run's time was up; asked in a later run")
+        return None
+
+    def _send(self, lane: Lane, row: SentMessage, stamp: datetime) -> _Fetched:
+        """One request, holding one of the lane's error tokens: an answer that is no error
+        gives it back at once; an erroneous one keeps it (``_renew_tokens`` takes another)."""
         answer: StatusResult | SmscError
         unproved, started = lane.lease.proving, time.monotonic()
         try:
@@ -421,10 +510,12 @@ class Run:
             logger.exception("refreshing message %s failed", row.pk)
             answer = SmscError(f"unexpected {type(exc).__name__}; see the log")
         # an unreadable answer to a login not yet proved may have been an error 2: counted as
-        # one (see ``_apply``), and no more requests of this login in this run
+        # one (see ``_collect``), and no more requests of this login in this run
         suspect = unproved and limits.may_be_auth_error(answer)
         if suspect:
             lane.halt(SmscCircuitOpen(UNREADABLE_WHILE_UNPROVED))
+        if not limits.is_erroneous_request(answer):
+            lane.tokens.release()
         took = time.monotonic() - started
         return _Fetched(lane, row, stamp, answer, timezone.now(), sent=True, took=took, suspect=suspect)
 
@@ -432,16 +523,20 @@ class Run:
         """Slots added to the lane's lease: at once when the run's first answer proved the
         login (until then one request, see ``limits.SlotLease``), otherwise looked for every
         second (slots that other processes released)."""
-        proved = lane.lease.proving and any(limits.proves_login(f.answer) for f in came)
+        proved = lane.lease.proving and any(f.sent and limits.proves_login(f.answer) for f in came)
         if proved:
             lane.lease.prove()
-        full = len(lane.lease) >= lane.config.max_concurrent_requests
+        share = self._share(lane)
+        full = len(lane.lease) >= share
         if lane.lease.proving or lane.stop.is_set() or full or lane.source.exhausted:
             return 0
         if not (proved or time.monotonic() - lane.topped_up > 1):
             return 0
         lane.topped_up = time.monotonic()
-        return lane.lease.top_up()
+        try:
+            return lane.lease.top_up(share)
+        except SmscCircuitOpen:  # the slots held go on; _claim halts the lane if it is paused
+            return 0
 
     def _apply(self, fetched: list[_Fetched]) -> list[RefreshResult]:
         """Write a batch of answers in one transaction; one row's failure costs one row."""
@@ -470,13 +565,6 @@ class Run:
             for pk, (old_status, snapshot) in changes.items():
                 # robust: a receiver's failure is logged and costs no other message anything
                 transaction.on_commit(_announcer(rows[pk], old_status, snapshot), robust=True)
-        for lane in self.lanes:
-            errors = [
-                r.error for pk, r in results.items() if r.error is not None and configs[pk] is lane.config
-            ]
-            if suspects := sum(1 for f in fetched if f.suspect and f.lane is lane):
-                limits.count_auth_failures(lane.config, suspects)
-            limits.pause_after(errors, lane.config)
         return list(results.values())
 
 

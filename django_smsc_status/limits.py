@@ -1,23 +1,35 @@
 """SMSC's limits, kept in the database so they hold across processes and machines.
 
-* **Request slots**: at most ``MAX_CONCURRENT_REQUESTS`` requests of one login in flight. A
-  caller leases slots (rows of :class:`RequestSlot`) with a conditional UPDATE and runs at most
-  one request per slot at a time. A heartbeat thread renews the lease every few seconds for as
+* **Request slots**: every request in flight holds one slot of its login at its site (at most
+  ``MAX_CONCURRENT_REQUESTS``) and one of its site's 4 slots, across its logins. A caller
+  leases slots (rows of :class:`RequestSlot`) with conditional UPDATEs and runs at most one
+  request per slot at a time. A heartbeat thread renews the lease every few seconds for as
   long as the caller lives, so a lease never runs out under a live request, and a killed
   process's slots are free again within ``LEASE_SECONDS``.
-* **Half-open**: until a login has had an answer from SMSC since its first use or since its
-  breaker opened, only one slot of it can be leased (one request in flight, across every
-  process): a wrong password costs one call, not four.
 * **Authorisation budget**: SMSC blocks the calling IP for 30 minutes after 5 errors 2 within
-  30 minutes. Every error 2 is recorded (:class:`AuthFailure`); the slots that may be leased
-  are capped so that the requests in flight can never make the fifth.
-* **Pause** (circuit breaker): after error 2 every call for the login stops until the breaker
-  is reset or ``BREAKER_TIMEOUT`` passes; after error 4 calls pause for ``IP_BLOCK_BACKOFF``.
+  30 minutes, whichever logins made them. A site slot whose request got error 2 stays taken
+  for those 30 minutes, so requests in flight at a site plus its errors 2 within the window
+  never exceed 4: whatever is in flight, across logins and processes, cannot make the fifth.
+* **Error budget**: SMSC blocks the calling IP for 10 minutes after 100 erroneous requests
+  within 10 minutes. Each site has ``ERROR_BUDGET`` (50) error tokens: a request in flight
+  holds one, and an answer that is an error (any error, or no answer) keeps it for 10 minutes.
+  So at most 50 erroneous requests per site in any 10 minutes, across processes. Messages that
+  never had a good answer may only spend the budget down to ``ERROR_RESERVE`` (see
+  :func:`claim_due`): a flood of unknown ids cannot hold up the messages SMSC knows.
+* **Half-open**: until a login has had an answer from SMSC at a site since its first use there
+  or since its breaker opened, only one slot of it can be leased (one request in flight,
+  across every process): a wrong password costs one call, not four.
+* **Pause** (circuit breaker): after error 2 every call for the login at that site stops until
+  the breaker is reset or ``BREAKER_TIMEOUT`` passes; after error 4 calls pause for
+  ``IP_BLOCK_BACKOFF``. A lease checks the pause *after* taking its slots, so the request that
+  held a slot before (and paused the login) is always seen.
 * **Per message** (5 checks a minute): :func:`claim_messages` stamps ``last_checked_at`` with a
   conditional UPDATE, to the latest moment the request may reach SMSC (see there).
 
-Conditional UPDATEs (write first, never read-then-write) are atomic on PostgreSQL and do not
-trip SQLite's "database is locked" on lock upgrades.
+A login's state (slots, breaker, half-open) is kept per site and login (``SmscSettings.site``,
+``SmscSettings.limits_key``): one login at two SMSC sites is two accounts there. Conditional
+UPDATEs (write first, never read-then-write) are atomic on PostgreSQL and do not trip SQLite's
+"database is locked" on lock upgrades.
 """
 
 from __future__ import annotations
@@ -29,11 +41,13 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TypeGuard
 
 from django.db import DatabaseError, connections, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from .codes import MessageStatus
 from .conf import SmscSettings
 from .exceptions import (
     SmscAuthError,
@@ -45,12 +59,18 @@ from .exceptions import (
     SmscIpBlocked,
     SmscTransportError,
 )
-from .models import LOGIN_PROOF_SECONDS, AccountState, AuthFailure, RequestSlot, SentMessage
+from .models import LOGIN_PROOF_SECONDS, AccountState, RequestSlot, SentMessage
 
 logger = logging.getLogger(__name__)
 
 AUTH_ERROR_LIMIT = 5  # SMSC blocks the IP at the fifth error 2 ...
 AUTH_ERROR_WINDOW = 1800  # ... within 30 minutes
+SITE_SLOTS = AUTH_ERROR_LIMIT - 1  # per site: requests in flight + errors 2 in the window
+AUTH_ERROR_HOLDER = "error 2"  # holds a site slot for AUTH_ERROR_WINDOW after an error 2
+ERROR_WINDOW = 600  # SMSC blocks the IP after 100 erroneous requests within 10 minutes:
+ERROR_BUDGET = 50  # we allow ourselves half of that per site
+ERROR_RESERVE = 25  # ... and keep this much of it for messages that have answered before
+ERROR_HOLDER = "error"  # holds an error token for ERROR_WINDOW after an erroneous answer
 LEASE_SECONDS = 12  # a dead process's slots are free again after at most this
 HEARTBEAT_SECONDS = 3
 CLAIM_VALID_FOR = 2.0  # a claimed message must be on its way to SMSC within this
@@ -59,10 +79,15 @@ CLAIM_VALID_FOR = 2.0  # a claimed message must be on its way to SMSC within thi
 # -- pause / circuit breaker ---------------------------------------------------------------------
 
 
-def ensure_open(account: str, state: AccountState | None = None) -> None:
-    """Raise :class:`SmscCircuitOpen` while calls for ``account`` are paused."""
+def _state(config: SmscSettings):
+    """The login's :class:`AccountState` row at its site, as a queryset."""
+    return AccountState.objects.filter(site=config.site, account=config.limits_key)
+
+
+def ensure_open(config: SmscSettings, state: AccountState | None = None) -> None:
+    """Raise :class:`SmscCircuitOpen` while calls for the login at its site are paused."""
     if state is None:
-        state = AccountState.objects.filter(account=account).first()
+        state = _state(config).first()
     if state is not None and state.is_paused:
         raise SmscCircuitOpen(
             f"calls to SMSC are paused until {state.paused_until:%Y-%m-%d %H:%M:%S} UTC "
@@ -72,54 +97,82 @@ def ensure_open(account: str, state: AccountState | None = None) -> None:
         )
 
 
-def pause(account: str, code: int, seconds: float) -> None:
-    """Stop every call for ``account`` for ``seconds`` because SMSC answered ``code``.
+def pause(config: SmscSettings, code: int, seconds: float) -> None:
+    """Stop every call for the login at its site for ``seconds`` because SMSC answered ``code``.
 
     After error 2 the login is half-open again: it must prove itself with one request."""
     until = timezone.now() + timedelta(seconds=seconds)
     defaults = {"paused_until": until, "pause_code": code}
     if code == 2:
         defaults["verified_at"] = None
-    AccountState.objects.update_or_create(account=account, defaults=defaults)
-    logger.error("SMSC error %s for login %s: all calls paused until %s", code, account, until)
-
-
-def pause_after(errors: list[SmscError], config: SmscSettings) -> None:
-    """Record every error 2 among ``errors`` (the IP-block budget), then pause the login if
-    any must stop every call: 2 (breaker, wins) or 4 (IP blocked)."""
-    auth = [e for e in errors if isinstance(e, SmscAuthError)]
-    if auth:
-        count_auth_failures(config, len(auth))
-        pause(config.limits_key, 2, config.breaker_timeout)
-    elif any(isinstance(e, SmscIpBlocked) for e in errors):
-        pause(config.limits_key, 4, config.ip_block_backoff)
-
-
-def count_auth_failures(config: SmscSettings, count: int) -> None:
-    """Record ``count`` errors 2 (certain or possible) against the site's authorisation budget."""
-    now = timezone.now()
-    failures = [AuthFailure(account=config.site_key, occurred_at=now) for _ in range(count)]
-    AuthFailure.objects.bulk_create(failures)
-    AuthFailure.objects.filter(
-        account=config.site_key, occurred_at__lt=now - timedelta(seconds=AUTH_ERROR_WINDOW)
-    ).delete()
-
-
-def reset(account: str) -> bool:
-    """Close the breaker for ``account`` (after fixing the credentials). True if it was open.
-
-    The login stays half-open, and the authorisation budget still applies: see
-    :func:`auth_budget`."""
-    return bool(
-        AccountState.objects.filter(account=account, paused_until__isnull=False).update(
-            paused_until=None, pause_code=None
-        )
+    AccountState.objects.update_or_create(site=config.site, account=config.limits_key, defaults=defaults)
+    logger.error(
+        "SMSC error %s for login %s at %s: all calls paused until %s",
+        code,
+        config.limits_key,
+        config.site,
+        until,
     )
 
 
+def pause_after(
+    errors: list[SmscError], config: SmscSettings, lease: SlotLease | None = None, suspects: int = 0
+) -> None:
+    """Record the requests that ended in ``errors`` (those :func:`is_erroneous_request`: SMSC's
+    error answers, or no usable answer): each keeps an error token of ``lease`` for
+    ``ERROR_WINDOW``, and each error 2 a site slot for ``AUTH_ERROR_WINDOW``, as do
+    ``suspects`` of them (:func:`may_be_auth_error` answers to a login not yet proved: possible
+    errors 2, counted without opening the breaker). Then pause the login if any must stop every
+    call: 2 (breaker, wins) or 4 (IP blocked)."""
+    token = lease.token if lease is not None else ""
+    if erroneous := sum(map(is_erroneous_request, errors)):
+        _keep(config.errors_key, ERROR_BUDGET, erroneous, token, ERROR_HOLDER, ERROR_WINDOW)
+    auth = sum(isinstance(e, SmscAuthError) for e in errors)
+    if auth + suspects:
+        _keep(config.site_key, SITE_SLOTS, auth + suspects, token, AUTH_ERROR_HOLDER, AUTH_ERROR_WINDOW)
+    if auth:
+        pause(config, 2, config.breaker_timeout)
+    elif any(isinstance(e, SmscIpBlocked) for e in errors):
+        pause(config, 4, config.ip_block_backoff)
+
+
+def is_erroneous_request(answer: object) -> TypeGuard[SmscError]:
+    """Whether SMSC may count the request that ended in ``answer`` as erroneous: any error but
+    our own refusals, data no request could carry, and failures before the request was sent
+    (connecting): those never reached SMSC."""
+    return (
+        isinstance(answer, SmscError)
+        and not isinstance(answer, (SmscCallRefused, SmscInvalidRequest))
+        and not (isinstance(answer, SmscTransportError) and answer.before_sending)
+    )
+
+
+def _keep(key: str, rows: int, count: int, token: str, holder: str, seconds: float) -> None:
+    """Turn ``count`` of the slots of ``key`` held by ``token`` into ``holder``'s for
+    ``seconds`` (errors counted); free ones if it holds fewer (its lease ran out)."""
+    until = timezone.now() + timedelta(seconds=seconds)
+    slots = RequestSlot.objects.filter(account=key)
+    held = list(slots.filter(holder=token).values_list("number", flat=True)[:count]) if token else []
+    if held:
+        slots.filter(holder=token, number__in=held).update(holder=holder, expires_at=until)
+    missing = count - len(held)
+    if missing and len(_lease_rows(key, rows, missing, holder, until=until)) < missing:
+        logger.error("%s errors at %s could not be counted: every slot is taken", missing, key)
+
+
+def reset(config: SmscSettings) -> bool:
+    """Close the breaker for the login at its site (after fixing the credentials). True if it
+    was open.
+
+    The login stays half-open, and the authorisation budget still applies: see
+    :func:`auth_budget`."""
+    return bool(_state(config).filter(paused_until__isnull=False).update(paused_until=None, pause_code=None))
+
+
 def proves_login(answer: object) -> bool:
-    """Any answer from SMSC but error 2 or 4 shows that the credentials work."""
-    return not isinstance(answer, (SmscAuthError, SmscIpBlocked)) and (
+    """Any answer from SMSC but error 2 or 4 shows that the credentials work (a refusal on
+    our side is no answer)."""
+    return not isinstance(answer, (SmscAuthError, SmscIpBlocked, SmscCallRefused)) and (
         not isinstance(answer, SmscError) or answer.code is not None
     )
 
@@ -129,64 +182,97 @@ def may_be_auth_error(answer: object) -> bool:
     have reached SMSC (not refused by us, not failed before sending) and no answer of SMSC's
     was read (garbled, unexpected, cut off, timed out). From a login not yet proved, such a
     request is counted as an error 2 (the safe reading): see ``engine`` and ``service``."""
-    if not isinstance(answer, SmscError) or answer.code is not None:
-        return False  # SMSC's own answer: read, and proving or stopping the login as it says
-    if isinstance(answer, (SmscCallRefused, SmscInvalidRequest)):
-        return False  # nothing was sent
-    return not (isinstance(answer, SmscTransportError) and answer.before_sending)
+    return is_erroneous_request(answer) and answer.code is None  # None: no answer of SMSC's read
 
 
-def mark_verified(account: str) -> None:
-    """The login answered: lift the half-open limit (one request in flight) for
+def mark_verified(config: SmscSettings) -> None:
+    """The login answered at its site: lift the half-open limit (one request in flight) for
     ``LOGIN_PROOF_SECONDS``."""
     now = timezone.now()
     stale = Q(verified_at__isnull=True) | Q(verified_at__lt=now - timedelta(seconds=LOGIN_PROOF_SECONDS))
-    AccountState.objects.filter(stale, account=account).update(verified_at=now)
+    _state(config).filter(stale).update(verified_at=now)
 
 
 # -- authorisation budget ------------------------------------------------------------------------
 
 
-def auth_budget(account: str) -> tuple[int, datetime | None, int]:
-    """How many requests may be in flight at a site (``SmscSettings.site_key``: SMSC blocks
-    the calling IP after 5 errors 2 of *any* logins there) without risking that IP block;
-    when none may, the moment one may again; and the errors 2 counted within the window."""
-    now = timezone.now()
-    failures = list(
-        AuthFailure.objects.filter(
-            account=account,
-            occurred_at__gte=now - timedelta(seconds=AUTH_ERROR_WINDOW),
+def auth_budget(config: SmscSettings) -> tuple[int, datetime | None, int]:
+    """The site's authorisation budget: how many of its slots errors 2 leave (SMSC blocks the
+    calling IP after 5 errors 2 of *any* logins there within 30 minutes); when none, the
+    moment one comes free; and the errors 2 counted within the window."""
+    errors = list(
+        RequestSlot.objects.filter(
+            account=config.site_key, holder=AUTH_ERROR_HOLDER, expires_at__gt=timezone.now()
         )
-        .order_by("occurred_at")
-        .values_list("occurred_at", flat=True)
+        .order_by("expires_at")
+        .values_list("expires_at", flat=True)
     )
-    budget = AUTH_ERROR_LIMIT - 1 - len(failures)
-    if budget > 0:
-        return budget, None, len(failures)
-    # One request is allowed once all but AUTH_ERROR_LIMIT - 2 failures have left the window.
-    return 0, failures[-budget] + timedelta(seconds=AUTH_ERROR_WINDOW), len(failures)
+    budget = SITE_SLOTS - len(errors)
+    return budget, (errors[0] if budget <= 0 else None), len(errors)
+
+
+def error_budget(config: SmscSettings) -> tuple[int, datetime | None]:
+    """Erroneous requests the site's error budget still allows within ``ERROR_WINDOW``, and
+    when none, the moment one is allowed again."""
+    spent = list(
+        RequestSlot.objects.filter(
+            account=config.errors_key, holder=ERROR_HOLDER, expires_at__gt=timezone.now()
+        )
+        .order_by("expires_at")
+        .values_list("expires_at", flat=True)
+    )
+    left = ERROR_BUDGET - len(spent)
+    return left, (spent[0] if left <= 0 else None)
+
+
+def out_of_error_budget(config: SmscSettings) -> SmscCircuitOpen | None:
+    """The refusal while errors hold every error token of the site, else None."""
+    left, again_at = error_budget(config)
+    if left > 0:
+        return None
+    return SmscCircuitOpen(
+        f"not calling SMSC: {ERROR_BUDGET} erroneous requests to this site within 10 minutes "
+        f"(SMSC blocks the IP at 100); next try allowed at {again_at:%Y-%m-%d %H:%M:%S} UTC",
+        until=again_at,
+    )
+
+
+def _refuse_without_budget(config: SmscSettings) -> None:
+    """Raise :class:`SmscCircuitOpen` when errors hold every slot of the site, or every error
+    token."""
+    if refusal := out_of_error_budget(config):
+        raise refusal
+    budget, allowed_at, _errors = auth_budget(config)
+    if budget <= 0:
+        raise SmscCircuitOpen(
+            f"not calling SMSC: {SITE_SLOTS} authorisation errors (SMSC error 2) within "
+            f"30 minutes, and a fifth would get this server's IP blocked; next try allowed at "
+            f"{allowed_at:%Y-%m-%d %H:%M:%S} UTC",
+            code=2,
+            until=allowed_at,
+        )
 
 
 @dataclass(frozen=True)
 class AccountStatus:
-    """What the limits say about a login now (admin, command, API)."""
+    """What the limits say about a login at its site now (admin, command, API)."""
 
     account: str
     paused_until: datetime | None  # the breaker (error 2) or an IP block (error 4)
     pause_code: int | None
     half_open: bool  # one request at a time until SMSC answers
     auth_errors: int  # SMSC errors 2 at the account's site within the last 30 minutes
-    next_call_at: datetime | None  # None: a call is allowed now
+    next_call_at: datetime | None  # None: a call is allowed now (breaker, auth and error budgets)
 
 
 def account_status(config: SmscSettings) -> AccountStatus:
-    account = config.limits_key
-    state = AccountState.objects.filter(account=account).first()
+    state = _state(config).first()
     paused = state.paused_until if state is not None and state.is_paused else None
-    _budget, budget_at, errors = auth_budget(config.site_key)
-    waits = [t for t in (paused, budget_at) if t is not None]
+    _budget, budget_at, errors = auth_budget(config)
+    _left, errors_at = error_budget(config)
+    waits = [t for t in (paused, budget_at, errors_at) if t is not None]
     return AccountStatus(
-        account=account,
+        account=config.limits_key,
         paused_until=paused,
         pause_code=state.pause_code if state is not None and paused else None,
         half_open=state is None or state.is_half_open,
@@ -195,38 +281,17 @@ def account_status(config: SmscSettings) -> AccountStatus:
     )
 
 
-def _usable_slots(config: SmscSettings) -> tuple[int, bool, int]:
-    """Slots that may be leased now, whether the login is half-open, and the site's
-    authorisation budget; raises while paused or while another error 2 could get the IP
-    blocked."""
-    account = config.limits_key
-    state, _ = AccountState.objects.get_or_create(account=account)
-    ensure_open(account, state)
-    budget, allowed_at, _errors = auth_budget(config.site_key)
-    if not budget:
-        raise SmscCircuitOpen(
-            f"not calling SMSC: {AUTH_ERROR_LIMIT - 1} authorisation errors (SMSC error 2) within "
-            f"30 minutes, and a fifth would get this server's IP blocked; next try allowed at "
-            f"{allowed_at:%Y-%m-%d %H:%M:%S} UTC",
-            code=2,
-            until=allowed_at,
-        )
-    half_open = state.is_half_open
-    return (1 if half_open else min(budget, config.max_concurrent_requests)), half_open, budget
-
-
 # -- request slots -------------------------------------------------------------------------------
 
 
 class SlotLease:
-    """Slots held by this caller; use as a context manager. ``len()`` is the number held.
+    """Slots held by this caller; use as a context manager. ``len()`` is the number held: each
+    is a slot of the login at its site together with one of the site's slots and one of its
+    error tokens (an erroneous answer keeps its token: :func:`pause_after`).
 
     A lease of a half-open login (no answer from SMSC yet, or none for ``LOGIN_PROOF_SECONDS``)
-    is *proving*: one slot, and one of its site's probe slots (as many as the site's
-    authorisation budget allows), until :meth:`prove` says the login answered. So however many
-    logins and processes start at once, requests with credentials nobody has seen work lately
-    never outnumber the errors 2 the site can still afford, and a password changed since then
-    costs one request, not four.
+    is *proving*: one slot until :meth:`prove` says the login answered, so a password changed
+    since costs one request, not four.
 
     A daemon thread renews the lease while it is held (its own database connection), so the
     lease does not depend on how fast the caller consumes results."""
@@ -249,7 +314,7 @@ class SlotLease:
         self.release()
 
     def _mine(self):
-        """Every row this lease holds: the login's slots and the site's probe slot."""
+        """Every row this lease holds: the login's slots, the site's and its error tokens."""
         return RequestSlot.objects.filter(holder=self.token)
 
     def _beat(self) -> None:
@@ -263,55 +328,42 @@ class SlotLease:
             connections.close_all()  # this thread's connections only
 
     def prove(self) -> None:
-        """The login answered: lift its half-open limit and give back the probe slot, so more
-        slots may follow. Nothing to do for a lease that was not proving."""
+        """The login answered: lift its half-open limit, so more slots may follow. Nothing to
+        do for a lease that was not proving."""
         if self.proving:
             self.proving = False
-            _give_back_probe(self.config, self.token)
-            mark_verified(self.account)
+            mark_verified(self.config)
 
-    def top_up(self) -> int:
+    def top_up(self, most: int | None = None) -> int:
         """Lease more free slots, without waiting, up to what the login may use now (a first
-        one, or after the login proved itself, or slots another process released). Returns
-        how many."""
+        one, or after the login proved itself, or slots another process released) and at most
+        ``most`` in all. Returns how many; raises :class:`SmscCircuitOpen` as
+        :func:`open_lease` does."""
         if self._stop.is_set() or (self.proving and self.numbers):
             return 0
-        try:
-            if self.proving:
-                added, self.half_open = _take(self.config, 1, self.token)
-                self.numbers += added
-                return len(added)
-            usable, self.half_open, _budget = _usable_slots(self.config)
-        except SmscCircuitOpen:
-            return 0
-        added = _lease(
-            self.account,
-            [n for n in range(usable) if n not in self.numbers],
-            usable - len(self.numbers),
-            self.token,
-        )
+        most = self.config.max_concurrent_requests if most is None else most
+        added, half_open = _take(self.config, most - len(self.numbers), self.token, self.numbers)
+        if not self.numbers:
+            self.half_open = self.proving = half_open
         self.numbers += added
         return len(added)
 
+    def renew_tokens(self, count: int) -> int:
+        """Take up to ``count`` error tokens for slots whose token an error kept; how many."""
+        return len(_lease_free(self.config.errors_key, ERROR_BUDGET, count, self.token)) if count > 0 else 0
+
     def release(self) -> None:
-        self._stop.set()
-        self._mine().update(holder="", expires_at=None)
+        """Give every slot back (once; a later call does nothing)."""
+        if not self._stop.is_set():
+            self._stop.set()
+            self._mine().update(holder="", expires_at=None)
         self.numbers = []
 
 
-def _lease(account: str, numbers: list[int], want: int, token: str) -> list[int]:
-    """Take up to ``want`` of the free slots ``numbers``, in random order (less contention)."""
-    now = timezone.now()
-    free = Q(expires_at__isnull=True) | Q(expires_at__lt=now)
-    taken: list[int] = []
-    for number in random.sample(numbers, len(numbers)):
-        if len(taken) >= want:
-            break
-        if RequestSlot.objects.filter(free, account=account, number=number).update(
-            holder=token, expires_at=now + timedelta(seconds=LEASE_SECONDS)
-        ):
-            taken.append(number)
-    return taken
+def site_share(config: SmscSettings, callers_at_site: int) -> int:
+    """Slots each of ``callers_at_site`` callers at one site (the lanes of one run) should hold:
+    an even share of the site's, at least one (a caller without one waits for one)."""
+    return max(1, min(config.max_concurrent_requests, SITE_SLOTS // max(callers_at_site, 1)))
 
 
 def open_lease(config: SmscSettings, want: int) -> SlotLease:
@@ -343,36 +395,107 @@ def acquire_slots(config: SmscSettings, want: int = 1) -> SlotLease:
 
 def busy(config: SmscSettings) -> SmscBusy:
     return SmscBusy(
-        f"all request slots of {config.limits_key} stayed busy for {config.slot_wait:g} s",
+        f"all request slots of {config.limits_key} at {config.site} stayed busy for {config.slot_wait:g} s",
     )
 
 
-def _take(config: SmscSettings, want: int, token: str) -> tuple[list[int], bool]:
-    """One try at up to ``want`` usable slots of the login: ``(numbers taken, half-open)``. A
-    half-open login needs one of its site's probe slots first (as many as the site's
-    authorisation budget allows); nothing is kept unless a login slot was taken."""
-    usable, half_open, budget = _usable_slots(config)
-    if half_open and not _lease_rows(config.site_key, budget, 1, token, rows=AUTH_ERROR_LIMIT - 1):
+def _take(
+    config: SmscSettings, want: int, token: str, held: list[int] | None = None
+) -> tuple[list[int], bool]:
+    """One try at up to ``want`` more slots (beyond ``held``, the login's slots the caller
+    has): ``(login slot numbers taken, half-open)``. Each comes with one of the site's slots
+    and one of its error tokens; a half-open login may hold one. Raises
+    :class:`SmscCircuitOpen` while the login is paused (checked again once the slots are taken:
+    whoever held them before may have paused it) or while errors hold every slot or every
+    error token of the site."""
+    held = held or []
+    state, _ = AccountState.objects.get_or_create(site=config.site, account=config.limits_key)
+    ensure_open(config, state)
+    half_open = state.is_half_open
+    usable = 1 if half_open else config.max_concurrent_requests
+    want = min(want, usable - len(held))
+    if want <= 0:
         return [], half_open
-    taken = _lease_rows(config.limits_key, usable, want, token, rows=config.max_concurrent_requests)
-    if not taken and half_open:
-        _give_back_probe(config, token)
-    return taken, half_open
+    site = _lease_rows(config.site_key, SITE_SLOTS, want, token)
+    if not site:
+        _refuse_without_budget(config)
+        return [], half_open
+    login_key = f"{config.limits_key}@{config.site}"
+    numbers = [n for n in range(usable) if n not in held]
+    taken = _lease_rows(login_key, config.max_concurrent_requests, len(site), token, numbers=numbers)
+    tokens = _lease_free(config.errors_key, ERROR_BUDGET, len(taken), token) if taken else []
+    kept = min(len(taken), len(tokens))
+    try:
+        if taken and not tokens:
+            _refuse_without_budget(config)
+        if kept:
+            ensure_open(config)
+    except SmscCircuitOpen:
+        kept = 0
+        raise
+    finally:
+        _give_back(login_key, token, taken[kept:])
+        _give_back(config.site_key, token, site[kept:])
+        _give_back(config.errors_key, token, tokens[kept:])
+    return taken[:kept], half_open
 
 
-def _give_back_probe(config: SmscSettings, token: str) -> None:
-    RequestSlot.objects.filter(account=config.site_key, holder=token).update(holder="", expires_at=None)
+def _give_back(account: str, token: str, numbers: list[int]) -> None:
+    if numbers:
+        RequestSlot.objects.filter(account=account, holder=token, number__in=numbers).update(
+            holder="", expires_at=None
+        )
 
 
-def _lease_rows(account: str, usable: int, want: int, token: str, rows: int) -> list[int]:
-    """:func:`_lease` of slots ``0..usable-1`` of ``account``, making its ``rows`` slot rows
-    on first use."""
-    taken = _lease(account, list(range(usable)), max(1, min(want, usable)), token)
+def _lease(
+    account: str, numbers: list[int], want: int, token: str, until: datetime | None = None
+) -> list[int]:
+    """Take up to ``want`` of the free slots ``numbers``, in random order (less contention),
+    until ``until`` (default: one lease's length; the heartbeat renews it)."""
+    now = timezone.now()
+    free = Q(expires_at__isnull=True) | Q(expires_at__lt=now)
+    until = until or now + timedelta(seconds=LEASE_SECONDS)
+    taken: list[int] = []
+    for number in random.sample(numbers, len(numbers)):
+        if len(taken) >= want:
+            break
+        if RequestSlot.objects.filter(free, account=account, number=number).update(
+            holder=token, expires_at=until
+        ):
+            taken.append(number)
+    return taken
+
+
+def _lease_free(account: str, rows: int, want: int, token: str) -> list[int]:
+    """:func:`_lease_rows` of ``want`` of many slots (the error tokens): only those free now
+    are tried."""
+    now = timezone.now()
+    free = Q(expires_at__isnull=True) | Q(expires_at__lt=now)
+    numbers = list(RequestSlot.objects.filter(free, account=account).values_list("number", flat=True))
+    if not numbers and RequestSlot.objects.filter(account=account).exists():
+        return []
+    return _lease_rows(account, rows, want, token, numbers=numbers or None)
+
+
+def _lease_rows(
+    account: str,
+    rows: int,
+    want: int,
+    token: str,
+    *,
+    numbers: list[int] | None = None,
+    until: datetime | None = None,
+) -> list[int]:
+    """:func:`_lease` of ``numbers`` (default: all ``rows`` slots) of ``account``, making its
+    slot rows on first use."""
+    numbers = list(range(rows)) if numbers is None else numbers
+    want = max(1, min(want, len(numbers)))
+    taken = _lease(account, numbers, want, token, until)
     if not taken and not RequestSlot.objects.filter(account=account).exists():
         RequestSlot.objects.bulk_create(
             [RequestSlot(account=account, number=n) for n in range(rows)], ignore_conflicts=True
         )
-        taken = _lease(account, list(range(usable)), max(1, min(want, usable)), token)
+        taken = _lease(account, numbers, want, token, until)
     return taken
 
 
@@ -411,19 +534,37 @@ def any_due(config: SmscSettings, due_by: datetime) -> bool:
     return SentMessage.objects.due(due_by).filter(_claim_window(config)[1], account=config.name).exists()
 
 
-def claim_due(config: SmscSettings, count: int, due_by: datetime) -> tuple[datetime, list[SentMessage]]:
+#: Messages that never had a good answer from SMSC (none yet, or "not found"): they may spend
+#: the site's error budget only down to ``ERROR_RESERVE``.
+UNPROVEN = Q(status__isnull=True) | Q(status=MessageStatus.NOT_FOUND)
+
+
+def is_unproven(message: SentMessage) -> bool:
+    return message.status is None or message.status == MessageStatus.NOT_FOUND
+
+
+def claim_due(
+    config: SmscSettings, count: int, due_by: datetime, unproven: int | None = None
+) -> tuple[datetime, list[SentMessage]]:
     """Claim up to ``count`` of the account's messages due by ``due_by`` that nobody holds,
-    most overdue first (as :func:`claim_messages`). Rows another process is claiming right now
-    are skipped (``SKIP LOCKED``) instead of waited for, so concurrent sweeps share the due set."""
+    most overdue first (as :func:`claim_messages`), at most ``unproven`` of them
+    :data:`UNPROVEN`. Rows another process is claiming right now are skipped (``SKIP
+    LOCKED``) instead of waited for, so concurrent sweeps share the due set."""
     stamp, free = _claim_window(config)
+    due = SentMessage.objects.due(due_by).filter(free, account=config.name)
+
+    def first(rows, n: int) -> list[tuple[datetime, int]]:
+        rows = rows.order_by("next_check_at", "pk").select_for_update(skip_locked=True)
+        return list(rows.values_list("next_check_at", "pk")[:n]) if n > 0 else []
+
     with transaction.atomic():
-        pks = list(
-            SentMessage.objects.due(due_by)
-            .filter(free, account=config.name)
-            .order_by("next_check_at", "pk")
-            .select_for_update(skip_locked=True)
-            .values_list("pk", flat=True)[:count]
-        )
+        if unproven is None or unproven >= count:
+            found = first(due, count)
+        else:
+            found = sorted(first(due.exclude(UNPROVEN), count) + first(due.filter(UNPROVEN), unproven))[
+                :count
+            ]
+        pks = [pk for _at, pk in found]
         SentMessage.objects.filter(pk__in=pks).update(last_checked_at=stamp)
     rows = SentMessage.objects.in_bulk(pks)
     return stamp, [rows[pk] for pk in pks if pk in rows]

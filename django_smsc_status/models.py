@@ -179,11 +179,13 @@ LOGIN_PROOF_SECONDS = 300
 
 
 class AccountState(models.Model):
-    """Per-login state shared by every process: the circuit breaker (error 2), IP blocks (4),
-    and whether the login has proved itself since it was first used or since the breaker opened
-    (until then it is *half-open*: one request in flight at a time)."""
+    """Per-login state at one site, shared by every process: the circuit breaker (error 2), IP
+    blocks (4), and whether the login has proved itself since it was first used or since the
+    breaker opened (until then it is *half-open*: one request in flight at a time). Kept per
+    site and login: one login at two SMSC sites is two accounts there."""
 
-    account = models.CharField(_("account"), max_length=100, unique=True)
+    site = models.CharField(_("site"), max_length=100, default="")  # SmscSettings.site
+    account = models.CharField(_("account"), max_length=100)  # SmscSettings.limits_key: the login
     paused_until = models.DateTimeField(_("paused until"), null=True, blank=True)
     pause_code = models.IntegerField(_("SMSC error"), null=True, blank=True)
     verified_at = models.DateTimeField(_("last proved good at"), null=True, blank=True)
@@ -192,9 +194,12 @@ class AccountState(models.Model):
     class Meta:
         verbose_name = _("SMSC account state")
         verbose_name_plural = _("SMSC account states")
+        constraints = [
+            models.UniqueConstraint(fields=("site", "account"), name="smsc_status_unique_site_login"),
+        ]
 
     def __str__(self) -> str:
-        return self.account
+        return f"{self.account} @ {self.site}"
 
     @property
     def pause_reason(self) -> str:
@@ -213,23 +218,13 @@ class AccountState(models.Model):
         return (timezone.now() - self.verified_at).total_seconds() > LOGIN_PROOF_SECONDS
 
 
-class AuthFailure(models.Model):
-    """One SMSC error 2 at a site. SMSC blocks the calling IP after 5 within 30 minutes,
-    whichever logins made them; counting them here per site (``account`` holds the site's key,
-    ``site:host``), across processes, lets ``limits`` refuse any call that could be the fifth."""
-
-    account = models.CharField(max_length=100)
-    occurred_at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        indexes = [models.Index(fields=("account", "occurred_at"), name="smsc_status_auth_fail_idx")]
-
-    def __str__(self) -> str:
-        return f"{self.account} @ {self.occurred_at:%Y-%m-%d %H:%M:%S}"
-
-
 class RequestSlot(models.Model):
-    """One of the ``MAX_CONCURRENT_REQUESTS`` slots of a login: a lease held while calling SMSC."""
+    """A lease held while calling SMSC: one of the ``MAX_CONCURRENT_REQUESTS`` slots of a login
+    at a site (``account`` is ``login@site``), or one of the 4 slots of a site (``site:host``),
+    which every request to that site holds too. A site slot whose request got SMSC's error 2
+    stays taken for 30 minutes (``holder`` ``"error 2"``): those rows are the site's count of
+    authorisation errors, so requests in flight plus errors 2 within 30 minutes never exceed
+    4 (SMSC blocks the IP at the fifth)."""
 
     account = models.CharField(max_length=100)
     number = models.PositiveSmallIntegerField()

@@ -9,6 +9,7 @@ how an answer changes a message is ``policy``'s.
 
 from __future__ import annotations
 
+import collections
 import itertools
 import logging
 import time
@@ -159,9 +160,9 @@ def _call_smsc(config: SmscSettings, call):
         try:
             result = call(get_client(config))
         except SmscError as exc:
-            if lease.proving and limits.may_be_auth_error(exc):
-                limits.count_auth_failures(config, 1)  # unreadable, from a login not yet proved
-            limits.pause_after([exc], config)
+            # an unreadable answer to a login not yet proved counts as a possible error 2
+            suspect = lease.proving and limits.may_be_auth_error(exc)
+            limits.pause_after([exc], config, lease, suspects=int(suspect))
             if limits.proves_login(exc):
                 lease.prove()
             raise
@@ -175,22 +176,22 @@ def account_status(account: str = DEFAULT_ACCOUNT) -> limits.AccountStatus:
     return limits.account_status(get_settings(account))
 
 
-def accounts_by_login() -> dict[str, list[str]]:
-    """The configured account names per limits key (the login): the admin's and the command's
-    way from a per-login ``AccountState`` row to the accounts it pauses (several accounts may
-    share one login)."""
-    by_login: dict[str, list[str]] = {}
+def accounts_by_login() -> dict[tuple[str, str], list[str]]:
+    """The configured account names per ``(site, login)`` (``SmscSettings.site`` and
+    ``limits_key``): the admin's and the command's way from an ``AccountState`` row to the
+    accounts it pauses (several accounts may share one login at one site)."""
+    by_login: dict[tuple[str, str], list[str]] = {}
     for name in account_names():
         config = _account(name)
         if isinstance(config, SmscSettings):  # a malformed account is E001's business
-            by_login.setdefault(config.limits_key, []).append(name)
+            by_login.setdefault((config.site, config.limits_key), []).append(name)
     return by_login
 
 
 def reset_breaker(account: str = DEFAULT_ACCOUNT) -> bool:
-    """Let calls for the account's login through again after error 2 or 4 (fix the
-    credentials first). True if calls were paused."""
-    return limits.reset(get_settings(account).limits_key)
+    """Let calls for the account's login (at its site) through again after error 2 or 4 (fix
+    the credentials first). True if calls were paused."""
+    return limits.reset(get_settings(account))
 
 
 # -- refreshing --------------------------------------------------------------------------------
@@ -260,17 +261,19 @@ def _sweep(limit: int | None, report: RefreshReport, deadline: float | None) -> 
     for name, count in unconfigured_due(names, due_by).items():
         report.skipped[name] = f"{count} due messages name an account not in settings; left alone"
         logger.warning("sweep: %s due messages name account %r, which is not configured", count, name)
-    lanes, refusals = [], []
+    lanes, refusals, due = [], [], []
     for name in names:
         config = _account(name)
         if isinstance(config, SmscAccountNotConfigured):  # one account's bad settings stop only it
             report.skipped[name] = str(config)
             logger.error("sweep skipped account %r: %s", name, config)
-            continue
-        if not limits.any_due(config, due_by):
-            continue
+        elif limits.any_due(config, due_by):
+            due.append(config)
+    at_site = collections.Counter(config.site for config in due)
+    for config in due:
+        name = config.name
         try:
-            lease = limits.open_lease(config, config.max_concurrent_requests)
+            lease = limits.open_lease(config, limits.site_share(config, at_site[config.site]))
         except SmscCallRefused as exc:  # paused, or out of authorisation budget
             refusals.append(exc)
             report.skipped[name] = str(exc)
@@ -331,8 +334,10 @@ def iter_refresh(
             if pks
         }
     lanes = []
+    configs = {name: _account(name) for name in groups}
+    at_site = collections.Counter(c.site for c in configs.values() if isinstance(c, SmscSettings))
     for name, chunks in groups.items():
-        config = _account(name)
+        config = configs[name]
         if isinstance(config, SmscAccountNotConfigured):
             for chunk in chunks:
                 yield from engine.refused(chunk, config)
@@ -340,7 +345,7 @@ def iter_refresh(
         first = next(chunks, None)
         if not first:
             continue
-        want = config.max_concurrent_requests if len(first) > 1 else 1
+        want = limits.site_share(config, at_site[config.site]) if len(first) > 1 else 1
         try:
             lease = limits.open_lease(config, want)
         except SmscCallRefused as exc:

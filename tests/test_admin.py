@@ -7,6 +7,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from django_smsc_status import service
+from django_smsc_status.conf import get_settings
 from django_smsc_status.models import AccountState, SentMessage, StatusSnapshot
 
 pytestmark = pytest.mark.django_db
@@ -264,7 +265,7 @@ def test_reset_breaker_action(admin_client, smsc_settings):
     from django.utils import timezone
 
     state = AccountState.objects.create(
-        account="alex", pause_code=2, paused_until=timezone.now().replace(year=2099)
+        site=get_settings().site, account="alex", pause_code=2, paused_until=timezone.now().replace(year=2099)
     )
     text = admin_client.post(
         reverse("admin:django_smsc_status_accountstate_changelist"),
@@ -398,7 +399,7 @@ def paused(login):
     from django.utils import timezone
 
     return AccountState.objects.create(
-        account=login, pause_code=2, paused_until=timezone.now().replace(year=2099)
+        site=get_settings().site, account=login, pause_code=2, paused_until=timezone.now().replace(year=2099)
     )
 
 
@@ -432,6 +433,6 @@ def test_reset_action_resets_configured_logins_and_says_which_are_not(admin_clie
     )
     assert notices(response) == [
         ("success", "Reset 2 accounts."),
-        ("warning", "No account in settings uses gone: nothing was reset for it."),
+        ("warning", f"No account in settings uses gone @ {get_settings().site}: nothing was reset for it."),
     ]
     assert [s.account for s in AccountState.objects.order_by("account") if s.is_paused] == ["gone"]

@@ -12,6 +12,7 @@ from rest_framework.test import APIClient
 
 from django_smsc_status import service
 from django_smsc_status.api.throttles import SmscScopedRateThrottle
+from django_smsc_status.conf import get_settings
 from django_smsc_status.models import AccountState, SentMessage
 
 pytestmark = pytest.mark.django_db
@@ -317,7 +318,10 @@ def test_deeply_nested_json_is_400(smsc_settings, api_with, url):
 def test_refresh_while_breaker_is_open(smsc_settings, smsc_simulator, tracked, api_with):
     message = tracked((1,))
     AccountState.objects.create(
-        account="alex", pause_code=2, paused_until=timezone.now() + timezone.timedelta(minutes=10)
+        site=get_settings().site,
+        account="alex",
+        pause_code=2,
+        paused_until=timezone.now() + timezone.timedelta(minutes=10),
     )
     response = api_with("refresh_status").post(f"{API}{message.pk}/refresh/")
     assert response.status_code == 503 and 590 <= int(response["Retry-After"]) <= 600

@@ -5,6 +5,7 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
+from django_smsc_status.conf import get_settings
 from django_smsc_status.models import AccountState, SentMessage
 
 pytestmark = pytest.mark.django_db
@@ -67,7 +68,9 @@ def test_errors_become_command_errors(smsc_settings):
 def test_reset_breaker(smsc_settings):
     from django.utils import timezone
 
-    AccountState.objects.create(account="alex", paused_until=timezone.now().replace(year=2099), pause_code=2)
+    AccountState.objects.create(
+        site=get_settings().site, account="alex", paused_until=timezone.now().replace(year=2099), pause_code=2
+    )
     assert "reset" in run("reset-breaker")[0]
     assert not AccountState.objects.get(account="alex").is_paused
     assert "was not open" in run("reset-breaker")[0]
@@ -179,7 +182,10 @@ def test_accounts_and_reset_breaker_per_account(kz_login):
     from django.utils import timezone
 
     AccountState.objects.create(
-        account="kzlogin", paused_until=timezone.now().replace(year=2099), pause_code=2
+        site=get_settings().site,
+        account="kzlogin",
+        paused_until=timezone.now().replace(year=2099),
+        pause_code=2,
     )
     SentMessage.objects.create(account="old", smsc_id="9", phone="79990000009")
     lines = run("accounts")[0].splitlines()

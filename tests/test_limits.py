@@ -8,7 +8,6 @@ under slot starvation.
 import dataclasses
 import signal
 import time
-from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -22,8 +21,19 @@ from django_smsc_status.exceptions import (
     SmscMalformedResponse,
     SmscNotFound,
 )
-from django_smsc_status.models import AccountState, AuthFailure, SentMessage
+from django_smsc_status.models import AccountState, RequestSlot, SentMessage
 from django_smsc_status.service import Outcome
+
+
+def errors_2_counted_at_the_site() -> int:
+    """Errors 2 (certain or possible) the site's budget holds: each keeps a site slot."""
+    site = get_settings().site_key
+    return RequestSlot.objects.filter(account=site, holder=limits.AUTH_ERROR_HOLDER).count()
+
+
+def first_error_2_ends():
+    """When the oldest error 2 counted at a site leaves the 30-minute window."""
+    return RequestSlot.objects.filter(holder=limits.AUTH_ERROR_HOLDER).order_by("expires_at")[0].expires_at
 
 
 @pytest.fixture
@@ -63,8 +73,7 @@ def test_resetting_the_breaker_never_gets_the_ip_blocked(
     assert [type(r.error) for r in outcomes[:4]] == [SmscAuthError] * 4
     refused = outcomes[4:]
     assert {r.outcome for r in refused} == {Outcome.REFUSED}
-    first_failure = AuthFailure.objects.order_by("occurred_at").first().occurred_at
-    assert refused[0].error.until == first_failure + timedelta(minutes=30)
+    assert refused[0].error.until == first_error_2_ends()
     assert 29 * 60 < refused[0].retry_after <= 30 * 60  # the outcome says when to try again
     with pytest.raises(SmscCircuitOpen, match="a fifth would get this server's IP blocked"):
         service.balance()
@@ -132,7 +141,7 @@ def test_an_unreadable_answer_to_a_half_open_login_counts_as_a_possible_error_2(
     assert per_sweep == [1, 1, 1, 1, 0, 0]  # one request a sweep, until the site's budget is used
     assert smsc_simulator.smsc.errors_answered == {"2": 4}  # never the fifth
     assert smsc_simulator.smsc.blocked_until == {}
-    assert AuthFailure.objects.filter(account=get_settings().site_key).count() == 4
+    assert errors_2_counted_at_the_site() == 4
     assert AccountState.objects.get(account="alex").is_half_open  # never taken as proved
     assert "possible SMSC error 2" in str(reports[0])
     assert "a fifth would get this server's IP blocked" in str(reports[-1])
@@ -146,7 +155,7 @@ def test_an_unreadable_answer_to_balance_from_a_half_open_login_is_counted(smsc_
     smsc_simulator.inject("malformed")
     with pytest.raises(SmscMalformedResponse):
         service.balance()
-    assert AuthFailure.objects.filter(account=get_settings().site_key).count() == 1
+    assert errors_2_counted_at_the_site() == 1
     assert service.balance() == Decimal("1000.00")  # the next call goes out and proves the login
     assert not AccountState.objects.get(account="alex").is_half_open
 
@@ -155,8 +164,9 @@ def test_an_unreadable_answer_to_balance_from_a_half_open_login_is_counted(smsc_
 def test_auth_errors_in_the_window_narrow_the_slots(smsc_settings, smsc_simulator, tracked):
     smsc_simulator.smsc.latency = 0.05
     messages = [tracked((1,)) for _ in range(12)]
+    limits.pause_after([SmscAuthError(code=2)] * 2, get_settings())  # two errors 2 at the site
+    service.reset_breaker()
     service.refresh(messages[0])  # proved
-    AuthFailure.objects.bulk_create([AuthFailure(account=get_settings().site_key) for _ in range(2)])
     service.refresh_many(messages[1:])
     assert smsc_simulator.smsc.max_in_flight["alex"] == 2  # 4 - 2 earlier errors: never a fifth
 
@@ -254,13 +264,12 @@ def test_admin_and_command_say_when_a_call_is_allowed_again(
         service.reset_breaker()
         service.refresh(message)
     status = service.account_status()
-    first_failure = AuthFailure.objects.order_by("occurred_at").first().occurred_at
     assert status.auth_errors == 4 and status.half_open
-    assert status.next_call_at == max(status.paused_until, first_failure + timedelta(minutes=30))
+    assert status.next_call_at == max(status.paused_until, first_error_2_ends())
 
     out = StringIO()
     call_command("smsc_status", "reset-breaker", stdout=out)
-    allowed_at = f"{first_failure + timedelta(minutes=30):%Y-%m-%d %H:%M:%S} UTC"
+    allowed_at = f"{first_error_2_ends():%Y-%m-%d %H:%M:%S} UTC"
     assert "4 authorisation errors" in out.getvalue() and allowed_at in out.getvalue()
     page = admin_client.get("/admin/django_smsc_status/accountstate/").content.decode()
     assert "Authorisation errors in 30 min" in page and 'class="field-auth_errors">4<' in page

@@ -192,7 +192,7 @@ class Command(BaseCommand):
     def do_accounts(self, **options) -> None:
         """One line per configured account (a login's limits show on each of its accounts), then
         the accounts that pending messages name but settings no longer do."""
-        for login, names in service.accounts_by_login().items():
+        for (_site, login), names in service.accounts_by_login().items():
             status = service.account_status(names[0])
             if status.next_call_at is None:
                 state = "calls allowed" + (", one at a time until SMSC answers" if status.half_open else "")
