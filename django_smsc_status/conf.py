@@ -73,6 +73,10 @@ DEFAULTS: dict[str, Any] = {
     "BREAKER_TIMEOUT": 1800,
     # How long a caller waits for a free request slot before giving up (seconds).
     "SLOT_WAIT": 10.0,
+    # A request slot's lease (seconds), renewed every quarter of it while its process lives:
+    # a killed process's slots are free again within this (at least 12: a database stall
+    # shorter than a lease never lets a live process's slot be taken).
+    "SLOT_LEASE": 12,
     # The admin's synchronous "Refresh status now" refuses larger selections.
     "SYNC_REFRESH_LIMIT": 50,
     # Messages handled per database batch by refresh_many / refresh_due.
@@ -125,6 +129,7 @@ FLOORS: dict[str, float] = {
     "RATE_LIMIT_BACKOFF": 60,
     "BREAKER_TIMEOUT": 60,
     "IP_BLOCK_BACKOFF": 60,
+    "SLOT_LEASE": 12,
 }
 
 #: Keys of ``RETENTION`` and their defaults.
@@ -156,6 +161,7 @@ class SmscSettings:
     ip_block_backoff: float
     breaker_timeout: float
     slot_wait: float
+    slot_lease: float
     sync_refresh_limit: int
     chunk_size: int
     sweep_interval_minutes: int

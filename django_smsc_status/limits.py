@@ -5,7 +5,7 @@
   leases slots (rows of :class:`RequestSlot`) with conditional UPDATEs and runs at most one
   request per slot at a time. A heartbeat thread renews the lease every few seconds for as
   long as the caller lives, so a lease never runs out under a live request, and a killed
-  process's slots are free again within ``LEASE_SECONDS``.
+  process's slots are free again within ``SLOT_LEASE`` seconds (renewed every quarter of it).
 * **Authorisation budget**: SMSC blocks the calling IP for 30 minutes after 5 errors 2 within
   30 minutes, whichever logins made them. A site slot whose request got error 2 stays taken
   for those 30 minutes, so requests in flight at a site plus its errors 2 within the window
@@ -71,8 +71,6 @@ ERROR_WINDOW = 600  # SMSC blocks the IP after 100 erroneous requests within 10 
 ERROR_BUDGET = 50  # we allow ourselves half of that per site
 ERROR_RESERVE = 25  # ... and keep this much of it for messages that have answered before
 ERROR_HOLDER = "error"  # holds an error token for ERROR_WINDOW after an erroneous answer
-LEASE_SECONDS = 12  # a dead process's slots are free again after at most this
-HEARTBEAT_SECONDS = 3
 CLAIM_VALID_FOR = 2.0  # a claimed message must be on its way to SMSC within this
 
 
@@ -319,9 +317,9 @@ class SlotLease:
 
     def _beat(self) -> None:
         try:
-            while not self._stop.wait(HEARTBEAT_SECONDS):
+            while not self._stop.wait(self.config.slot_lease / 4):
                 try:
-                    self._mine().update(expires_at=timezone.now() + timedelta(seconds=LEASE_SECONDS))
+                    self._mine().update(expires_at=lease_end(self.config))
                 except DatabaseError:
                     logger.warning("could not renew the request slots of %s", self.account, exc_info=True)
         finally:
@@ -350,7 +348,11 @@ class SlotLease:
 
     def renew_tokens(self, count: int) -> int:
         """Take up to ``count`` error tokens for slots whose token an error kept; how many."""
-        return len(_lease_free(self.config.errors_key, ERROR_BUDGET, count, self.token)) if count > 0 else 0
+        if count <= 0:
+            return 0
+        return len(
+            _lease_free(self.config.errors_key, ERROR_BUDGET, count, self.token, lease_end(self.config))
+        )
 
     def release(self) -> None:
         """Give every slot back (once; a later call does nothing)."""
@@ -416,14 +418,17 @@ def _take(
     want = min(want, usable - len(held))
     if want <= 0:
         return [], half_open
-    site = _lease_rows(config.site_key, SITE_SLOTS, want, token)
+    until = lease_end(config)
+    site = _lease_rows(config.site_key, SITE_SLOTS, want, token, until=until)
     if not site:
         _refuse_without_budget(config)
         return [], half_open
     login_key = f"{config.limits_key}@{config.site}"
     numbers = [n for n in range(usable) if n not in held]
-    taken = _lease_rows(login_key, config.max_concurrent_requests, len(site), token, numbers=numbers)
-    tokens = _lease_free(config.errors_key, ERROR_BUDGET, len(taken), token) if taken else []
+    taken = _lease_rows(
+        login_key, config.max_concurrent_requests, len(site), token, numbers=numbers, until=until
+    )
+    tokens = _lease_free(config.errors_key, ERROR_BUDGET, len(taken), token, until) if taken else []
     kept = min(len(taken), len(tokens))
     try:
         if taken and not tokens:
@@ -447,14 +452,16 @@ def _give_back(account: str, token: str, numbers: list[int]) -> None:
         )
 
 
-def _lease(
-    account: str, numbers: list[int], want: int, token: str, until: datetime | None = None
-) -> list[int]:
+def lease_end(config: SmscSettings) -> datetime:
+    """When slots leased now run out unless renewed (a lease's heartbeat renews them)."""
+    return timezone.now() + timedelta(seconds=config.slot_lease)
+
+
+def _lease(account: str, numbers: list[int], want: int, token: str, until: datetime) -> list[int]:
     """Take up to ``want`` of the free slots ``numbers``, in random order (less contention),
-    until ``until`` (default: one lease's length; the heartbeat renews it)."""
+    until ``until``."""
     now = timezone.now()
     free = Q(expires_at__isnull=True) | Q(expires_at__lt=now)
-    until = until or now + timedelta(seconds=LEASE_SECONDS)
     taken: list[int] = []
     for number in random.sample(numbers, len(numbers)):
         if len(taken) >= want:
@@ -466,7 +473,7 @@ def _lease(
     return taken
 
 
-def _lease_free(account: str, rows: int, want: int, token: str) -> list[int]:
+def _lease_free(account: str, rows: int, want: int, token: str, until: datetime) -> list[int]:
     """:func:`_lease_rows` of ``want`` of many slots (the error tokens): only those free now
     are tried."""
     now = timezone.now()
@@ -474,7 +481,7 @@ def _lease_free(account: str, rows: int, want: int, token: str) -> list[int]:
     numbers = list(RequestSlot.objects.filter(free, account=account).values_list("number", flat=True))
     if not numbers and RequestSlot.objects.filter(account=account).exists():
         return []
-    return _lease_rows(account, rows, want, token, numbers=numbers or None)
+    return _lease_rows(account, rows, want, token, numbers=numbers or None, until=until)
 
 
 def _lease_rows(
@@ -484,7 +491,7 @@ def _lease_rows(
     token: str,
     *,
     numbers: list[int] | None = None,
-    until: datetime | None = None,
+    until: datetime,
 ) -> list[int]:
     """:func:`_lease` of ``numbers`` (default: all ``rows`` slots) of ``account``, making its
     slot rows on first use."""

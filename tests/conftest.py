@@ -95,6 +95,8 @@ def spawn(smsc_settings):
     def start(role, *args, **overrides):
         from django.db import connection
 
+        from django_smsc_status import conf
+
         db = connection.settings_dict
         env = {
             **os.environ,
@@ -103,6 +105,7 @@ def spawn(smsc_settings):
             "PGDATABASE": str(db["NAME"]),
             "SMSC_TEST_MARIADB_DB": str(db["NAME"]),
             "SMSC_TEST_SETTINGS": json.dumps({**smsc_settings, **overrides}),
+            "SMSC_TEST_NO_FLOORS": "" if conf.FLOORS else "1",  # as lifted in this test
         }
         process = subprocess.Popen(
             [sys.executable, "-m", "tests.procs", role, *map(str, args)],

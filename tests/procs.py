@@ -7,8 +7,9 @@
     python -m tests.procs refresh SECONDS PK...   manual refreshes of random messages
     python -m tests.procs refresh_many PK...      one refresh of these messages
 
-``SMSC_TEST_SETTINGS`` holds the ``SMSC_STATUS`` dict as JSON; the database comes from the
-environment as in ``tests.settings``. Each role prints ``ready`` when it has started.
+``SMSC_TEST_SETTINGS`` holds the ``SMSC_STATUS`` dict as JSON (``SMSC_TEST_NO_FLOORS=1``: the
+test lifted ``conf.FLOORS``); the database comes from the environment as in
+``tests.settings``. Each role prints ``ready`` when it has started.
 """
 
 from __future__ import annotations
@@ -30,6 +31,10 @@ def main(role: str, *args: str) -> None:
     from django_smsc_status.conf import get_settings
 
     settings.SMSC_STATUS = json.loads(os.environ["SMSC_TEST_SETTINGS"])
+    if os.environ.get("SMSC_TEST_NO_FLOORS") == "1":  # the test lifted them (fast_polling)
+        from django_smsc_status import conf
+
+        conf.FLOORS = {}
     if role == "hold":
         limits.acquire_slots(get_settings(), int(args[0]))
         print("ready", flush=True)

@@ -88,6 +88,7 @@ def test_every_default_is_a_settings_field():
         ("RATE_LIMIT_BACKOFF", 5, 60),
         ("BREAKER_TIMEOUT", 0, 60),
         ("IP_BLOCK_BACKOFF", 30, 60),
+        ("SLOT_LEASE", 3, 12),  # a live process's slots must outlive a database stall
     ],
 )
 def test_values_that_would_break_smsc_limits_are_refused(settings, key, low, floor):
