@@ -40,6 +40,9 @@ def run_together(target, n):
 
 
 def test_eight_refreshes_of_one_message(smsc_settings, smsc_simulator, tracked):
+    # eight threads queue for the login's first slot (half-open: one) and then for the site's
+    # four; on SQLite under a loaded test run that can take longer than the fixture's 2 s
+    smsc_settings["SLOT_WAIT"] = 10.0
     smsc_simulator.smsc.latency = 0.05
     message = tracked((1,))
     results = run_together(lambda i: service.refresh(message.pk).outcome, 8)
@@ -51,6 +54,7 @@ def test_eight_refreshes_of_one_message(smsc_settings, smsc_simulator, tracked):
 
 def test_eight_refreshes_each_allowed_to_ask(fast_polling, smsc_simulator, tracked):
     """Even when several callers do ask SMSC, one change makes exactly one snapshot."""
+    fast_polling["SLOT_WAIT"] = 10.0  # as above
     smsc_simulator.smsc.latency = 0.02
     message = tracked((1,))
     results = run_together(lambda i: service.refresh(message.pk).outcome, 8)
