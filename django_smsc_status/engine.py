@@ -31,6 +31,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 
 from django.db import connections, router, transaction
 from django.utils import timezone
@@ -280,6 +281,9 @@ class Run:
         self.answers: queue.SimpleQueue = queue.SimpleQueue()  # _Fetched, from every lane
         self._pause = 0.02  # sleep while only lanes waiting for a slot are left
         self.out_of_time = False  # claiming stopped for the deadline while messages were left
+        # answers taken off ``answers`` and not yet written: kept here, not in a local, so that
+        # a run stopped from outside in the middle of anything still writes them
+        self.unwritten: list[_Fetched] = []
         if deadline is not None:
             for lane in lanes:
                 lane.last_send = deadline - longest_request(lane.config) - FINISH_MARGIN
@@ -293,7 +297,6 @@ class Run:
                     )
 
     def run(self) -> Iterator[RefreshResult]:
-        done: list[_Fetched] = []
         flush_at = math.inf  # when the oldest unwritten answer must be written
         size = sum(lane.config.max_concurrent_requests for lane in self.lanes)
         batch = self.lanes[0].config.chunk_size if self.lanes else 1  # CHUNK_SIZE is site-wide
@@ -307,39 +310,40 @@ class Run:
                     if not any(lane.outstanding for lane in self.lanes):
                         if all(lane.finished for lane in self.lanes):
                             break
-                        if done:  # nothing in flight: write what came
-                            results = self._apply(done)
-                            done = []
-                            yield from results
+                        if self.unwritten:  # nothing in flight: write what came
+                            yield from self._write()
                         time.sleep(self._pause * (0.5 + random.random()))  # lanes await a slot
                         self._pause = min(self._pause * 1.5, 0.25)
                         continue
                     came = self._collect(wait=1.0)
-                    if came and not done:
+                    if came and len(self.unwritten) == len(came):
                         flush_at = time.monotonic() + FLUSH_SECONDS
-                    done += came
                     for lane in self.lanes:
                         self._start(pool, lane, self._widen(lane, [f for f in came if f.lane is lane]))
                         if lane.finished and lane.lease:  # its site slots go to the other lanes
                             lane.lease.release()
-                    if len(done) >= batch or (done and time.monotonic() >= flush_at):
-                        results = self._apply(done)
-                        done = []
-                        yield from results
+                    if len(self.unwritten) >= batch or (self.unwritten and time.monotonic() >= flush_at):
+                        yield from self._write()
             except BaseException:
                 # stopped from outside: django-q2's timeout raises SystemExit in this thread
-                # (Ctrl-C, a caller that stops iterating): write every answer that came, send
-                # nothing more, wait for the requests in flight (their slots stay held until
-                # they end) and write their answers too
+                # (Ctrl-C, a caller that stops iterating), wherever it was: write every answer
+                # that came, send nothing more, wait for the requests in flight (their slots
+                # stay held until they end) and write their answers too; each step on its own
                 self._stop_workers()
-                with contextlib.suppress(Exception):
-                    self._apply(done + self._collect(wait=0))
-                    pool.shutdown()
-                    self._apply(self._collect(wait=0))
+                collect = partial(self._collect, wait=0)
+                for step in (collect, self._write, pool.shutdown, collect, self._write):
+                    with contextlib.suppress(Exception):
+                        step()
                 raise
             finally:
                 self._stop_workers()
-        yield from self._apply(done)
+        yield from self._write()
+
+    def _write(self) -> list[RefreshResult]:
+        """Write the unwritten answers (:meth:`_apply`); they stay unwritten if that fails."""
+        results = self._apply(self.unwritten)
+        self.unwritten = []
+        return results
 
     def _stop_workers(self) -> None:
         """Every request thread ends after its current request; what is queued is dropped."""
@@ -437,6 +441,7 @@ class Run:
             came.append(self.answers.get(timeout=wait) if wait else self.answers.get_nowait())
             while True:
                 came.append(self.answers.get_nowait())
+        self.unwritten += came
         for item in came:
             item.lane.outstanding -= 1
             item.lane.source.answered(item.message, item.sent and limits.is_erroneous_request(item.answer))
