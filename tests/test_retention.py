@@ -105,7 +105,7 @@ def test_command_dry_run_then_prune(world):
     assert StatusSnapshot.objects.count() == 18
     out = run("prune", "--days", "30", "--messages-days", "250")
     assert out.startswith(
-        "Deleted 6 old snapshots of final messages, and 1 old final messages with their 1 snapshots"
+        "Deleted 6 old snapshots of final messages, and 1 old final message with 1 snapshot"
     )
     assert not SentMessage.objects.filter(smsc_id="single").exists()
 
