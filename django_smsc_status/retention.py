@@ -54,10 +54,10 @@ class PruneReport:
             messages = ngettext(
                 "%(count)d old final message", "%(count)d old final messages", self.messages
             ) % {"count": self.messages}
-            history = ngettext("%(count)d snapshot", "%(count)d snapshots", self.message_snapshots) % {
-                "count": self.message_snapshots
-            }
-            what = _("%(snapshots)s, and %(messages)s with %(history)s") % {
+            history = ngettext(
+                "with %(count)d snapshot", "with %(count)d snapshots", self.message_snapshots
+            ) % {"count": self.message_snapshots}
+            what = _("%(snapshots)s, and %(messages)s %(history)s") % {
                 "snapshots": what,
                 "messages": messages,
                 "history": history,

@@ -340,7 +340,11 @@ def test_bulk_refresh_by_ids(smsc_settings, tracked, api_with, django_capture_on
         response = api_with("refresh_status").post(
             f"{API}refresh/", {"ids": [m.pk for m in messages]}, format="json"
         )
-    assert response.status_code == 202 and response.json() == {"queued": 3, "already_queued": 0, "missing": []}
+    assert response.status_code == 202 and response.json() == {
+        "queued": 3,
+        "already_queued": 0,
+        "missing": [],
+    }
     assert SentMessage.objects.filter(status=1).count() == 3
 
 
@@ -473,7 +477,9 @@ def test_unknown_account_is_a_field_error(kz_login, smsc_simulator, api_with):
         f"{API}send/", {"account": "nope", "phones": ["79990001122"], "text": "x"}, format="json"
     )
     for response in (register, send):
-        assert response.status_code == 400 and set(response.json()) - {"type", "code", "detail"} == {"account"}
+        assert response.status_code == 400 and set(response.json()) - {"type", "code", "detail"} == {
+            "account"
+        }
         assert '"nope"' in response.json()["account"][0]
     assert not SentMessage.objects.exists() and smsc_simulator.requests == 0
 
