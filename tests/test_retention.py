@@ -162,3 +162,13 @@ def test_retention_setting_defaults(smsc_settings):
     smsc_settings["RETENTION"] = {"MESSAGE_DAYS": 365}
     retention = get_settings().retention
     assert (retention.snapshot_days, retention.message_days, retention.batch_size) == (None, 365, 1000)
+
+
+def test_dry_run_of_old_messages_says_how_many(world):
+    out = run("prune", "--messages-days", "365", "--dry-run")  # no message is that old
+    assert out.startswith(
+        "Would delete 0 old snapshots of final messages, and 0 old final messages with 0 snapshots"
+    )
+    out = run("prune", "--messages-days", "250", "--dry-run")
+    assert "and 1 old final message with 1 snapshot (" in out
+    assert SentMessage.objects.count() == 5
