@@ -247,7 +247,6 @@ class SentMessageViewSet(
         serializer = BulkRefreshSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         ids = serializer.validated_data.get("ids")
-        missing: list[int] = []
         if ids is None:
             # An empty POST, or filters without values (?state=), must not queue every message
             # ever sent: django-filter skips empty values, so look at the cleaned ones.
@@ -255,21 +254,20 @@ class SentMessageViewSet(
                 request.query_params, queryset=self.get_queryset(), request=request
             )
             if not filterset.is_valid():
-                raise ValidationError({**filterset.errors, **errors})
-            if not any(value not in (None, "", [], ()) for value in filterset.form.cleaned_data.values()):
+                errors.update(filterset.errors)
+            elif not any(value not in (None, "", [], ()) for value in filterset.form.cleaned_data.values()):
                 errors["ids"] = [
                     _(
                         "Give ids, or at least one list filter with a "
                         "value (e.g. ?state=due) in the query string."
                     )
                 ]
-            if errors:
-                raise ValidationError(errors)
-            selection = self.filter_queryset(self.get_queryset())
-        else:  # the list filters, if any, narrow the ids (?account=kz with ids of two accounts)
-            if errors:
-                raise ValidationError(errors)
-            selection = self.filter_queryset(self.get_queryset()).filter(pk__in=ids)
+        if errors:
+            raise ValidationError(errors)
+        selection = self.filter_queryset(self.get_queryset())
+        missing: list[int] = []
+        if ids is not None:  # the list filters, if any, narrow the ids (?account=kz, ids of two accounts)
+            selection = selection.filter(pk__in=ids)
             found = set(self.get_queryset().filter(pk__in=ids).values_list("pk", flat=True))
             missing = sorted(set(ids) - found)
         total = selection.count()

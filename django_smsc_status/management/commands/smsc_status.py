@@ -184,8 +184,7 @@ class Command(BaseCommand):
             selection = selection.filter(account=account)
             others = sorted(pk for pk, name in found.items() if name != account)
             if others:
-                left = ", ".join(map(str, others))
-                self.stdout.write(f"Left alone (not of account {account}): {left}")
+                self.stdout.write(f"Left alone (not of account {account}): {', '.join(map(str, others))}")
         total = selection.count() if limit is None else min(selection.count(), limit)
         progress = None
         if total >= 20 and not no_progress and options.get("verbosity", 1) > 0:
