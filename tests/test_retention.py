@@ -172,3 +172,17 @@ def test_dry_run_of_old_messages_says_how_many(world):
     out = run("prune", "--messages-days", "250", "--dry-run")
     assert "and 1 old final message with 1 snapshot (" in out
     assert SentMessage.objects.count() == 5
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "name"),
+    [
+        ((3_000_000,), {}, "snapshot_days"),
+        ((None, 99_999_999), {}, "message_days"),
+        ((30,), {"batch_size": 10**20}, "batch_size"),
+    ],
+)
+def test_prune_refuses_numbers_out_of_range(world, args, kwargs, name):
+    with pytest.raises(ValueError, match=f"{name} must be .*from 1 to"):
+        service.prune(*args, **kwargs)
+    assert StatusSnapshot.objects.count() == 18
