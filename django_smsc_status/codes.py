@@ -114,6 +114,14 @@ def describe(vocabulary: type[models.IntegerChoices], code: int | None) -> CodeI
     return CodeInfo(code, str(member.label), is_known=True, is_final=final, is_success=success)
 
 
+def describe_err(code: int | None, status: int | None) -> CodeInfo:
+    """A message's (or snapshot's) ``err`` read beside its ``status``: no ``err`` with a status
+    means SMSC gave none (error 3 stores status -3 and no ``err``), not "not checked yet"."""
+    if code is None and status is not None:
+        return CodeInfo(None, str(_("Not reported by SMSC")), is_known=False)
+    return describe(DeliveryError, code)
+
+
 _LIFECYCLE: dict[int, int] = {
     MessageStatus.NOT_FOUND: 0,
     MessageStatus.STOPPED: 1,

@@ -1,7 +1,9 @@
 """CSV for the admin: the report's numbers, and a streamed export of messages.
 
-Cells that a spreadsheet would run as a formula (``=``, ``+``, ``-``, ``@`` …) are prefixed with
-an apostrophe: operator, region, sender and text come from outside. Times are ISO-8601 UTC.
+Text cells that a spreadsheet could run as a formula are prefixed with an apostrophe
+(:func:`cell`, OWASP's CSV-injection guidance): operator, region, sender and text come from
+outside. Times are ISO-8601 UTC. Messages carry their ``account``: one SMSC id may exist in
+each account.
 """
 
 from __future__ import annotations
@@ -13,10 +15,12 @@ from typing import Any
 
 from django.db.models import QuerySet
 
+from .codes import describe_err
 from .stats import FIGURES
 
 MESSAGE_COLUMNS = (
     "id",
+    "account",
     "smsc_id",
     "phone",
     "status",
@@ -41,12 +45,18 @@ class _Echo:
         return value
 
 
+#: Signs a spreadsheet may read as the start of a formula, even after leading white space
+#: (space, newline): ASCII and full-width (some spreadsheets fold ＝ to =).
+FORMULA_SIGNS = frozenset("=+-@\uff1d\uff0b\uff0d\uff20")
+
+
 def cell(value: Any) -> Any:
+    """One CSV cell: times as ISO-8601 UTC, text that could start a formula neutralised."""
     if isinstance(value, datetime):
         return value.astimezone(timezone.utc).isoformat()
     if hasattr(value, "isoformat"):
         return value.isoformat()
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+    if isinstance(value, str) and (value[:1] in ("\t", "\r") or value.lstrip()[:1] in FORMULA_SIGNS):
         return "'" + value
     return "" if value is None else value
 
@@ -69,13 +79,10 @@ def messages_csv(queryset: QuerySet, chunk_size: int = 2000) -> Iterator[str]:
     def rows():
         yield MESSAGE_COLUMNS
         for message in queryset.order_by("pk").iterator(chunk_size=chunk_size):
-            yield [
-                str(message.status_info.label)
-                if c == "status_label"
-                else str(message.err_info.label)
-                if c == "err_label"
-                else getattr(message, c)
-                for c in MESSAGE_COLUMNS
-            ]
+            labels = {
+                "status_label": message.status_info.label,
+                "err_label": describe_err(message.err, message.status).label,
+            }
+            yield [labels[c] if c in labels else getattr(message, c) for c in MESSAGE_COLUMNS]
 
     return _lines(rows())

@@ -71,6 +71,8 @@ ERROR_TYPES: dict[type[SmscError], tuple[str, StrOrPromise]] = {
 #: Types of the API's refusals of a request itself, before SMSC or a serializer is involved.
 REQUEST_TOO_LARGE = "request_too_large"  # body over DATA_UPLOAD_MAX_MEMORY_SIZE (413)
 TOO_MANY_PARAMETERS = "too_many_parameters"  # over DATA_UPLOAD_MAX_NUMBER_FIELDS (400)
+INVALID_JSON = "invalid_json"  # a body that is not JSON (400)
+INVALID_INPUT = "invalid_input"  # field or query-parameter errors, listed beside it (400)
 
 
 def error_type(error: SmscError) -> tuple[str, str]:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from .error_types import error_type
 from .exceptions import SmscCallRefused, SmscError
@@ -72,7 +73,8 @@ class RefreshReport:
         if self.paused:
             return f"not run: {self.paused}"
         parts = [f"{n} {Outcome(o).label}" for o, n in self.counts.most_common()]
-        text = f"{self.total} messages" + (": " + ", ".join(parts) if parts else "")
+        total = ngettext("%(count)d message", "%(count)d messages", self.total) % {"count": self.total}
+        text = total + (": " + ", ".join(parts) if parts else "")
         for account, why in self.skipped.items():
             text += f"; account {account}: {why}"
         if self.out_of_time:

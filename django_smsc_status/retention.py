@@ -22,10 +22,14 @@ from datetime import timedelta
 from django.db import transaction
 from django.db.models import Max, Min
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from .models import SentMessage, StatusSnapshot
 
 DEFAULT_BATCH_SIZE = 1000
+MAX_DAYS = 36500  # a hundred years: any cutoff stays a date every database can hold
+MAX_BATCH_SIZE = 100_000
 
 
 @dataclass
@@ -38,13 +42,29 @@ class PruneReport:
     message_snapshots: int = 0  # history deleted along with those messages
     batches: int = 0
     seconds: float = field(default=0.0, compare=False)
+    with_messages: bool = False  # old messages were looked for (message_days given)
 
     def __str__(self) -> str:
-        verb = "Would delete" if self.dry_run else "Deleted"
-        text = f"{verb} {self.snapshots} old snapshots of final messages"
-        if self.messages:
-            text += f", and {self.messages} old final messages with their {self.message_snapshots} snapshots"
-        return f"{text} ({self.batches} batches, {self.seconds:.1f} s)."
+        what = ngettext(
+            "%(count)d old snapshot of final messages",
+            "%(count)d old snapshots of final messages",
+            self.snapshots,
+        ) % {"count": self.snapshots}
+        if self.with_messages:
+            messages = ngettext(
+                "%(count)d old final message", "%(count)d old final messages", self.messages
+            ) % {"count": self.messages}
+            history = ngettext(
+                "with %(count)d snapshot", "with %(count)d snapshots", self.message_snapshots
+            ) % {"count": self.message_snapshots}
+            what = _("%(snapshots)s, and %(messages)s %(history)s") % {
+                "snapshots": what,
+                "messages": messages,
+                "history": history,
+            }
+        batches = ngettext("%(count)d batch", "%(count)d batches", self.batches) % {"count": self.batches}
+        verb = _("Would delete %(what)s") if self.dry_run else _("Deleted %(what)s")
+        return f"{verb % {'what': what}} ({batches}, {self.seconds:.1f} s)."
 
 
 def _final_pk_batches(size: int, **filters) -> Iterator[list[int]]:
@@ -101,12 +121,14 @@ def prune(
     ``dry_run`` only counts. ``progress`` is called after every batch.
     """
     for name, days in (("snapshot_days", snapshot_days), ("message_days", message_days)):
-        if days is not None and (isinstance(days, bool) or not isinstance(days, int) or days < 1):
-            raise ValueError(f"{name} must be a whole number of days >= 1, got {days!r}")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size!r}")
+        if days is not None and (
+            isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_DAYS
+        ):
+            raise ValueError(f"{name} must be a whole number of days from 1 to {MAX_DAYS}, got {days!r}")
+    if not 1 <= batch_size <= MAX_BATCH_SIZE:
+        raise ValueError(f"batch_size must be from 1 to {MAX_BATCH_SIZE}, got {batch_size!r}")
     started, now = time.monotonic(), timezone.now()
-    report = PruneReport(dry_run=dry_run)
+    report = PruneReport(dry_run=dry_run, with_messages=message_days is not None)
     younger: dict = {}
     if message_days is not None:
         # Messages first: their history goes with them and need not be pruned one by one.

@@ -21,6 +21,7 @@ from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from . import engine, limits
 from .client import get_client
@@ -259,7 +260,11 @@ def _sweep(limit: int | None, report: RefreshReport, deadline: float | None) -> 
     due_by, allowance = timezone.now(), engine.Allowance(limit)
     names = account_names()
     for name, count in unconfigured_due(names, due_by).items():
-        report.skipped[name] = f"{count} due messages name an account not in settings; left alone"
+        report.skipped[name] = ngettext(
+            "%(count)d due message names an account not in settings; left alone",
+            "%(count)d due messages name an account not in settings; left alone",
+            count,
+        ) % {"count": count}
         logger.warning("sweep: %s due messages name account %r, which is not configured", count, name)
     lanes, refusals, due = [], [], []
     for name in names:

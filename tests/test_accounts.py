@@ -139,7 +139,7 @@ def test_rows_of_an_account_removed_from_settings_are_left_alone(smsc_settings, 
     report = service.refresh_due()
 
     assert report.counts[Outcome.CHANGED] == 1 and report.skipped == {
-        "kz": "1 due messages name an account not in settings; left alone"
+        "kz": "1 due message names an account not in settings; left alone"
     }
     assert "account 'kz', which is not configured" in caplog.text
     assert SentMessage.objects.values().get(pk=orphan.pk) == before  # untouched, not deleted

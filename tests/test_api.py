@@ -214,7 +214,7 @@ def test_register_bad_input_gives_field_errors(smsc_settings, api_with):
         API, {"smsc_id": "a b", "phone": "12", "cost": "-1"}, format="json"
     )
     assert response.status_code == 400
-    assert set(response.json()) == {"smsc_id", "phone", "cost"}
+    assert set(response.json()) - {"type", "code", "detail"} == {"smsc_id", "phone", "cost"}
 
 
 # -- refresh ---------------------------------------------------------------------------------------
@@ -346,7 +346,11 @@ def test_bulk_refresh_by_ids(smsc_settings, tracked, api_with, django_capture_on
         response = api_with("refresh_status").post(
             f"{API}refresh/", {"ids": [m.pk for m in messages]}, format="json"
         )
-    assert response.status_code == 202 and response.json() == {"queued": 3, "already_queued": 0}
+    assert response.status_code == 202 and response.json() == {
+        "queued": 3,
+        "already_queued": 0,
+        "missing": [],
+    }
     assert SentMessage.objects.filter(status=1).count() == 3
 
 
@@ -356,7 +360,7 @@ def test_bulk_refresh_ids_are_narrowed_by_the_list_filters(smsc_settings, tracke
     response = api_with("refresh_status").post(
         f"{API}refresh/?account=kz", {"ids": [m.pk for m in messages]}, format="json"
     )
-    assert response.json() == {"queued": 2, "already_queued": 0}
+    assert response.json() == {"queued": 2, "already_queued": 0, "missing": []}
     assert set(SentMessage.objects.exclude(refresh_queued_at=None).values_list("account", flat=True)) == {
         "kz"
     }
@@ -368,7 +372,7 @@ def test_bulk_refresh_by_filters(smsc_settings, tracked, api_with):
     tracked((1,))
     SentMessage.objects.filter(pk=SentMessage.objects.first().pk).update(refresh_queued_at=timezone.now())
     response = api_with("refresh_status").post(f"{API}refresh/?state=pending", {}, format="json")
-    assert response.json() == {"queued": 1, "already_queued": 1}
+    assert response.json() == {"queued": 1, "already_queued": 1, "missing": []}
 
 
 def test_bulk_refresh_bad_ids(smsc_settings, api_with):
@@ -479,7 +483,9 @@ def test_unknown_account_is_a_field_error(kz_login, smsc_simulator, api_with):
         f"{API}send/", {"account": "nope", "phones": ["79990001122"], "text": "x"}, format="json"
     )
     for response in (register, send):
-        assert response.status_code == 400 and set(response.json()) == {"account"}
+        assert response.status_code == 400 and set(response.json()) - {"type", "code", "detail"} == {
+            "account"
+        }
         assert '"nope"' in response.json()["account"][0]
     assert not SentMessage.objects.exists() and smsc_simulator.requests == 0
 
@@ -506,3 +512,110 @@ def test_refresh_of_an_account_no_longer_in_settings(smsc_settings, smsc_simulat
     body = response.json()
     assert body["outcome"] == "refused" and body["error"]["type"] == "account_not_configured"
     assert smsc_simulator.requests == 0
+
+
+# -- issue 22: what the API said wrong or ignored ---------------------------------------------------
+
+
+def test_err_after_error_3_is_not_reported_not_unchecked(smsc_settings, smsc_simulator, api_with):
+    message, _ = service.register("424242", "79990004242")  # unknown to the simulator: error 3
+    unchecked, _ = service.register("424243", "79990004243")
+    client = api_with("refresh_status")
+    body = client.post(f"{API}{message.pk}/refresh/").json()["message"]
+    assert body["status"]["code"] == -3
+    assert body["err"] == {"code": None, "label": "Not reported by SMSC", "known": False}
+    ru = client.get(f"{API}{message.pk}/", HTTP_ACCEPT_LANGUAGE="ru").json()
+    assert ru["err"]["label"] == "SMSC не сообщил"
+    assert client.get(f"{API}{unchecked.pk}/").json()["err"]["label"] == "Not checked yet"
+
+
+@pytest.mark.parametrize("method", ["get", "post", "put", "patch", "delete", "options"])
+def test_unknown_path_allows_nothing(smsc_settings, api, method):
+    response = getattr(api, method)("/api/smsc/nothing-here/")
+    assert response.status_code == 404 and response.json() == {"detail": str(NotFound.default_detail)}
+    assert "Allow" not in response
+
+
+def test_bulk_refresh_lists_the_ids_no_message_has(smsc_settings, tracked, api_with):
+    message = tracked((1,))
+    response = api_with("refresh_status").post(
+        f"{API}refresh/", {"ids": [message.pk, 999998, 999999]}, format="json"
+    )
+    assert response.status_code == 202
+    assert response.json() == {"queued": 1, "already_queued": 0, "missing": [999998, 999999]}
+
+
+@pytest.mark.parametrize(
+    ("url", "names"),
+    [
+        (API + "?ordering=phone", ["ordering", "phone"]),
+        (API + "?ordering=-id,text", ["ordering", "text"]),
+        (API + "?statuss=1", ["unknown_parameters", "statuss"]),
+        (API + "?limit=1&foo=2", ["unknown_parameters", "foo, limit"]),
+        ("/api/smsc/stats/?group_by=operator&bogus=1", ["unknown_parameters", "bogus"]),
+        ("/api/smsc/stats/?ordering=id", ["unknown_parameters", "ordering"]),
+    ],
+)
+def test_unknown_parameters_are_refused_by_name(smsc_settings, api, url, names):
+    bulk(4)
+    key, named = names
+    response = api.get(url)
+    assert response.status_code == 400
+    assert response.json()["type"] == "invalid_input" and named in response.json()[key][0]
+
+
+def test_bulk_refresh_refuses_unknown_parameters(smsc_settings, tracked, api_with):
+    message = tracked((1,))
+    response = api_with("refresh_status").post(
+        f"{API}refresh/?stat=due", {"ids": [message.pk]}, format="json"
+    )
+    assert response.status_code == 400 and "stat" in response.json()["unknown_parameters"][0]
+    assert not SentMessage.objects.filter(refresh_queued_at__isnull=False).exists()
+
+
+def test_known_parameters_still_work(smsc_settings, api):
+    bulk(4)
+    ids = [
+        m["id"] for m in api.get(API, {"ordering": "-id,status", "page_size": 2, "page": 1}).json()["results"]
+    ]
+    assert ids == sorted(ids, reverse=True) and len(ids) == 2
+    assert api.get(API, {"format": "json", "state": "pending"}).status_code == 200
+
+
+def test_stats_totals_and_limit(smsc_settings, api):
+    bulk(8)
+    SentMessage.objects.filter(pk__in=SentMessage.objects.order_by("pk")[:3].values("pk")).update(
+        operator="MTS"
+    )
+    totals = api.get("/api/smsc/stats/", {"group_by": "none", "is_final": "true"}).json()
+    assert totals["group_by"] == "none"
+    (row,) = totals["results"]
+    assert (row["key"], row["total"], row["delivered"], row["failed"], row["pending"]) == (None, 4, 2, 2, 0)
+    top = api.get("/api/smsc/stats/", {"group_by": "operator", "limit": 1}).json()["results"]
+    assert [(r["key"], r["total"]) for r in top] == [("", 5)]
+    assert api.get("/api/smsc/stats/", {"limit": 0}).status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "body", "content_type", "kind", "fields"),
+    [
+        ("post", API, "{not json", "application/json", "invalid_json", set()),
+        ("post", API + "send/", "[", "application/json", "invalid_json", set()),
+        ("post", API, {"smsc_id": "a b"}, None, "invalid_input", {"smsc_id", "phone"}),
+        ("post", API + "refresh/", {"ids": ["x"]}, None, "invalid_input", {"ids"}),
+        ("get", API + "?status=x", None, None, "invalid_input", {"status"}),
+        ("get", "/api/smsc/stats/?group_by=phone", None, None, "invalid_input", {"group_by"}),
+    ],
+)
+def test_every_400_has_one_shape(smsc_settings, api_with, method, url, body, content_type, kind, fields):
+    client = api_with("refresh_status", "send_message", "add_sentmessage")
+    if content_type:
+        response = getattr(client, method)(url, body, content_type=content_type)
+    else:
+        response = getattr(client, method)(url, body, format="json")
+    assert response.status_code == 400
+    data = response.json()
+    assert data["type"] == kind and data["code"] is None and isinstance(data["detail"], str)
+    assert set(data) - {"type", "code", "detail"} == fields
+    for name in fields:
+        assert name in data["detail"] and isinstance(data[name], (list, dict))

@@ -24,7 +24,7 @@ def test_register_and_refresh_ids(smsc_settings, smsc_simulator):
     assert "Already tracked" in run("register", "55", "79991234567")[0]
     pk = SentMessage.objects.get().pk
     out, _ = run("refresh", str(pk))
-    assert out.startswith("1 messages: 1 status changed")
+    assert out.startswith("1 message: 1 status changed")
 
 
 def test_refresh_due_with_progress_bar(smsc_settings, smsc_simulator, tracked):
@@ -89,14 +89,14 @@ def test_refresh_reports_a_missing_id(smsc_settings, tracked):
     out, err = StringIO(), StringIO()
     with pytest.raises(CommandError, match="no message with id 99999"):
         call_command("smsc_status", "refresh", str(message.pk), "99999", stdout=out, stderr=err)
-    assert "1 messages: 1 status changed" in out.getvalue()  # the others are still refreshed
+    assert "1 message: 1 status changed" in out.getvalue()  # the others are still refreshed
 
 
 @pytest.mark.parametrize(
     "args", [("schedule", "--minutes", "0"), ("schedule", "--minutes", "-5"), ("refresh", "--limit", "0")]
 )
 def test_zero_or_negative_numbers_are_refused(smsc_settings, args):
-    with pytest.raises(CommandError, match="at least 1"):
+    with pytest.raises(CommandError, match="from 1 to"):
         run(*args)
 
 
@@ -141,7 +141,7 @@ def test_register_refresh_and_balance_per_account(kz_login, smsc_simulator):
     assert "Registered" in out and "account kz" in out
     message = SentMessage.objects.get()
     assert message.account == "kz"
-    assert run("refresh", str(message.pk))[0].startswith("1 messages: 1 status changed")
+    assert run("refresh", str(message.pk))[0].startswith("1 message: 1 status changed")
     sim = smsc_simulator.smsc
     assert sim.max_in_flight["kzlogin"] == 1 and sim.max_in_flight["alex"] == 0
     assert run("balance", "--account", "kz")[0].strip() == "Balance: 5.00"
@@ -158,7 +158,7 @@ def test_an_unknown_account_is_a_usage_error(kz_login, smsc_simulator, args):
 def test_refresh_one_account(kz_login, smsc_simulator, tracked):
     default, kz = tracked((1,)), tracked((1,), account="kz")
     out, _ = run("refresh", "--due", "--account", "kz")
-    assert out.startswith("1 messages: 1 status changed")
+    assert out.startswith("1 message: 1 status changed")
     assert [m.account for m in SentMessage.objects.filter(status=1)] == ["kz"]
     assert smsc_simulator.smsc.max_in_flight["alex"] == 0
     out, _ = run("refresh", str(default.pk), str(kz.pk), "--account", "kz")
@@ -174,7 +174,7 @@ def test_the_sweep_serves_every_account_and_names_the_missing(kz_login, smsc_sim
     SentMessage.objects.create(account="old", smsc_id="9", phone="79990000009", next_check_at=timezone.now())
     out, _ = run("refresh")
     assert out.startswith("2 messages: 2 status changed")
-    assert "account old: 1 due messages name an account not in settings; left alone" in out
+    assert "account old: 1 due message names an account not in settings; left alone" in out
     assert SentMessage.objects.get(account="old").status is None
 
 
@@ -194,9 +194,70 @@ def test_accounts_and_reset_breaker_per_account(kz_login):
         "kz: login kzlogin: calls refused until 2099-"
         + lines[1].split("2099-")[1].split(" UTC")[0]
         + " UTC (SMSC error 2)",
-        "old: not in SMSC_STATUS: 1 pending messages, left alone",
+        "old: not in SMSC_STATUS: 1 pending message, left alone",
     ]
     assert "was not open" in run("reset-breaker")[0]  # the default account's login
     assert "Breaker reset" in run("reset-breaker", "--account", "kz")[0]
     assert not AccountState.objects.get(account="kzlogin").is_paused
     assert "kz: login kzlogin: calls allowed" in run("accounts")[0]
+
+
+# -- issue 22: what the commands said wrong ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "argument", "limits"),
+    [
+        (("prune", "--days", "0"), "--days", "from 1 to 36500"),
+        (("prune", "--days", "99999999"), "--days", "from 1 to 36500"),
+        (("prune", "--days", "3000000", "--dry-run"), "--days", "from 1 to 36500"),
+        (("prune", "--messages-days", "3000000"), "--messages-days", "from 1 to 36500"),
+        (
+            ("prune", "--days", "30", "--batch-size", "99999999999999999999"),
+            "--batch-size",
+            "from 1 to 100000",
+        ),
+        (("prune", "--days", "ten"), "--days", "from 1 to 36500"),
+        (("schedule", "--minutes", "99999"), "--minutes", "from 1 to 1440"),
+        (("refresh", "--limit", "99999999999999999999"), "--limit", "from 1 to 1000000000"),
+        (("refresh", "99999999999999999999"), "ids", "from 1 to 9223372036854775807"),
+    ],
+)
+def test_out_of_range_arguments_are_named(smsc_settings, smsc_simulator, args, argument, limits):
+    with pytest.raises(CommandError, match=f"argument {argument}: must be a whole number {limits}"):
+        run(*args)
+    assert smsc_simulator.requests == 0
+
+
+def test_refresh_fails_when_every_message_was_refused(smsc_settings, smsc_simulator, tracked):
+    from django.utils import timezone
+
+    message = tracked((1,))
+    AccountState.objects.create(
+        account="alex", pause_code=4, paused_until=timezone.now() + timezone.timedelta(minutes=10)
+    )
+    out, err = StringIO(), StringIO()
+    with pytest.raises(CommandError, match="no message was refreshed"):
+        call_command("smsc_status", "refresh", str(message.pk), stdout=out, stderr=err)
+    assert out.getvalue().startswith("1 message: 1 not asked") and smsc_simulator.requests == 0
+
+
+def test_register_names_the_account_once(kz_login):
+    out, _ = run("register", "55", "79991234567", "--account", "kz")
+    assert out.count("kz") == 1 and "(kz)" not in out
+    out, _ = run("send", "79991234567", "hi", "--account", "kz")
+    assert out.count("kz") == 1
+
+
+def test_counts_agree_with_their_nouns(kz_login):
+    from django.utils import timezone
+
+    from django_smsc_status.conf import get_settings
+    from django_smsc_status.models import AuthFailure
+    from django_smsc_status.retention import PruneReport
+
+    AuthFailure.objects.create(account=get_settings().site_key, occurred_at=timezone.now())
+    assert "; 1 authorisation error in the last 30 minutes" in run("accounts")[0]
+    assert str(PruneReport(snapshots=1, messages=1, message_snapshots=1, batches=1, with_messages=True)) == (
+        "Deleted 1 old snapshot of final messages, and 1 old final message with 1 snapshot (1 batch, 0.0 s)."
+    )

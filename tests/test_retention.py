@@ -105,7 +105,7 @@ def test_command_dry_run_then_prune(world):
     assert StatusSnapshot.objects.count() == 18
     out = run("prune", "--days", "30", "--messages-days", "250")
     assert out.startswith(
-        "Deleted 6 old snapshots of final messages, and 1 old final messages with their 1 snapshots"
+        "Deleted 6 old snapshots of final messages, and 1 old final message with 1 snapshot"
     )
     assert not SentMessage.objects.filter(smsc_id="single").exists()
 
@@ -162,3 +162,27 @@ def test_retention_setting_defaults(smsc_settings):
     smsc_settings["RETENTION"] = {"MESSAGE_DAYS": 365}
     retention = get_settings().retention
     assert (retention.snapshot_days, retention.message_days, retention.batch_size) == (None, 365, 1000)
+
+
+def test_dry_run_of_old_messages_says_how_many(world):
+    out = run("prune", "--messages-days", "365", "--dry-run")  # no message is that old
+    assert out.startswith(
+        "Would delete 0 old snapshots of final messages, and 0 old final messages with 0 snapshots"
+    )
+    out = run("prune", "--messages-days", "250", "--dry-run")
+    assert "and 1 old final message with 1 snapshot (" in out
+    assert SentMessage.objects.count() == 5
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "name"),
+    [
+        ((3_000_000,), {}, "snapshot_days"),
+        ((None, 99_999_999), {}, "message_days"),
+        ((30,), {"batch_size": 10**20}, "batch_size"),
+    ],
+)
+def test_prune_refuses_numbers_out_of_range(world, args, kwargs, name):
+    with pytest.raises(ValueError, match=f"{name} must be .*from 1 to"):
+        service.prune(*args, **kwargs)
+    assert StatusSnapshot.objects.count() == 18

@@ -210,3 +210,9 @@ def test_cli_refuses_an_account_without_a_password_separator(capsys):
     with pytest.raises(SystemExit):
         simulator_main(["--account", "kz"])
     assert "LOGIN:PASSWORD" in capsys.readouterr().err
+
+
+def test_help_names_the_way_to_run_it(capsys):
+    with pytest.raises(SystemExit):
+        simulator_main(["--help"])
+    assert capsys.readouterr().out.startswith("usage: python -m django_smsc_status.simulator ")

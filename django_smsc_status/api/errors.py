@@ -11,20 +11,35 @@ parameters. :class:`JsonErrorsMixin` answers them in the same shape, ``{"type":
 "request_too_large", "code": null, "detail": "..."}``: 413 for the body (what the status
 means; Django says 400, and DRF lets the exception through to Django) and 400
 (``too_many_parameters``) for the parameters.
+
+Every 400 has one shape: ``type``, ``code`` (null) and ``detail``, and, when fields or query
+parameters are at fault, their errors beside them as DRF gives them (``{"type":
+"invalid_input", "code": null, "detail": "Invalid input: phone.", "phone": ["..."]}``);
+a body that is not JSON is ``invalid_json``.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.utils.translation import gettext_lazy as _
 from rest_framework import status
-from rest_framework.decorators import api_view, authentication_classes, permission_classes
-from rest_framework.exceptions import NotFound, ParseError
+from rest_framework.exceptions import NotFound, ParseError, ValidationError
 from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
+from rest_framework.views import APIView
 
-from ..error_types import ERROR_TYPES, REQUEST_TOO_LARGE, TOO_MANY_PARAMETERS, error_type
+from ..error_types import (
+    ERROR_TYPES,
+    INVALID_INPUT,
+    INVALID_JSON,
+    REQUEST_TOO_LARGE,
+    TOO_MANY_PARAMETERS,
+    error_type,
+)
 from ..exceptions import SmscError
 from .schema import extend_schema
 
@@ -35,7 +50,12 @@ __all__ = [
     "error_body",
     "error_type",
     "not_found",
+    "refuse_unknown_parameters",
+    "unknown_parameters",
 ]
+
+
+UNKNOWN_PARAMETERS = "unknown_parameters"  # the key of their errors in a 400
 
 
 def error_body(error: SmscError | None) -> dict | None:
@@ -70,14 +90,53 @@ class JsonErrorsMixin:
                 "limit": settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
             }
         else:
-            return super().handle_exception(exc)
+            response = super().handle_exception(exc)
+            if response.status_code == status.HTTP_400_BAD_REQUEST:
+                response.data = bad_request_body(exc, response.data)
+            return response
         return Response({"type": kind, "code": None, "detail": str(detail)}, status=code)
 
 
+def bad_request_body(exc: Exception, data) -> dict:
+    """A 400's body in the one shape of the module doc."""
+    if isinstance(exc, ParseError):
+        return {"type": INVALID_JSON, "code": None, "detail": str(exc.detail)}
+    fields = data if isinstance(data, dict) else {api_settings.NON_FIELD_ERRORS_KEY: data}
+    detail = _("Invalid input: %(fields)s.") % {"fields": ", ".join(map(str, fields))}
+    return {"type": INVALID_INPUT, "code": None, "detail": str(detail), **fields}
+
+
+def unknown_parameters(request, known: Iterable[str]) -> dict[str, list]:
+    """The error naming the query parameters a view does not take (empty if none): a misspelt
+    filter would otherwise be ignored, and select everything."""
+    unknown = sorted(set(request.query_params) - set(known) - {api_settings.URL_FORMAT_OVERRIDE})
+    if not unknown:
+        return {}
+    names = ", ".join(name[:40] for name in unknown[:10])
+    return {UNKNOWN_PARAMETERS: [_("Unknown query parameters: %(names)s.") % {"names": names}]}
+
+
+def refuse_unknown_parameters(request, known: Iterable[str]) -> None:
+    """A 400 naming the query parameters the view does not take (see above)."""
+    errors = unknown_parameters(request, known)
+    if errors:
+        raise ValidationError(errors)
+
+
 @extend_schema(exclude=True)
-@api_view(["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
-@authentication_classes([])
-@permission_classes([])
-def not_found(request, *args, **kwargs):
-    """JSON 404 for any path under the API that matches no endpoint."""
-    raise NotFound()
+class NotFoundView(APIView):
+    """JSON 404 for any path under the API that matches no endpoint, whatever the method."""
+
+    authentication_classes = ()
+    permission_classes = ()
+
+    def initial(self, request, *args, **kwargs):
+        raise NotFound()
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        del response["Allow"]  # nothing is allowed on a path that does not exist
+        return response
+
+
+not_found = NotFoundView.as_view()

@@ -40,7 +40,8 @@ def _error(description: str) -> dict:
                 "schema": {
                     "type": "object",
                     "additionalProperties": True,
-                    "description": '{"detail": "..."} or, for 400, {"field": ["error", ...]}',
+                    "description": '{"detail": "..."}; for 400 {"type": "...", "code": null, '
+                    '"detail": "...", "field": ["error", ...]} (field errors when any)',
                 }
             }
         },
@@ -53,7 +54,7 @@ if AutoSchema is not None:
         def _get_response_bodies(self, direction="response"):
             responses = super()._get_response_bodies(direction)
             common = {
-                "400": "Invalid input: field errors, or a bad filter value",
+                "400": "Invalid input: field errors, a bad filter value, an unknown query parameter",
                 "401": "Not authenticated",
                 "403": "Authenticated but without the needed permission",
                 "404": "No such message, or no such page",

@@ -12,7 +12,7 @@ from django.db import models
 from rest_framework import serializers
 
 from .. import service, validation
-from ..codes import DeliveryError, MessageStatus, describe
+from ..codes import DeliveryError, MessageStatus, describe, describe_err
 from ..conf import DEFAULT_ACCOUNT, account_names, get_settings
 from ..error_types import ERROR_TYPES
 from ..models import SentMessage, StatusSnapshot
@@ -41,6 +41,8 @@ class CodeField(serializers.Field):
 
     def get_attribute(self, instance):
         # A CodeInfo, never None, so "not checked yet" renders as an object too.
+        if self.vocabulary is DeliveryError:  # read beside the status (error 3 gives no err)
+            return describe_err(instance.err, instance.status)
         return describe(self.vocabulary, getattr(instance, self.source))
 
     def to_representation(self, info) -> dict:
@@ -208,6 +210,9 @@ class RefreshOutcomeSerializer(serializers.Serializer):
 class BulkRefreshResponseSerializer(serializers.Serializer):
     queued = serializers.IntegerField()
     already_queued = serializers.IntegerField()
+    missing = serializers.ListField(
+        child=serializers.IntegerField(), help_text="ids given that no message has (nothing queued)"
+    )
 
 
 def _django_to_drf(func, value):
@@ -229,8 +234,19 @@ class GroupKeyField(serializers.Field):
         return value.isoformat() if hasattr(value, "isoformat") else value
 
 
+#: ``group_by=none``: one row, the totals of the whole filtered set.
+NO_GROUPING = "none"
+
+
 class StatsQuerySerializer(serializers.Serializer):
-    group_by = serializers.ChoiceField(choices=list(service.STATS_GROUPS), default="day")
+    group_by = serializers.ChoiceField(
+        choices=[*service.STATS_GROUPS, NO_GROUPING],
+        default="day",
+        help_text="default day; none: one row with the totals of the filtered messages",
+    )
+    limit = serializers.IntegerField(
+        required=False, min_value=1, max_value=10000, help_text="only the first N groups"
+    )
 
 
 class StatsRowSerializer(serializers.Serializer):

@@ -42,11 +42,12 @@ from ..exceptions import (
 from ..models import SentMessage
 from ..service import Outcome
 from ..tasks import enqueue_refresh
-from .errors import JsonErrorsMixin, SafeJSONParser, error_body
+from .errors import JsonErrorsMixin, SafeJSONParser, error_body, refuse_unknown_parameters, unknown_parameters
 from .filters import SentMessageFilter
 from .permissions import CanRefreshStatus, CanSendMessages, base_permission_classes
 from .schema import SCHEMA, OpenApiResponse, extend_schema
 from .serializers import (
+    NO_GROUPING,
     BulkRefreshResponseSerializer,
     BulkRefreshSerializer,
     ErrorSerializer,
@@ -67,6 +68,33 @@ class Pagination(PageNumberPagination):
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 500
+
+
+class StrictOrderingFilter(OrderingFilter):
+    """DRF's ordering, with an unknown field a 400 naming it instead of silently ignored."""
+
+    def get_ordering(self, request, queryset, view):
+        params = request.query_params.get(self.ordering_param)
+        if params:
+            fields = [param.strip() for param in params.split(",")]
+            valid = self.remove_invalid_fields(queryset, fields, view, request)
+            unknown = [field for field in fields if field not in valid]
+            if unknown:
+                allowed = ", ".join(name for name, _label in self.get_valid_fields(queryset, view))
+                raise ValidationError(
+                    {
+                        self.ordering_param: [
+                            _("Cannot order by %(fields)s; use %(allowed)s.")
+                            % {"fields": ", ".join(f[:40] for f in unknown[:10]), "allowed": allowed}
+                        ]
+                    }
+                )
+        return super().get_ordering(request, queryset, view)
+
+
+def filter_names(view) -> set[str]:
+    """The query parameters of the list filters of ``view``."""
+    return set(view.filterset_class.base_filters)
 
 
 def _status_for_error(error: SmscError | None) -> int:
@@ -126,7 +154,7 @@ class SentMessageViewSet(
     queryset = SentMessage.objects.all()
     serializer_class = SentMessageSerializer
     pagination_class = Pagination
-    filter_backends = (DjangoFilterBackend, OrderingFilter)
+    filter_backends = (DjangoFilterBackend, StrictOrderingFilter)
     filterset_class = SentMessageFilter
     ordering_fields = ("id", "created_at", "sent_at", "status_changed_at", "last_checked_at", "status")
     ordering = ("-created_at", "-id")
@@ -157,6 +185,19 @@ class SentMessageViewSet(
         if self.throttle_scope:
             return [*super().get_throttles(), SmscScopedRateThrottle()]
         return super().get_throttles()
+
+    def list(self, request, *args, **kwargs):
+        pagination = self.paginator
+        refuse_unknown_parameters(
+            request,
+            {
+                *filter_names(self),
+                StrictOrderingFilter.ordering_param,
+                pagination.page_query_param,
+                pagination.page_size_query_param,
+            },
+        )
+        return super().list(request, *args, **kwargs)
 
     @extend_schema(
         request=RegisterSerializer,
@@ -206,6 +247,7 @@ class SentMessageViewSet(
     )
     @action(detail=False, methods=["post"], url_path="refresh")
     def bulk_refresh(self, request):
+        errors = unknown_parameters(request, filter_names(self))
         serializer = BulkRefreshSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         ids = serializer.validated_data.get("ids")
@@ -216,24 +258,26 @@ class SentMessageViewSet(
                 request.query_params, queryset=self.get_queryset(), request=request
             )
             if not filterset.is_valid():
-                raise ValidationError(filterset.errors)
-            if not any(value not in (None, "", [], ()) for value in filterset.form.cleaned_data.values()):
-                raise ValidationError(
-                    {
-                        "ids": [
-                            _(
-                                "Give ids, or at least one list filter with a "
-                                "value (e.g. ?state=due) in the query string."
-                            )
-                        ]
-                    }
-                )
-            selection = self.filter_queryset(self.get_queryset())
-        else:  # the list filters, if any, narrow the ids (?account=kz with ids of two accounts)
-            selection = self.filter_queryset(self.get_queryset()).filter(pk__in=ids)
+                errors.update(filterset.errors)
+            elif not any(value not in (None, "", [], ()) for value in filterset.form.cleaned_data.values()):
+                errors["ids"] = [
+                    _(
+                        "Give ids, or at least one list filter with a "
+                        "value (e.g. ?state=due) in the query string."
+                    )
+                ]
+        if errors:
+            raise ValidationError(errors)
+        selection = self.filter_queryset(self.get_queryset())
+        missing: list[int] = []
+        if ids is not None:  # the list filters, if any, narrow the ids (?account=kz, ids of two accounts)
+            selection = selection.filter(pk__in=ids)
+            found = set(self.get_queryset().filter(pk__in=ids).values_list("pk", flat=True))
+            missing = sorted(set(ids) - found)
         total = selection.count()
         queued = enqueue_refresh(selection)
-        return Response({"queued": queued, "already_queued": total - queued}, status=status.HTTP_202_ACCEPTED)
+        body = {"queued": queued, "already_queued": total - queued, "missing": missing}
+        return Response(body, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(
         request=SendSerializer,
@@ -254,7 +298,7 @@ class SentMessageViewSet(
             response = Response(error_body(exc), status=_status_for_error(exc))
             return _with_retry_after(response, service.retry_after(exc))
         except DjangoValidationError as exc:
-            return Response({"detail": exc.messages}, status=status.HTTP_400_BAD_REQUEST)
+            raise ValidationError(exc.messages) from None
         return Response(self.get_serializer(messages, many=True).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(
@@ -286,15 +330,22 @@ class DeliveryStatsView(ChallengeMixin, JsonErrorsMixin, generics.GenericAPIView
         filters=True,
         parameters=[StatsQuerySerializer],
         responses={200: StatsSerializer},
-        description="Per group (`group_by`: day in the site's time zone, operator, region, err, "
-        "status or account): total, delivered, failed, pending, delivery_rate = delivered / "
+        description="Per group (`group_by`: day in the site's time zone (the default), operator, "
+        "region, err, status or account; `none`: one row, the totals of the whole set): total, "
+        "delivered, failed, pending, delivery_rate = delivered / "
         "(delivered + failed), cost, and the median seconds from sending to the "
         "final status. Every list filter of /messages/ applies. Days come in date "
-        "order, other groups largest first.",
+        "order, other groups largest first; `limit` keeps the first N. Any other query "
+        "parameter is a 400.",
     )
     def get(self, request):
+        refuse_unknown_parameters(request, {*filter_names(self), *StatsQuerySerializer().fields})
         query = StatsQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         group_by = query.validated_data["group_by"]
-        rows = service.stats(self.filter_queryset(self.get_queryset()), group_by)
+        rows = service.stats(
+            self.filter_queryset(self.get_queryset()),
+            None if group_by == NO_GROUPING else group_by,
+            limit=query.validated_data.get("limit"),
+        )
         return Response(StatsSerializer({"group_by": group_by, "results": rows}).data)

@@ -37,7 +37,10 @@ def account(value: str) -> tuple[str, str]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="A local SMS Center (SMSC) SOAP simulator: one site.")
+    parser = argparse.ArgumentParser(
+        prog="python -m django_smsc_status.simulator",
+        description="A local SMS Center (SMSC) SOAP simulator: one site.",
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--login", default="demo", help="the first login (and the API key's)")

@@ -4,25 +4,47 @@ prune. ``--account NAME`` picks one of the accounts in ``SMSC_STATUS`` (default:
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import ngettext
 
 from ... import service
 from ...conf import DEFAULT_ACCOUNT, account_names
 from ...exceptions import SmscError
 from ...models import SentMessage
+from ...outcomes import Outcome
+from ...retention import MAX_BATCH_SIZE, MAX_DAYS
+
+MAX_ID = 2**63 - 1  # a 64-bit primary key
+MAX_LIMIT = 10**9
+MAX_MINUTES = 1440  # a day (django-q2 stores minutes as a small integer)
 
 
 def _plain(text: str) -> str:
     return text
 
 
-def positive_int(value: str) -> int:
-    number = int(value)
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {number}")
-    return number
+def _described(message: SentMessage) -> str:
+    """The account once (``str(message)`` names it too, for any account but default)."""
+    return f"message {message.pk} ({message.smsc_id} → {message.phone}, account {message.account})"
+
+
+def int_from(low: int, high: int) -> Callable[[str], int]:
+    """An argparse type: a whole number from ``low`` to ``high``. Out of range is a usage error
+    naming the argument, not an overflow deep in the database."""
+
+    def parse(value: str) -> int:
+        try:
+            number = int(value)
+        except ValueError:
+            number = None
+        if number is None or not low <= number <= high:
+            raise argparse.ArgumentTypeError(f"must be a whole number from {low} to {high}, got {value[:40]}")
+        return number
+
+    return parse
 
 
 def account_name(value: str) -> str:
@@ -73,8 +95,8 @@ class Command(BaseCommand):
         which = refresh.add_mutually_exclusive_group()
         which.add_argument("--due", action="store_true", help="pending messages whose check is due (default)")
         which.add_argument("--all", action="store_true", help="every pending message, due or not")
-        refresh.add_argument("ids", nargs="*", type=int, help="primary keys of messages")
-        refresh.add_argument("--limit", type=positive_int, default=None)
+        refresh.add_argument("ids", nargs="*", type=int_from(1, MAX_ID), help="primary keys of messages")
+        refresh.add_argument("--limit", type=int_from(1, MAX_LIMIT), default=None)
         refresh.add_argument("--no-progress", action="store_true")
         with_account(refresh, "only messages of this account (default: every account)")
 
@@ -101,7 +123,10 @@ class Command(BaseCommand):
             help="create or update the django-q2 sweep schedule (and the daily prune if RETENTION is set)",
         )
         schedule.add_argument(
-            "--minutes", type=positive_int, default=None, help="interval (default: SWEEP_INTERVAL_MINUTES)"
+            "--minutes",
+            type=int_from(1, MAX_MINUTES),
+            default=None,
+            help="interval (default: SWEEP_INTERVAL_MINUTES)",
         )
 
         prune = sub.add_parser(
@@ -109,20 +134,20 @@ class Command(BaseCommand):
         )
         prune.add_argument(
             "--days",
-            type=int,
+            type=int_from(1, MAX_DAYS),
             default=None,
             help="delete snapshots older than this of final messages, keeping each one's first and latest",
         )
         prune.add_argument(
             "--messages-days",
-            type=int,
+            type=int_from(1, MAX_DAYS),
             default=None,
             help="also delete final messages older than this, with their history",
         )
         prune.add_argument("--dry-run", action="store_true", help="count, delete nothing")
         prune.add_argument(
             "--batch-size",
-            type=int,
+            type=int_from(1, MAX_BATCH_SIZE),
             default=None,
             help="messages per batch (default: RETENTION's BATCH_SIZE, 1000)",
         )
@@ -173,6 +198,8 @@ class Command(BaseCommand):
             self.stdout.write(f"  {count} × {error}")
         if missing:
             raise CommandError(f"no message with id {', '.join(map(str, missing))}")
+        if report.paused or (report.total and report.counts[Outcome.REFUSED] == report.total):
+            raise CommandError("no message was refreshed: calls to SMSC were refused (see above)")
 
     def do_register(
         self, *, smsc_id: str, phone: str, text: str, sender: str, account: str | None, **options
@@ -180,11 +207,11 @@ class Command(BaseCommand):
         account = account or DEFAULT_ACCOUNT
         message, created = service.register(smsc_id, phone, account=account, text=text, sender=sender)
         verb = "Registered" if created else "Already tracked"
-        self.stdout.write(f"{verb}: message {message.pk} ({message}, account {account})")
+        self.stdout.write(f"{verb}: {_described(message)}")
 
     def do_send(self, *, phones: str, text: str, sender: str | None, account: str | None, **options) -> None:
         for message in service.send(phones, text, sender=sender, account=account or DEFAULT_ACCOUNT):
-            self.stdout.write(f"Sent: message {message.pk} ({message}, account {message.account})")
+            self.stdout.write(f"Sent: {_described(message)}")
 
     def do_balance(self, *, account: str | None, **options) -> None:
         self.stdout.write(f"Balance: {service.balance(account or DEFAULT_ACCOUNT)}")
@@ -201,20 +228,31 @@ class Command(BaseCommand):
                 if status.pause_code is not None:
                     state += f" (SMSC error {status.pause_code})"
             if status.auth_errors:
-                state += f"; {status.auth_errors} authorisation errors in the last 30 minutes"
+                state += "; " + ngettext(
+                    "%(count)d authorisation error in the last 30 minutes",
+                    "%(count)d authorisation errors in the last 30 minutes",
+                    status.auth_errors,
+                ) % {"count": status.auth_errors}
             for name in names:
                 self.stdout.write(f"{name}: login {login}: {state}")
         for name, count in service.unconfigured_due(account_names()).items():
-            self.stdout.write(f"{name}: not in SMSC_STATUS: {count} pending messages, left alone")
+            pending = ngettext(
+                "%(count)d pending message, left alone", "%(count)d pending messages, left alone", count
+            ) % {"count": count}
+            self.stdout.write(f"{name}: not in SMSC_STATUS: {pending}")
 
     def do_reset_breaker(self, *, account: str | None, **options) -> None:
         account = account or DEFAULT_ACCOUNT
         was_open = service.reset_breaker(account)
         status = service.account_status(account)
         if status.next_call_at is not None:
+            errors = ngettext(
+                "%(count)d authorisation error (SMSC error 2) in the last 30 minutes",
+                "%(count)d authorisation errors (SMSC error 2) in the last 30 minutes",
+                status.auth_errors,
+            ) % {"count": status.auth_errors}
             self.stdout.write(
-                f"{'Breaker reset, but' if was_open else 'The breaker was not open, but'} "
-                f"{status.auth_errors} authorisation errors (SMSC error 2) in the last 30 minutes: "
+                f"{'Breaker reset, but' if was_open else 'The breaker was not open, but'} {errors}: "
                 f"one more would get this server's IP blocked. The next call is allowed at "
                 f"{status.next_call_at:%Y-%m-%d %H:%M:%S} UTC."
             )
