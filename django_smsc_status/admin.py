@@ -145,9 +145,29 @@ def refuse_nul(request: HttpRequest) -> None:
         raise IncorrectLookupParameters("NUL character in the query string")
 
 
-def view_title(model) -> str:
-    """Django's own title of a page where nothing can be changed."""
-    return gettext("View %s") % model._meta.verbose_name
+class ViewingAdmin(admin.ModelAdmin):
+    """Rows that are viewed and acted on, never edited: Django's own "view" titles and no Save
+    buttons (Django shows them only to users without the change permission), and a NUL in
+    the query string refused as a bad filter."""
+
+    def get_changelist_instance(self, request):
+        refuse_nul(request)
+        return super().get_changelist_instance(request)
+
+    def changelist_view(self, request, extra_context=None):
+        title = gettext("Select %s to view") % self.model._meta.verbose_name
+        return super().changelist_view(request, {"title": title, **(extra_context or {})})
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        if object_id:
+            extra_context = {
+                "show_save": False,
+                "show_save_and_continue": False,
+                "show_save_and_add_another": False,
+                "title": gettext("View %s") % self.model._meta.verbose_name,
+                **(extra_context or {}),
+            }
+        return super().changeform_view(request, object_id, form_url, extra_context)
 
 
 class StatusFilter(admin.SimpleListFilter):
@@ -377,7 +397,7 @@ class SnapshotInline(admin.TabularInline):
 
 
 @admin.register(SentMessage)
-class SentMessageAdmin(admin.ModelAdmin):
+class SentMessageAdmin(ViewingAdmin):
     # Short dates and no polling bookkeeping (on the change form), so the columns fit beside
     # the filters at 1400 px in Russian too.
     list_display = (
@@ -461,10 +481,6 @@ class SentMessageAdmin(admin.ModelAdmin):
     refresh_queued_at_local = datetime_display(SentMessage, "refresh_queued_at")
     created_at_local = datetime_display(SentMessage, "created_at")
 
-    def get_changelist_instance(self, request):
-        refuse_nul(request)
-        return super().get_changelist_instance(request)
-
     def get_search_results(self, request, queryset, search_term):
         """Exact matches only: ``icontains``/``iexact`` would scan every row."""
         term = search_term.strip()
@@ -539,14 +555,7 @@ class SentMessageAdmin(admin.ModelAdmin):
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         extra_context = extra_context or {}
         if object_id:
-            extra_context.update(
-                show_save=False,
-                show_save_and_continue=False,
-                show_save_and_add_another=False,
-                show_delete=True,
-                title=view_title(self.model),  # nothing on it can be changed
-            )
-            extra_context["can_refresh"] = self.has_refresh_status_permission(request)
+            extra_context.update(show_delete=True, can_refresh=self.has_refresh_status_permission(request))
         return super().changeform_view(request, object_id, form_url, extra_context)
 
     # -- refresh -------------------------------------------------------------------------------
@@ -779,7 +788,7 @@ def _per_row(state: AccountState, key: str, compute):
 
 
 @admin.register(AccountState)
-class AccountStateAdmin(admin.ModelAdmin):
+class AccountStateAdmin(ViewingAdmin):
     """Where a tripped circuit breaker (error 2) or an IP block (error 4) shows, and is reset.
 
     A row is a login at a site (SMSC counts its limits per login), not an account: the
@@ -814,20 +823,6 @@ class AccountStateAdmin(admin.ModelAdmin):
     @admin.display(description=_("updated at"), ordering="updated_at")
     def updated_at_short(self, state: AccountState) -> str:
         return short_datetime(state.updated_at)
-
-    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
-        """Nothing here is editable: no Save buttons, and Django's "View …" title."""
-        extra_context = {
-            **(extra_context or {}),
-            "show_save": False,
-            "show_save_and_continue": False,
-            "title": view_title(self.model),
-        }
-        return super().changeform_view(request, object_id, form_url, extra_context)
-
-    def get_changelist_instance(self, request):
-        refuse_nul(request)
-        return super().get_changelist_instance(request)
 
     def has_add_permission(self, request) -> bool:
         return False

@@ -57,6 +57,9 @@ def test_read_only_pages_offer_no_save_and_say_view(admin_client, smsc_settings,
     message = tracked((1,))
     page = admin_client.get(change_url(message)).content.decode()
     assert "<h1>View sent message</h1>" in page and "Change sent message" not in page
+    assert "<h1>Select sent message to view</h1>" in admin_client.get(reverse(CHANGELIST)).content.decode()
+    page = admin_client.get(reverse(STATES), HTTP_ACCEPT_LANGUAGE="ru").content.decode()
+    assert "<h1>Выберите статус аккаунта SMSC для просмотра</h1>" in page
 
 
 # -- items 4 to 7: the report, notices, history, empty values -----------------------------------
