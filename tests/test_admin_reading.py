@@ -166,6 +166,10 @@ def test_russian_names_read_right_after_numbers_and_in_notices(admin_client, sms
     )
     [(_level, text)] = notices(response)
     assert text.startswith("SMS ") and "был успешно добавлен" in text  # Django's masculine, "SMS" is too
+    for login in ("alex", "kzlogin", "other"):
+        state(login)
+    page = admin_client.get(reverse(STATES), HTTP_ACCEPT_LANGUAGE="ru").content.decode()
+    assert "3 статуса аккаунтов SMSC" in page  # Django would say "3 статусы"
     with override("ru"):
         assert str(SentMessage._meta.get_field("refresh_queued_at").verbose_name) == (
             "поставлено в очередь на обновление"
