@@ -32,8 +32,9 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import formats, timezone
 from django.utils.html import format_html
+from django.utils.text import capfirst
+from django.utils.translation import gettext, ngettext, ngettext_lazy
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from . import charts, csv_export, service, validation
@@ -68,6 +69,49 @@ def status_badge(info) -> str:
     )
 
 
+#: The report's CSV links: one file per grouping (a stats.GROUPS key).
+CSV_GROUP_LABELS = {
+    "day": _("by day"),
+    "operator": _("by operator"),
+    "region": _("by region"),
+    "err": _("by delivery error"),
+    "status": _("by status"),
+    "account": _("by account"),
+}
+
+#: One sentence per outcome of a refresh, by count (the admin's summary of a selection).
+OUTCOME_SENTENCES = {
+    Outcome.CHANGED: ngettext_lazy("%(n)d status changed.", "%(n)d statuses changed.", "n"),
+    Outcome.UNCHANGED: ngettext_lazy("%(n)d message unchanged.", "%(n)d messages unchanged.", "n"),
+    Outcome.TOO_SOON: ngettext_lazy(
+        "%(n)d message was checked moments ago: its stored status is shown.",
+        "%(n)d messages were checked moments ago: their stored status is shown.",
+        "n",
+    ),
+    Outcome.REQUEST_ERROR: ngettext_lazy(
+        "SMSC refused the request for %(n)d message.", "SMSC refused the request for %(n)d messages.", "n"
+    ),
+    Outcome.TRANSPORT_ERROR: ngettext_lazy(
+        "SMSC could not be reached for %(n)d message.", "SMSC could not be reached for %(n)d messages.", "n"
+    ),
+    Outcome.REFUSED: ngettext_lazy(
+        "%(n)d message was not asked about: refused before calling SMSC.",
+        "%(n)d messages were not asked about: refused before calling SMSC.",
+        "n",
+    ),
+    Outcome.QUARANTINED: ngettext_lazy(
+        "%(n)d message was not asked about: it holds data SMSC cannot be asked about.",
+        "%(n)d messages were not asked about: they hold data SMSC cannot be asked about.",
+        "n",
+    ),
+    Outcome.FAILED: ngettext_lazy(
+        "Refreshing %(n)d message failed on our side (see the log).",
+        "Refreshing %(n)d messages failed on our side (see the log).",
+        "n",
+    ),
+}
+
+
 def outcome_level(result: service.RefreshResult) -> int:
     """Green only when SMSC answered with a status; warning when not asked; error on failure.
     (Django's admin shows INFO as green too, so it is never used here.)"""
@@ -78,16 +122,56 @@ def outcome_level(result: service.RefreshResult) -> int:
     return messages.ERROR
 
 
+#: SMSC's codes are small; a filter value outside a 32-bit integer is refused before the query.
+CODE_RANGE = range(-(2**31), 2**31)
+
+
 def code_param(value: str) -> int:
-    """A code typed in the query string (``?status=abc`` is a bad filter, not a 500)."""
+    """A code typed in the query string: ``?status=abc``, ``1.5``, ``1e3`` or one beyond any
+    column is a bad filter (Django's ``?e=1`` redirect), not a 500."""
     try:
-        return int(value)
+        code = int(value)
     except ValueError:
-        raise IncorrectLookupParameters(f"not a code: {value[:20]!r}") from None
+        code = None
+    if code is None or code not in CODE_RANGE:
+        raise IncorrectLookupParameters(f"not a code: {value[:20]!r}")
+    return code
+
+
+def refuse_nul(request: HttpRequest) -> None:
+    """A query-string value with a NUL character (PostgreSQL refuses to compare it) is a bad
+    filter, as Django's form fields say: changelists and the report redirect."""
+    if any("\x00" in value for _name, values in request.GET.lists() for value in values):
+        raise IncorrectLookupParameters("NUL character in the query string")
+
+
+class ViewingAdmin(admin.ModelAdmin):
+    """Rows that are viewed and acted on, never edited: Django's own "view" titles and no Save
+    buttons (Django shows them only to users without the change permission), and a NUL in
+    the query string refused as a bad filter."""
+
+    def get_changelist_instance(self, request):
+        refuse_nul(request)
+        return super().get_changelist_instance(request)
+
+    def changelist_view(self, request, extra_context=None):
+        title = gettext("Select %s to view") % self.model._meta.verbose_name
+        return super().changelist_view(request, {"title": title, **(extra_context or {})})
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        if object_id:
+            extra_context = {
+                "show_save": False,
+                "show_save_and_continue": False,
+                "show_save_and_add_another": False,
+                "title": gettext("View %s") % self.model._meta.verbose_name,
+                **(extra_context or {}),
+            }
+        return super().changeform_view(request, object_id, form_url, extra_context)
 
 
 class StatusFilter(admin.SimpleListFilter):
-    title = _("status")
+    title = capfirst(_("status"))  # Russian shows the bare title
     parameter_name = "status"
 
     def lookups(self, request, model_admin):
@@ -109,7 +193,7 @@ class StatusFilter(admin.SimpleListFilter):
 
 
 class StateFilter(admin.SimpleListFilter):
-    title = _("polling")
+    title = capfirst(_("polling"))
     parameter_name = "state"
 
     def lookups(self, request, model_admin):
@@ -124,7 +208,7 @@ class AccountFilter(admin.SimpleListFilter):
     (their refreshes are refused; check W004 counts them). No query: a DISTINCT over every
     row's account would scan the whole table on each page load."""
 
-    title = _("account")
+    title = capfirst(_("account"))
     parameter_name = "account"
     NOT_CONFIGURED = "_none"  # no account name starts with "_" (conf.ACCOUNT_NAME)
 
@@ -140,7 +224,7 @@ class AccountFilter(admin.SimpleListFilter):
 
 
 class ErrFilter(admin.SimpleListFilter):
-    title = _("delivery error")
+    title = capfirst(_("delivery error"))
     parameter_name = "err"
 
     def lookups(self, request, model_admin):
@@ -166,8 +250,6 @@ def local_datetime(value, format: str = "DATETIME_FORMAT") -> str:
     """``value`` in the locale's ``format`` and the current time zone; in UTC (and marked so)
     when the local time would leave the calendar (9999-12-31T22:00Z east of UTC, stored before
     dates were checked)."""
-    if value is None:
-        return "—"
     try:
         return formats.date_format(timezone.localtime(value), format)
     except OverflowError:
@@ -185,7 +267,8 @@ def datetime_display(model, name: str):
 
     @admin.display(description=model._meta.get_field(name).verbose_name, ordering=name)
     def show(model_admin, obj) -> str:
-        return local_datetime(getattr(obj, name))
+        value = getattr(obj, name)
+        return model_admin.get_empty_value_display() if value is None else local_datetime(value)
 
     return show
 
@@ -196,6 +279,7 @@ class SafeDateFieldListFilter(admin.DateFieldListFilter):
 
     def __init__(self, field, request, params, model, model_admin, field_path) -> None:
         super().__init__(field, request, params, model, model_admin, field_path)
+        self.title = capfirst(self.title)
         for name in (self.lookup_kwarg_since, self.lookup_kwarg_until):
             values = self.used_parameters.get(name) or []
             for value in values if isinstance(values, list) else [values]:
@@ -219,7 +303,7 @@ class RegisterForm(forms.ModelForm):
 
     # First, so that the phone is read in the chosen account's DEFAULT_REGION.
     account = forms.ChoiceField(
-        label=_("account"),
+        label=capfirst(_("account")),  # as Django labels the model's fields
         initial=DEFAULT_ACCOUNT,
         required=False,  # left out: the default account, as service.register does
         help_text=_("The SMSC account (in SMSC_STATUS) the message was sent through."),
@@ -280,6 +364,7 @@ class SnapshotInline(admin.TabularInline):
     fields = ("observed_at_local", "status_label", "err_label", "changed_at_local", "raw_pretty")
     readonly_fields = fields
     verbose_name_plural = _("status history (newest first)")
+    template = "admin/django_smsc_status/sentmessage/snapshots.html"  # says when there is none
     observed_at_local = datetime_display(StatusSnapshot, "observed_at")
     changed_at_local = datetime_display(StatusSnapshot, "changed_at")
 
@@ -301,7 +386,7 @@ class SnapshotInline(admin.TabularInline):
 
     @admin.display(description=_("delivery error"))
     def err_label(self, snapshot: StatusSnapshot) -> str:
-        return snapshot.err_info.label if snapshot.err else "—"
+        return snapshot.err_info.label if snapshot.err else self.get_empty_value_display()
 
     @admin.display(description=_("raw response"))
     def raw_pretty(self, snapshot: StatusSnapshot) -> str:
@@ -312,7 +397,7 @@ class SnapshotInline(admin.TabularInline):
 
 
 @admin.register(SentMessage)
-class SentMessageAdmin(admin.ModelAdmin):
+class SentMessageAdmin(ViewingAdmin):
     # Short dates and no polling bookkeeping (on the change form), so the columns fit beside
     # the filters at 1400 px in Russian too.
     list_display = (
@@ -396,13 +481,6 @@ class SentMessageAdmin(admin.ModelAdmin):
     refresh_queued_at_local = datetime_display(SentMessage, "refresh_queued_at")
     created_at_local = datetime_display(SentMessage, "created_at")
 
-    def get_changelist_instance(self, request):
-        """A query-string value with a NUL character (PostgreSQL refuses to compare it) is a bad
-        filter, as Django's form fields say: the changelist and the report redirect."""
-        if any("\x00" in value for _name, values in request.GET.lists() for value in values):
-            raise IncorrectLookupParameters("NUL character in the query string")
-        return super().get_changelist_instance(request)
-
     def get_search_results(self, request, queryset, search_term):
         """Exact matches only: ``icontains``/``iexact`` would scan every row."""
         term = search_term.strip()
@@ -421,15 +499,15 @@ class SentMessageAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("delivery error"), ordering="err")
     def err_label(self, message: SentMessage) -> str:
-        return message.err_info.label if message.err else "—"
+        return message.err_info.label if message.err else self.get_empty_value_display()
 
     @admin.display(description=_("sent at"), ordering="sent_at")
-    def sent_at_short(self, message: SentMessage) -> str:
-        return short_datetime(message.sent_at)
+    def sent_at_short(self, message: SentMessage) -> str | None:
+        return short_datetime(message.sent_at) if message.sent_at else None
 
     @admin.display(description=_("status changed at"), ordering="status_changed_at")
-    def status_changed_at_short(self, message: SentMessage) -> str:
-        return short_datetime(message.status_changed_at)
+    def status_changed_at_short(self, message: SentMessage) -> str | None:
+        return short_datetime(message.status_changed_at) if message.status_changed_at else None
 
     @admin.display(description=_("polling"))
     def polling_state(self, message: SentMessage) -> str:
@@ -477,13 +555,7 @@ class SentMessageAdmin(admin.ModelAdmin):
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         extra_context = extra_context or {}
         if object_id:
-            extra_context.update(
-                show_save=False,
-                show_save_and_continue=False,
-                show_save_and_add_another=False,
-                show_delete=True,
-            )
-            extra_context["can_refresh"] = self.has_refresh_status_permission(request)
+            extra_context.update(show_delete=True, can_refresh=self.has_refresh_status_permission(request))
         return super().changeform_view(request, object_id, form_url, extra_context)
 
     # -- refresh -------------------------------------------------------------------------------
@@ -523,9 +595,13 @@ class SentMessageAdmin(admin.ModelAdmin):
             raise PermissionDenied
         message = get_object_or_404(SentMessage, pk=pk)
         result = service.refresh(message)
+        detail, label = result.detail, result.message.status_info.label
         self.message_user(
             request,
-            format_html("{}: {} — {}", message, result.detail, result.message.status_info.label),
+            # the status only when the outcome did not already say it (error 3: "Not found at SMSC")
+            format_html("{}: {}", message, detail)
+            if str(label) in detail
+            else format_html("{}: {} — {}", message, detail, label),
             outcome_level(result),
         )
         opts = self.model._meta
@@ -544,9 +620,12 @@ class SentMessageAdmin(admin.ModelAdmin):
         if count > limit:
             self.message_user(
                 request,
-                _(
-                    "%(count)s messages are too many to refresh while you wait (the limit is "
-                    "%(limit)s). Use “Queue status refresh” instead."
+                ngettext(
+                    "%(count)d message is too many to refresh while you wait (the limit is "
+                    "%(limit)d). Use “Queue status refresh” instead.",
+                    "%(count)d messages are too many to refresh while you wait (the limit is "
+                    "%(limit)d). Use “Queue status refresh” instead.",
+                    count,
                 )
                 % {"count": count, "limit": limit},
                 messages.WARNING,
@@ -644,7 +723,8 @@ class SentMessageAdmin(admin.ModelAdmin):
             "sections": [
                 (title, group, rows, charts.top_bars(rows, str(title))) for title, group, rows in sections
             ],
-            "csv_groups": list(service.STATS_GROUPS),
+            "csv_groups": [(group, CSV_GROUP_LABELS.get(group, group)) for group in service.STATS_GROUPS],
+            "empty": self.get_empty_value_display(),
         }
         return TemplateResponse(request, self.report_template, context)
 
@@ -652,7 +732,13 @@ class SentMessageAdmin(admin.ModelAdmin):
         counts = {outcome: 0 for outcome in Outcome}
         for result in results:
             counts[result.outcome] += 1
-        summary = ", ".join(f"{n} {outcome.label}" for outcome, n in counts.items() if n)
+        summary = " ".join(
+            [
+                ngettext("Refreshed %(n)d message:", "Refreshed %(n)d messages:", len(results))
+                % {"n": len(results)},
+                *(OUTCOME_SENTENCES[outcome] % {"n": n} for outcome, n in counts.items() if n),
+            ]
+        )
         failed = [r for r in results if r.error is not None]
         levels = {outcome_level(r) for r in results}
         level = (
@@ -662,9 +748,7 @@ class SentMessageAdmin(admin.ModelAdmin):
             if messages.SUCCESS in levels or messages.ERROR not in levels
             else messages.ERROR
         )
-        self.message_user(
-            request, _("Refreshed %(n)s: %(summary)s.") % {"n": len(results), "summary": summary}, level
-        )
+        self.message_user(request, summary, level)
         reasons: dict[str, list[str]] = {}
         for result in failed:
             assert result.error is not None  # failed holds only results with an error
@@ -704,38 +788,41 @@ def _per_row(state: AccountState, key: str, compute):
 
 
 @admin.register(AccountState)
-class AccountStateAdmin(admin.ModelAdmin):
+class AccountStateAdmin(ViewingAdmin):
     """Where a tripped circuit breaker (error 2) or an IP block (error 4) shows, and is reset.
 
     A row is a login at a site (SMSC counts its limits per login), not an account: the
     "accounts" column names the configured accounts that use it, and resetting a row resets
     them all."""
 
-    list_display = (
-        "login",
-        "site",
-        "accounts",
-        "paused_until",
-        "reason",
-        "is_paused_now",
-        "half_open",
-        "auth_errors",
-        "next_call_at",
-        "updated_at",
-    )
+    # Health in words (a green tick on a paused login would read as good), and few enough
+    # columns to fit beside nothing at 1280 px in Russian too.
+    list_display = ("login", "site", "accounts", "health", "auth_errors", "next_call_at", "updated_at_short")
     readonly_fields = (
         "login",
         "site",
         "accounts",
-        "paused_until",
+        "health",
+        "paused_until_local",
         "pause_code",
-        "verified_at",
+        "verified_at_local",
         "auth_errors",
         "next_call_at",
-        "updated_at",
+        "updated_at_local",
     )
     fields = readonly_fields
     actions = ("reset",)
+
+    class Media:
+        css = {"all": ("django_smsc_status/admin.css",)}
+
+    paused_until_local = datetime_display(AccountState, "paused_until")
+    verified_at_local = datetime_display(AccountState, "verified_at")
+    updated_at_local = datetime_display(AccountState, "updated_at")
+
+    @admin.display(description=_("updated at"), ordering="updated_at")
+    def updated_at_short(self, state: AccountState) -> str:
+        return short_datetime(state.updated_at)
 
     def has_add_permission(self, request) -> bool:
         return False
@@ -759,29 +846,38 @@ class AccountStateAdmin(admin.ModelAdmin):
     def accounts(self, state: AccountState) -> str:
         return ", ".join(self._names(state)) or str(_("none (no longer in settings)"))
 
-    @admin.display(description=_("reason"))
-    def reason(self, state: AccountState) -> str:
-        return state.pause_reason or "—"
-
-    @admin.display(description=_("paused now"), boolean=True)
-    def is_paused_now(self, state: AccountState) -> bool:
-        return state.is_paused
-
-    @admin.display(description=_("one request at a time (until SMSC answers)"), boolean=True)
-    def half_open(self, state: AccountState) -> bool:
-        return state.is_half_open
+    @admin.display(description=_("state"))
+    def health(self, state: AccountState) -> str:
+        """In words and a colour that mean the same: red paused, amber limited, green working."""
+        status = self._status(state)
+        if state.is_paused:
+            kind = "failure"
+            text = gettext("Paused until %(time)s") % {"time": short_datetime(state.paused_until)}
+            if state.pause_reason:
+                text = f"{text} — {state.pause_reason}"
+        elif status is None:
+            kind, text = "unknown", gettext("Not in settings: not used")
+        elif status.next_call_at is not None:
+            kind = "pending"
+            until = short_datetime(status.next_call_at)
+            text = gettext("Waiting for SMSC's limits until %(time)s") % {"time": until}
+        elif state.is_half_open:
+            kind, text = "pending", gettext("Working, one request at a time until SMSC answers")
+        else:
+            kind, text = "success", gettext("Working")
+        return format_html('<span class="smsc-badge {}">{}</span>', kind, text)
 
     @admin.display(description=_("authorisation errors in 30 min (SMSC blocks the IP at 5)"))
-    def auth_errors(self, state: AccountState):
+    def auth_errors(self, state: AccountState) -> int | str:
         status = self._status(state)
-        return "—" if status is None else status.auth_errors
+        return self.get_empty_value_display() if status is None else status.auth_errors
 
     @admin.display(description=_("next call allowed at"))
-    def next_call_at(self, state: AccountState):
+    def next_call_at(self, state: AccountState) -> str:
         status = self._status(state)
         if status is None:
-            return "—"
-        return status.next_call_at or _("now")
+            return self.get_empty_value_display()
+        return short_datetime(status.next_call_at) if status.next_call_at else str(_("now"))
 
     @admin.action(description=_("Allow calls to SMSC again (reset the breaker)"), permissions=["change"])
     def reset(self, request: HttpRequest, queryset) -> None:

@@ -40,14 +40,19 @@ def number(value: Any, decimals: int = 0) -> str:
     return formats.number_format(value, decimals, use_l10n=True, force_grouping=True)
 
 
+def _day(row: dict) -> str:
+    """The day as the report's table shows it (the active language's short date)."""
+    return formats.date_format(row["key"], "SHORT_DATE_FORMAT") if row["key"] else "?"
+
+
 def _labels(days: Sequence[dict]) -> list[str]:
-    return [formats.date_format(row["key"], "j b") if row["key"] else "?" for row in days]
+    return [_day(row) for row in days]
 
 
-def _tooltip(row: dict) -> str:
+def _tooltip(row: dict, name: str | None = None) -> str:
     rate = "—" if row["delivery_rate"] is None else f"{number(row['delivery_rate'] * 100, 1)} %"
     return (
-        f"{row['label']}: {_('total')} {number(row['total'])}, {_('delivered')} "
+        f"{row['label'] if name is None else name}: {_('total')} {number(row['total'])}, {_('delivered')} "
         f"{number(row['delivered'])}, {_('failed')} {number(row['failed'])}, {_('pending')} "
         f"{number(row['pending'])}; {_('delivery rate')} {rate}; {_('cost')} "
         f"{number(row['cost'], 2)}"
@@ -63,7 +68,7 @@ def _frame(width: int, height: int, label: str, body: list[str]) -> SafeString:
 
 
 def _x_axis(labels: list[str], left: float, step: float, y: float) -> list[str]:
-    every = max(1, math.ceil(len(labels) / 12))  # at most a dozen dates under the axis
+    every = max(1, math.ceil(len(labels) / 8))  # at most 8 dates (a short date is ~10 characters)
     return [
         f'<text x="{left + step * (i + 0.5):.1f}" y="{y + 14:.1f}" text-anchor="middle" '
         f'fill="#555">{escape(text)}</text>'
@@ -109,7 +114,7 @@ def daily_volume(days: Sequence[dict], title: str, width: int = 760, height: int
                     f'height="{h:.1f}" fill="{COLOURS[part]}"/>'
                 )
                 base -= h
-        body.append(f"<g><title>{escape(_tooltip(row))}</title>{''.join(bars)}</g>")
+        body.append(f"<g><title>{escape(_tooltip(row, _day(row)))}</title>{''.join(bars)}</g>")
         if row["delivery_rate"] is not None:
             points.append(
                 f"{left + step * (i + 0.5):.1f},{bottom - (bottom - top) * row['delivery_rate']:.1f}"

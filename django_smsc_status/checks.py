@@ -22,9 +22,8 @@ from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError, router, transaction
 
-from .conf import KNOWN_ENDPOINTS, account_names, get_settings
+from .conf import KNOWN_ENDPOINTS, account_names, get_settings, site_of
 
-LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}  # as urlsplit().hostname gives them (no brackets)
 BROKER_KEYS = ("orm", "redis", "broker_class", "iron_mq", "sqs", "mongo", "disque_nodes")
 
 
@@ -53,18 +52,19 @@ def check_settings(app_configs=None, **kwargs) -> list:
         if urlsplit(wsdl).scheme not in ("http", "https") and not Path(wsdl).expanduser().is_file():
             problems.append(
                 Error(
-                    f"SMSC_STATUS WSDL of {_accounts(users)} names a file that does not exist: {wsdl}",
+                    # not the value: a password pasted into WSDL would reach the console and logs
+                    f"SMSC_STATUS WSDL of {_accounts(users)} names a file that does not exist",
                     hint="Remove WSDL to use the copy shipped with the package.",
                     id="smsc_status.E002",
                 )
             )
-    known_hosts = {urlsplit(u).hostname for u in KNOWN_ENDPOINTS}
+    known_sites = {site_of(u) for u in KNOWN_ENDPOINTS}  # www2..www5 backups are these sites
     for url, users in endpoints.items():
-        host = urlsplit(url).hostname or ""
-        if host not in known_hosts and host not in LOCAL_HOSTS and not host.startswith("www"):
+        site = site_of(url)
+        if site not in known_sites and site.partition(":")[0] != "localhost":
             problems.append(
                 Warning(
-                    f"{url} is not a known SMSC site ({_accounts(users)})",
+                    f"{site} is not a known SMSC site ({_accounts(users)})",  # not the URL's path or query
                     hint=f"Known: {', '.join(KNOWN_ENDPOINTS)} (and www2..www5 backups).",
                     id="smsc_status.W001",
                 )

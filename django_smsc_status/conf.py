@@ -221,7 +221,8 @@ def _error(key: Key, problem: str) -> ImproperlyConfigured:
 
 
 def _shown(value: Any) -> str:
-    """A rejected value as an error may show it: a string could be a misplaced password."""
+    """A rejected value as an error may show it: a number, else only its type (a string could
+    be a password pasted into the wrong key). No settings error repeats a string value."""
     return repr(value) if value is None or isinstance(value, (int, float)) else type(value).__name__
 
 
@@ -294,7 +295,7 @@ def _dotted_paths(key: Key, value: Any) -> tuple[str, ...] | None:
 
 def _region(key: Key, value: Any) -> str:
     if not isinstance(value, str) or value.upper() not in phonenumbers.SUPPORTED_REGIONS:
-        raise _error(key, f"must be a region code such as 'RU', 'KZ' or 'UA', got {value!r}")
+        raise _error(key, f"must be a region code such as 'RU', 'KZ' or 'UA', got {_shown(value)}")
     return value.upper()
 
 
@@ -314,7 +315,7 @@ def _retention(value: Any) -> Retention | None:
             isinstance(v, bool) or not isinstance(v, int) or v < 1
         ):
             allowed = "an integer >= 1" + ("" if key == "BATCH_SIZE" else " or None")
-            raise ImproperlyConfigured(f"{SETTINGS_NAME}['RETENTION'][{key!r}] must be {allowed}, got {v!r}")
+            raise _error(("RETENTION", key), f"must be {allowed}, got {_shown(v)}")
     if raw["SNAPSHOT_DAYS"] is None and raw["MESSAGE_DAYS"] is None:
         raise _error("RETENTION", "needs SNAPSHOT_DAYS or MESSAGE_DAYS (or set RETENTION to None)")
     return Retention(raw["SNAPSHOT_DAYS"], raw["MESSAGE_DAYS"], raw["BATCH_SIZE"])

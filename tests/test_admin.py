@@ -166,7 +166,8 @@ def test_refresh_action_summarizes_a_mixed_selection(admin_client, fast_polling,
     smsc_simulator.inject("error", code=9, smsc_id=limited.smsc_id)
     smsc_simulator.inject("error", code=2, smsc_id=bad_login.smsc_id)
     text = run_action(admin_client, "refresh_now", [changed, unchanged, limited, bad_login]).content.decode()
-    assert "Refreshed 4: 1 status changed, 1 no change, 2 SMSC refused the request." in text
+    assert "Refreshed 4 messages: 1 status changed. 1 message unchanged. " in text
+    assert "SMSC refused the request for 2 messages." in text
     assert "Too many requests for the same message or at once" in text  # error 9
     assert "Invalid login or password, or IP address not allowed" in text  # error 2
     assert AccountState.objects.get().pause_code == 2

@@ -144,3 +144,51 @@ def test_refresh_button_in_a_real_browser(page, live_url, fast_polling, tracked,
     assert page.locator(".smsc-raw").count() == rows_before + 1
     if os.environ.get("SMSC_SCREENSHOTS"):
         page.screenshot(path=str(DOCS / "admin-change-form.png"), full_page=True)
+
+
+def _overflow(page) -> dict:
+    """How far the page and the list's table box scroll sideways (0: everything is in view)."""
+    return page.evaluate(
+        """() => {
+            const over = (el) => el ? el.scrollWidth - el.clientWidth : 0;
+            return {page: over(document.documentElement),
+                    table: over(document.querySelector('#changelist .results'))};
+        }"""
+    )
+
+
+@pytest.mark.parametrize("width", [1280, 1400])
+@pytest.mark.parametrize("language", ["en", "ru"])
+def test_admin_lists_fit_without_scrolling_sideways(
+    browser_page, live_url, fast_polling, kz_login, tracked, admin_user, language, width
+):
+    """The account states (paused, limited, working, gone) and the message list fit at 1280 and
+    1400 px in English and Russian: nothing off-screen, no scroll bar under the table."""
+    from django.utils import timezone
+
+    from django_smsc_status.conf import get_settings
+    from django_smsc_status.models import AccountState
+
+    fast_polling["ACCOUNTS"]["demo-kz"] = {"LOGIN": "demo-kz-login", "PASSWORD": "x"}
+    site = get_settings().site
+    AccountState.objects.create(
+        site=site, account="alex", pause_code=2, paused_until=timezone.now() + timezone.timedelta(minutes=30)
+    )
+    AccountState.objects.create(site=site, account="kzlogin", verified_at=timezone.now())
+    AccountState.objects.create(site=site, account="demo-kz-login")
+    AccountState.objects.create(site="smsc.kz", account="old-login-no-longer-used")
+    messages = [
+        tracked((1,), text="Ваш код: 4242", sender="DemoShop"),
+        tracked((20, 1), text="Заказ №1042 передан в доставку", sender="DemoShop", account="kz"),
+        tracked((-1,), text="Напоминание о записи", sender="DemoShop"),
+    ]
+    service.refresh_many(messages)
+    page = browser_page(locale={"en": "en-US", "ru": "ru-RU"}[language], width=width)
+    login(page, live_url)
+    for name in ("accountstate", "sentmessage"):
+        page.goto(live_url + reverse(f"admin:django_smsc_status_{name}_changelist"))
+        over = _overflow(page)
+        assert over["page"] <= 0 and over["table"] <= 0, (name, over)
+        if os.environ.get("SMSC_SCREENSHOTS") and name == "accountstate" and width == 1400:
+            page.screenshot(path=str(DOCS / f"admin-accounts-{language}.png"), full_page=True)
+        assert page.locator("#result_list .smsc-badge").count() >= 3

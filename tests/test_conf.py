@@ -1,7 +1,7 @@
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from django_smsc_status.conf import DEFAULTS, get_settings
+from django_smsc_status.conf import DEFAULTS, RETENTION_DEFAULTS, SITE_KEYS, get_settings
 
 
 def test_defaults_apply(settings):
@@ -97,3 +97,36 @@ def test_values_that_would_break_smsc_limits_are_refused(settings, key, low, flo
         get_settings()
     settings.SMSC_STATUS = {"LOGIN": "a", "PASSWORD": "b", key: floor}
     assert getattr(get_settings(), key.lower()) == floor
+
+
+SECRET = "hunter2-S3cr3t-Pa55"
+
+
+def secret_everywhere():
+    """Each key (top level, in an account, and in RETENTION) holding a password pasted there."""
+    base = {"LOGIN": "alex", "PASSWORD": "pw"}
+    for key in DEFAULTS:
+        yield {**base, key: SECRET}
+        yield {**base, key: [SECRET]}
+        if key not in SITE_KEYS:
+            yield {**base, "ACCOUNTS": {"kz": {"LOGIN": "k", "PASSWORD": "p", key: SECRET}}}
+    for key in RETENTION_DEFAULTS:
+        yield {**base, "RETENTION": {key: SECRET}}
+    yield {**base, "ENDPOINT": f"https://smsc.rus/sys/soap.php?psw={SECRET}"}
+    yield {**base, "ACCOUNTS": {"kz": SECRET}}
+
+
+@pytest.mark.parametrize("value", list(secret_everywhere()), ids=str)
+def test_no_settings_error_repeats_a_value(settings, value):
+    """A password pasted into the wrong key must not reach the console or a log (issue 22)."""
+    from django_smsc_status import checks
+
+    settings.SMSC_STATUS = value
+    said = [f"{problem.msg} {problem.hint}" for problem in checks.check_settings()]
+    accounts = value.get("ACCOUNTS")
+    for name in ["default", *(accounts if isinstance(accounts, dict) else ())]:
+        try:
+            get_settings(name)
+        except ImproperlyConfigured as exc:
+            said.append(str(exc))
+    assert not [text for text in said if SECRET in text]

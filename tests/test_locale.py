@@ -16,7 +16,10 @@ LOCALE = PACKAGE / "locale"
 PLACEHOLDER = re.compile(r"%\(\w+\)[sdif]|%[sdif]|\{\w*\}")
 
 #: Different msgids that mean the same thing in Russian (checked by a reader, not by a script).
-SAME_MEANING: list[set[str]] = []
+SAME_MEANING: list[set[str]] = [
+    {"sent message", "sent messages"},  # "SMS" does not decline: right after any number
+    {"Per day", "by day"},  # a heading and a CSV link: "по дням" both
+]
 
 
 def entries():
