@@ -230,12 +230,11 @@ def test_out_of_range_arguments_are_named(smsc_settings, smsc_simulator, args, a
 
 
 def test_refresh_fails_when_every_message_was_refused(smsc_settings, smsc_simulator, tracked):
-    from django.utils import timezone
+    from django_smsc_status import limits
+    from django_smsc_status.conf import get_settings
 
     message = tracked((1,))
-    AccountState.objects.create(
-        account="alex", pause_code=4, paused_until=timezone.now() + timezone.timedelta(minutes=10)
-    )
+    limits.pause(get_settings(), 4, 600)  # SMSC blocked the IP: every call refused for 10 minutes
     out, err = StringIO(), StringIO()
     with pytest.raises(CommandError, match="no message was refreshed"):
         call_command("smsc_status", "refresh", str(message.pk), stdout=out, stderr=err)
@@ -250,13 +249,12 @@ def test_register_names_the_account_once(kz_login):
 
 
 def test_counts_agree_with_their_nouns(kz_login):
-    from django.utils import timezone
-
+    from django_smsc_status import limits
     from django_smsc_status.conf import get_settings
-    from django_smsc_status.models import AuthFailure
+    from django_smsc_status.exceptions import SmscAuthError
     from django_smsc_status.retention import PruneReport
 
-    AuthFailure.objects.create(account=get_settings().site_key, occurred_at=timezone.now())
+    limits.pause_after([SmscAuthError(code=2)], get_settings())  # one error 2 at the site
     assert "; 1 authorisation error in the last 30 minutes" in run("accounts")[0]
     assert str(PruneReport(snapshots=1, messages=1, message_snapshots=1, batches=1, with_messages=True)) == (
         "Deleted 1 old snapshot of final messages, and 1 old final message with 1 snapshot (1 batch, 0.0 s)."
