@@ -10,6 +10,8 @@ smsc_status.W002  SQLite without ``"transaction_mode": "IMMEDIATE"`` (concurrent
 smsc_status.W003  Q_CLUSTER names no broker (django-q2 then silently needs Redis)
 smsc_status.W004  pending messages name an account no longer in SMSC_STATUS (the sweep leaves
                   them alone); a database check: ``check --database default`` and ``migrate``
+smsc_status.W005  Q_CLUSTER's timeout is too short for one status request and the sweep's last
+                  writes (the sweep stops in time for the worker's timeout; it would ask nothing)
 """
 
 from __future__ import annotations
@@ -137,12 +139,44 @@ def check_q_cluster(app_configs=None, **kwargs) -> list:
     if "django_q" not in settings.INSTALLED_APPS:
         return []
     cluster = getattr(settings, "Q_CLUSTER", {}) or {}
-    if any(cluster.get(key) for key in BROKER_KEYS):
+    problems: list[CheckMessage] = []
+    if not any(cluster.get(key) for key in BROKER_KEYS):
+        problems.append(
+            Warning(
+                "Q_CLUSTER names no broker, so django-q2 will try Redis on localhost",
+                hint='Set Q_CLUSTER = {"orm": "default", ...} to use the database as the broker.',
+                id="smsc_status.W003",
+            )
+        )
+    timeout = cluster.get("timeout")
+    if isinstance(timeout, (int, float)) and timeout > 0:
+        problems += _sweep_fits(timeout)
+    return problems
+
+
+def _sweep_fits(timeout: float) -> list[CheckMessage]:
+    """W005: a sweep stops before django-q2's timeout, keeping room for its longest request
+    and its last writes; a timeout shorter than that leaves it no request at all."""
+    from .engine import FINISH_MARGIN, longest_request
+
+    too_short = []
+    for name in account_names():
+        try:
+            config = get_settings(name)
+        except ImproperlyConfigured:
+            continue  # E001 says it
+        if timeout <= longest_request(config) + FINISH_MARGIN:
+            too_short.append((name, longest_request(config) + FINISH_MARGIN))
+    if not too_short:
         return []
+    needed = max(seconds for _name, seconds in too_short)
+    accounts = _accounts([name for name, _seconds in too_short])
     return [
         Warning(
-            "Q_CLUSTER names no broker, so django-q2 will try Redis on localhost",
-            hint='Set Q_CLUSTER = {"orm": "default", ...} to use the database as the broker.',
-            id="smsc_status.W003",
+            f"Q_CLUSTER['timeout'] ({timeout:g} s) leaves the sweep of {accounts} no time for a "
+            f"request (one may take up to {needed:g} s with its last writes)",
+            hint="Raise Q_CLUSTER['timeout'] (60 is usual; keep it below 'retry') or lower "
+            "SMSC_STATUS TIMEOUT / CONNECT_TIMEOUT.",
+            id="smsc_status.W005",
         )
     ]

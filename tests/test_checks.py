@@ -66,6 +66,20 @@ def test_q_cluster_without_broker(settings):
     assert checks.check_q_cluster() == []
 
 
+def test_q_cluster_timeout_too_short_for_one_request(settings):
+    """W005: the sweep keeps TIMEOUT + CONNECT_TIMEOUT per endpoint + 2 s before django-q2's
+    timeout; a timeout shorter than that would let it ask nothing."""
+    settings.SMSC_STATUS = {"LOGIN": "a", "PASSWORD": "b", "TIMEOUT": 10, "CONNECT_TIMEOUT": 5}  # 17 s
+    settings.Q_CLUSTER = {"name": "x", "orm": "default", "timeout": 17}
+    (warning,) = checks.check_q_cluster()
+    assert warning.id == "smsc_status.W005" and "(17 s)" in warning.msg and "account default" in warning.msg
+    settings.Q_CLUSTER["timeout"] = 18
+    assert checks.check_q_cluster() == []
+    settings.Q_CLUSTER["timeout"] = 60
+    settings.SMSC_STATUS["ACCOUNTS"] = {"slow": {"TIMEOUT": 60}}  # one account's own TIMEOUT
+    assert "account slow " in checks.check_q_cluster()[0].msg
+
+
 def test_manage_py_check_runs_them(settings, capsys):
     """``manage.py check`` runs our checks (registered), not only Django's: "no issues" alone
     is what an unregistered check gives too."""
