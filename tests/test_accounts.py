@@ -272,6 +272,12 @@ def test_limits_hold_per_login_across_processes(
         assert [asked(site, m) for m in messages] == [1] * len(messages)  # all, once each
         assert site.smsc.errors_answered == {}
     assert SentMessage.objects.filter(last_checked_at__isnull=True).count() == 0
+    # served at once: each site was asked while the other was still being asked
+    spans = [
+        [t for m in messages for t in site.smsc.status_checks[(m.smsc_id, m.phone)]]
+        for site, messages in ((smsc_simulator, ru), (kz_site, kz))
+    ]
+    assert max(min(times) for times in spans) < min(max(times) for times in spans)
 
 
 @pytest.mark.django_db
