@@ -158,9 +158,16 @@ def _aggregates(median: bool = True) -> dict[str, Any]:
         "cost": Coalesce(
             Sum("cost"), Value(Decimal(0)), output_field=DecimalField(max_digits=20, decimal_places=4)
         ),
+        # the condition as CASE, not ``filter=``: Median's own templates would drop a FILTER
+        # clause on Django 6.0 (which puts it in the template) while keeping its parameters
         "median_seconds": (
             Median(
-                seconds, filter=final & Q(in_date_window(SENT)) & Q(in_date_window(F("status_changed_at")))
+                Case(
+                    When(
+                        final & Q(in_date_window(SENT)) & Q(in_date_window(F("status_changed_at"))),
+                        then=seconds,
+                    )
+                )
             )
             if median
             else Value(None, FloatField())

@@ -170,3 +170,20 @@ def test_limit_keeps_the_largest(messages):
 def test_unknown_grouping_is_a_clear_error(messages):
     with pytest.raises(ValueError, match="group_by must be one of day, operator"):
         service.stats(SentMessage.objects.all(), "phone")
+
+
+def test_median_counts_final_messages_only(smsc_settings):
+    """A pending message whose status changed (at the operator) has a change time too; the
+    median time to the *final* status leaves it out (Django 6.0 dropped an aggregate's
+    ``filter=`` from our median's SQL: it counted such messages)."""
+    for i, (final, seconds) in enumerate([(True, 60), (False, 1000), (False, 2000)]):
+        SentMessage.objects.create(
+            smsc_id=str(700 + i),
+            phone=f"7999111{i:04d}",
+            sent_at=at(4, 10),
+            status=1 if final else 0,
+            is_final=final,
+            status_changed_at=at(4, 10) + timedelta(seconds=seconds),
+        )
+    (row,) = service.stats(SentMessage.objects.all(), "day")
+    assert row["median_seconds"] == med(60.0)
