@@ -341,3 +341,31 @@ def test_lost_pushes_leave_the_message_to_polling(live_server, pushes_on, tracke
 
     service.refresh_due()  # the sweep, unchanged by pushes
     assert SentMessage.objects.get(pk=message.pk).status == 1
+
+
+# -- the admin -----------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_admin_shows_counters_and_raw_pushes(admin_client, client, pushes_on, tracked):
+    from django.urls import reverse
+
+    from django_smsc_status.models import AccountState
+
+    message = tracked()
+    config = get_settings()
+    state = AccountState.objects.create(site=config.site, account=config.limits_key)
+    page = admin_client.get(reverse("admin:django_smsc_status_accountstate_change", args=[state.pk]))
+    assert "none received" in page.content.decode()
+    post(client, status_push(message, sender_id="Магазин"))
+    post(client, {"id": "404", "phone": message.phone, "md5": "x"})
+    post(client, {"mes": "hi"})
+    page = admin_client.get(reverse("admin:django_smsc_status_accountstate_change", args=[state.pk]))
+    text = page.content.decode()
+    assert "3 received" in text and "matched a message 1" in text and "unknown message 1" in text
+    assert "incoming SMS 1" in text and TOKEN not in text
+    listing = admin_client.get(reverse("admin:django_smsc_status_receivedpush_changelist")).content.decode()
+    assert "sender_id=Магазин" in listing and TOKEN not in listing
+    pk = ReceivedPush.objects.get(kind="matched").pk
+    detail = admin_client.get(reverse("admin:django_smsc_status_receivedpush_change", args=[pk]))
+    assert detail.status_code == 200 and "Магазин" in detail.content.decode()
