@@ -49,7 +49,8 @@ def test_demo_comes_up_and_the_worker_refreshes(tmp_path):
     assert result.returncode == 0, output[-3000:]
     assert "login admin / admin" in output
     assert "check passed" in output
-    assert "refreshed 12 messages (default 8, kz 4)" in output  # both accounts, each at its own site
+    assert "refreshed 13 messages (default 9, kz 4)" in output  # both accounts, each at its own site
+    assert "a push made it learn the code's delivery" in output
 
 
 def child_pids(pid: int) -> set[int]:
