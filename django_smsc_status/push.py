@@ -21,6 +21,7 @@ import hmac
 import json
 import logging
 import time
+from datetime import timedelta
 from urllib.parse import parse_qsl
 
 from django.core.cache import cache
@@ -187,17 +188,25 @@ def checksum_ok(fields: dict[str, str], secret: str) -> bool:
 
 
 def hint(config: SmscSettings, smsc_id: str, phone: str) -> SentMessage | None:
-    """Make the account's message ``(smsc_id, phone)`` due now and queue its refresh; the
-    message, or None if none is tracked. A final, given-up or quarantined message is left
-    alone (its status is settled, or polling of it stopped for a reason)."""
+    """Make the account's message ``(smsc_id, phone)`` due as soon as it may be asked about
+    and, if that is now, queue its refresh; the message, or None if none is tracked.
+
+    Asked less than ``MIN_CHECK_INTERVAL`` ago, it becomes due when that interval ends (the
+    sweep asks then): a second change pushed moments after the first is not lost. A final,
+    given-up or quarantined message is left alone (its status is settled, or polling of it
+    stopped for a reason)."""
     from .tasks import enqueue_refresh  # tasks imports service, which the app loads first
 
     row = SentMessage.objects.filter(account=config.name, smsc_id=smsc_id, phone=phone).first()
     if row is None or row.is_final or row.next_check_at is None or row.quarantine_reason:
         return row
     now = timezone.now()
-    SentMessage.objects.filter(pk=row.pk, next_check_at__gt=now).update(next_check_at=now)
-    enqueue_refresh([row.pk])
+    due = now
+    if row.last_checked_at is not None:
+        due = max(now, row.last_checked_at + timedelta(seconds=config.min_check_interval))
+    SentMessage.objects.filter(pk=row.pk, next_check_at__gt=due).update(next_check_at=due)
+    if due <= now:
+        enqueue_refresh([row.pk])
     return row
 
 

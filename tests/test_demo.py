@@ -117,8 +117,9 @@ def test_sigterm_stops_every_child_and_the_printed_command_works(tmp_path):
         assert ran.returncode == 0, ran.stderr
         assert "messages" in ran.stdout
         # It reached the demo's simulators: the command exits 0 and says "N messages" even when
-        # every request failed (a wrong port gives "12 messages: 12 SMSC could not be reached").
-        assert re.match(r"12 messages: ", ran.stdout), ran.stdout
+        # every request failed (a wrong port gives "12 messages: 12 SMSC could not be reached");
+        # the one-time code may be known already (delivered 3 s after sending, then pushed).
+        assert re.match(r"1[23] messages: ", ran.stdout), ran.stdout
         assert "could not be reached" not in ran.stdout and "refused" not in ran.stdout, ran.stdout
         demo.send_signal(signal.SIGTERM)
         assert demo.wait(60) == 0

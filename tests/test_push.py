@@ -322,7 +322,9 @@ def test_simulator_pushes_make_statuses_known_in_seconds(live_server, pushes_on,
     )
     with pusher:
         deadline = time.monotonic() + 5
-        while time.monotonic() < deadline and SentMessage.objects.filter(is_final=True).count() < 2:
+        while time.monotonic() < deadline and (
+            SentMessage.objects.filter(is_final=True).count() < 2 or pusher.counts["sent"] < 6
+        ):
             time.sleep(0.05)
     assert sorted(SentMessage.objects.values_list("status", flat=True)) == [1, 20]
     assert pusher.counts == {"sent": 6}
@@ -369,3 +371,96 @@ def test_admin_shows_counters_and_raw_pushes(admin_client, client, pushes_on, tr
     pk = ReceivedPush.objects.get(kind="matched").pk
     detail = admin_client.get(reverse("admin:django_smsc_status_receivedpush_change", args=[pk]))
     assert detail.status_code == 200 and "Магазин" in detail.content.decode()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_simulator_signs_pushes_and_pushes_no_change_from_before_it_started(
+    live_server, pushes_on, tracked, smsc_simulator
+):
+    """With ``md5`` and ``charset=utf-8`` in the URL the app verifies the simulator's checksum;
+    a message that became final an hour ago is not pushed (SMSC did that back then)."""
+    pushes_on["PUSH_SECRET"] = SECRET
+    smsc_simulator.smsc.add_message("79990000009", smsc_id="old", sent_at=time.time() - 3600)
+    message = tracked((-1,), (1, 0, 0.1))
+    url = live_server.url + URL + "?charset=utf-8&md5"
+    with Pusher(smsc_simulator.smsc, {"alex": url}, secrets={"alex": SECRET}) as pusher:
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and not pusher.counts:
+            time.sleep(0.05)
+    assert pusher.counts == {"sent": 1}
+    assert counters() == {"received": 1, "matched": 1}
+    assert ReceivedPush.objects.get().fields["md5"]
+    assert SentMessage.objects.get(pk=message.pk).status == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_simulator_command_line_pushes_to_the_callback_url(live_server, pushes_on, fast_polling):
+    """``python -m django_smsc_status.simulator --callback-url URL``: a message sent through
+    it is delivered in 0.15 s (scaled timeline) and pushed to the site, which then asks (no
+    ``MIN_CHECK_INTERVAL``: the change to 0 and to 1 come 0.1 s apart)."""
+    import subprocess
+    import sys
+
+    from django_smsc_status import service
+
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "django_smsc_status.simulator",
+            "--port",
+            "0",
+            "--timeline-scale",
+            "0.01",
+            "--callback-url",
+            f"demo={live_server.url}{URL}",
+            "--push-duplicate",
+            "1",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        endpoint = process.stdout.readline().split()[3]
+        assert "pushing status changes of 'demo'" in process.stdout.readline()
+        fast_polling.update(LOGIN="demo", PASSWORD="demo", ENDPOINT=endpoint)
+        (message,) = service.send("79991234567", "hi")
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and not (
+            SentMessage.objects.get(pk=message.pk).status == 1 and counters().get("matched")
+        ):
+            time.sleep(0.05)
+        assert SentMessage.objects.get(pk=message.pk).status == 1
+        assert counters()["matched"] >= 1  # counted after the (inline) refresh
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def test_callback_argument():
+    from django_smsc_status.simulator.__main__ import callback
+
+    assert callback("http://h/smsc/push/T/?charset=utf-8") == ("", "http://h/smsc/push/T/?charset=utf-8")
+    assert callback("kz=http://h/p/?a=b") == ("kz", "http://h/p/?a=b")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_change_pushed_moments_after_a_check_is_due_when_the_interval_ends(
+    client, pushes_on, tracked, smsc_simulator
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from django_smsc_status import service
+
+    message = tracked((-1,), (1, 0, 60))
+    service.refresh(message)  # asked just now: -1
+    SentMessage.objects.filter(pk=message.pk).update(next_check_at="2099-01-01T00:00Z")
+    checked = SentMessage.objects.get(pk=message.pk).last_checked_at
+    post(client, status_push(message, 1))
+    message.refresh_from_db()
+    assert asked(smsc_simulator, message) == 1  # no request within MIN_CHECK_INTERVAL
+    assert message.next_check_at == checked + timedelta(seconds=15)  # then the sweep asks
+    assert not SentMessage.objects.due(timezone.now()).exists()
+    assert SentMessage.objects.due(checked + timedelta(seconds=15)).get() == message

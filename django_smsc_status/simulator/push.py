@@ -56,8 +56,10 @@ class Pusher:
         self._waiting: list[tuple[float, str, dict[str, str]]] = []  # (send at, url, fields)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self.started_at = smsc.now()  # changes before this are not pushed (SMSC did, back then)
 
     def start(self) -> Pusher:
+        self.started_at = self.smsc.now()
         self._thread = threading.Thread(target=self._loop, name="smsc-pusher", daemon=True)
         self._thread.start()
         return self
@@ -88,8 +90,10 @@ class Pusher:
                 if url is None or message.by_checks:
                     continue
                 step, began = message.current(now)
-                if self._pushed.setdefault(key, message.steps[0]) == step:
-                    continue  # no change (a message's first step is where it starts, not a change)
+                if key not in self._pushed:  # first seen: where it stood when sent or when we started
+                    self._pushed[key] = message.current(max(message.sent_at, self.started_at))[0]
+                if self._pushed[key] == step:
+                    continue
                 self._pushed[key] = step
                 parts = sms_parts(message.text)
                 fields = {
