@@ -464,3 +464,32 @@ def test_a_change_pushed_moments_after_a_check_is_due_when_the_interval_ends(
     assert message.next_check_at == checked + timedelta(seconds=15)  # then the sweep asks
     assert not SentMessage.objects.due(timezone.now()).exists()
     assert SentMessage.objects.due(checked + timedelta(seconds=15)).get() == message
+
+
+def test_two_accounts_with_one_token_is_a_check_error(settings):
+    from django_smsc_status.checks import check_settings
+
+    settings.SMSC_STATUS = {
+        "LOGIN": "a",
+        "PASSWORD": "b",
+        "PUSH_TOKEN": TOKEN,
+        "ACCOUNTS": {"kz": {"PUSH_TOKEN": TOKEN}, "ua": {"PUSH_TOKEN": "ua-" + TOKEN}},
+    }
+    errors = [e for e in check_settings() if e.id == "smsc_status.E003"]
+    assert len(errors) == 1 and "default" in errors[0].msg and "kz" in errors[0].msg
+    assert TOKEN not in str(errors[0])
+
+
+def test_debug_error_page_of_bad_settings_shows_no_push_secret(settings, rf):
+    from tests.test_secrets import debug_page
+
+    settings.DEBUG = True
+    settings.SMSC_STATUS = {
+        "LOGIN": "a",
+        "PASSWORD": "b",
+        "PUSH_TOKEN": TOKEN,
+        "PUSH_SECRET": SECRET,
+        "ALL": 7,
+    }
+    page = debug_page(rf, get_settings)
+    assert "ImproperlyConfigured" in page and TOKEN not in page and SECRET not in page
