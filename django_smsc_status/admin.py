@@ -31,7 +31,8 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import formats, timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 from django.utils.text import capfirst
 from django.utils.translation import gettext, ngettext, ngettext_lazy
 from django.utils.translation import gettext_lazy as _
@@ -41,7 +42,7 @@ from . import charts, csv_export, service, validation
 from .codes import DeliveryError, MessageStatus, describe
 from .conf import DEFAULT_ACCOUNT, account_names, get_settings
 from .error_types import error_type
-from .models import POLLING_STATES, AccountState, SentMessage, StatusSnapshot
+from .models import POLLING_STATES, AccountState, PushCounter, ReceivedPush, SentMessage, StatusSnapshot
 from .service import Outcome
 
 REFRESH_PERMISSION = "django_smsc_status.refresh_status"
@@ -809,6 +810,7 @@ class AccountStateAdmin(ViewingAdmin):
         "auth_errors",
         "next_call_at",
         "updated_at_local",
+        "pushes",
     )
     fields = readonly_fields
     actions = ("reset",)
@@ -879,6 +881,28 @@ class AccountStateAdmin(ViewingAdmin):
             return self.get_empty_value_display()
         return short_datetime(status.next_call_at) if status.next_call_at else str(_("now"))
 
+    @admin.display(description=_("status pushes from SMSC"))
+    def pushes(self, state: AccountState) -> str:
+        """Per account of the login: whether pushes arrive, and what became of them."""
+        names = self._names(state)
+        rows = {row.account: row for row in PushCounter.objects.filter(account__in=names)}
+        lines = []
+        for name in names:
+            row = rows.get(name)
+            if row is None:
+                lines.append((name, gettext("none received")))
+                continue
+            counts = [
+                (getattr(PushCounter._meta.get_field(field), "verbose_name", field), getattr(row, field))
+                for field in ("matched", "unknown", "incoming", "calls", "malformed", "bad_checksum")
+            ]
+            text = gettext("%(received)d received, last at %(time)s") % {
+                "received": row.received,
+                "time": short_datetime(row.last_received_at),
+            }
+            lines.append((name, f"{text}: " + ", ".join(f"{label} {n}" for label, n in counts)))
+        return format_html_join(mark_safe("<br>"), "{}: {}", lines) or self.get_empty_value_display()
+
     @admin.action(description=_("Allow calls to SMSC again (reset the breaker)"), permissions=["change"])
     def reset(self, request: HttpRequest, queryset) -> None:
         by_login = service.accounts_by_login()
@@ -900,3 +924,37 @@ class AccountStateAdmin(ViewingAdmin):
                 % {"logins": ", ".join(unconfigured)},
                 messages.WARNING,
             )
+
+
+@admin.register(ReceivedPush)
+class ReceivedPushAdmin(ViewingAdmin):
+    """The raw fields of the last pushes per account, to read what SMSC really sends: never a
+    source of status (see ``push``)."""
+
+    list_display = ("received_at_short", "account", "kind", "message", "fields_short")
+    list_filter = ("account", "kind")
+    fields = ("received_at_local", "account", "kind", "message", "fields_pretty")
+    readonly_fields = fields
+    received_at_local = datetime_display(ReceivedPush, "received_at")
+
+    class Media:
+        css = {"all": ("django_smsc_status/admin.css",)}
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description=_("received at"), ordering="pk")
+    def received_at_short(self, push: ReceivedPush) -> str:
+        return short_datetime(push.received_at)
+
+    @admin.display(description=_("fields as received"))
+    def fields_short(self, push: ReceivedPush) -> str:
+        return " ".join(f"{k}={v}" for k, v in push.fields.items())[:120]
+
+    @admin.display(description=_("fields as received"))
+    def fields_pretty(self, push: ReceivedPush) -> str:
+        text = json.dumps(push.fields, ensure_ascii=False, indent=1, sort_keys=True)
+        return format_html('<pre class="smsc-raw">{}</pre>', text)

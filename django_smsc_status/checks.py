@@ -40,6 +40,7 @@ def check_settings(app_configs=None, **kwargs) -> list:
     problems: list[CheckMessage] = []
     wsdls: dict[str, list[str]] = {}
     endpoints: dict[str, list[str]] = {}
+    tokens: dict[str, list[str]] = {}
     for name in names:
         try:
             config = get_settings(name)
@@ -50,6 +51,17 @@ def check_settings(app_configs=None, **kwargs) -> list:
             wsdls.setdefault(config.wsdl, []).append(name)
         for url in config.endpoints:
             endpoints.setdefault(url, []).append(name)
+        if config.push_token:
+            tokens.setdefault(config.push_token, []).append(name)
+    for users in tokens.values():
+        if len(users) > 1:
+            problems.append(
+                Error(
+                    f"SMSC_STATUS PUSH_TOKEN is the same for {_accounts(users)}",  # never the token
+                    hint="Give each account its own: a push URL names one account.",
+                    id="smsc_status.E003",
+                )
+            )
     for wsdl, users in wsdls.items():
         if urlsplit(wsdl).scheme not in ("http", "https") and not Path(wsdl).expanduser().is_file():
             problems.append(

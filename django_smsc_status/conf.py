@@ -93,6 +93,15 @@ DEFAULTS: dict[str, Any] = {
     # History retention, e.g. {"SNAPSHOT_DAYS": 90, "MESSAGE_DAYS": None}: what the daily
     # prune (``smsc_status schedule``) deletes. None: keep everything.
     "RETENTION": None,
+    # Status pushes (README "Status pushes from SMSC"): the secret part of the URL SMSC calls,
+    # "" for none (pushes answered 404). Each account its own, never inherited: at least 20
+    # characters of letters, digits, "-" and "_", e.g. secrets.token_urlsafe(24).
+    "PUSH_TOKEN": "",
+    # The secret of SMSC's push checksum (md5/sha1 of "<id>:<phone>:<status>:<secret>"), ""
+    # for none. Set: a push without a matching checksum is counted and ignored. Not inherited.
+    "PUSH_SECRET": "",
+    # Pushes taken per account per second by one process; more are answered 429 untouched.
+    "PUSH_RATE_LIMIT": 50,
     # More SMSC accounts, by name: {"kz": {"LOGIN": ..., "PASSWORD": ..., "ENDPOINT": ...}}.
     # Each takes the per-account keys; a key left out inherits the top-level value.
     "ACCOUNTS": {},
@@ -116,6 +125,12 @@ SITE_KEYS = frozenset(
 
 #: Inherited only all together: an account that sets any of them inherits none.
 CREDENTIALS = frozenset({"LOGIN", "PASSWORD", "API_KEY"})
+
+#: Never inherited: a push URL names one account, so each account has its own token.
+OWN_ONLY = frozenset({"PUSH_TOKEN", "PUSH_SECRET"})
+
+#: A push token: long enough not to be guessed, and safe in a URL path.
+PUSH_TOKEN = re.compile(r"[A-Za-z0-9_-]{20,200}")
 
 #: Account names: short, URL- and filter-safe (they appear in ``?account=`` and the admin).
 ACCOUNT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,39}")
@@ -169,6 +184,9 @@ class SmscSettings:
     api_permission_classes: tuple[str, ...] | None
     default_region: str = "RU"
     retention: Retention | None = None
+    push_token: str = field(default="", repr=False)
+    push_secret: str = field(default="", repr=False)
+    push_rate_limit: int = 50
     name: str = DEFAULT_ACCOUNT  # the account's name in settings and in SentMessage.account
 
     @property
@@ -329,6 +347,14 @@ def _str(key: Key, value: Any) -> str:
     return value
 
 
+def _push_token(key: Key, value: Any) -> Secret:
+    """A token that cannot be guessed (or "" for no pushes); the error never shows it."""
+    token = _str(key, value)
+    if token and not PUSH_TOKEN.fullmatch(token):
+        raise _error(key, "must be 20 to 200 letters, digits, '-' or '_' (e.g. secrets.token_urlsafe(24))")
+    return Secret(token)
+
+
 class UnknownAccount(ImproperlyConfigured):
     """A name that is not an account in ``SMSC_STATUS`` (e.g. one removed from settings while
     messages still name it)."""
@@ -403,6 +429,9 @@ def get_settings(account: str = DEFAULT_ACCOUNT) -> SmscSettings:
     if CREDENTIALS & set(own):  # credentials never mix: an account with its own takes none
         for key in CREDENTIALS:
             inherited.pop(key, None)
+    if account != DEFAULT_ACCOUNT:
+        for key in OWN_ONLY:
+            inherited.pop(key, None)
     return _validate(RedactedSettings({**DEFAULTS, **inherited, **own}), account, where)
 
 
@@ -440,6 +469,8 @@ def _validate(raw: RedactedSettings, name: str, where) -> SmscSettings:
         "api_permission_classes": _dotted_paths("API_PERMISSION_CLASSES", raw["API_PERMISSION_CLASSES"]),
         "default_region": _region(where("DEFAULT_REGION"), raw["DEFAULT_REGION"]),
         "retention": _retention(raw["RETENTION"]),
+        "push_token": _push_token(where("PUSH_TOKEN"), raw["PUSH_TOKEN"]),
+        "push_secret": Secret(_str(where("PUSH_SECRET"), raw["PUSH_SECRET"])),
     }
     integers = {
         "MAX_CONCURRENT_REQUESTS",
@@ -447,6 +478,7 @@ def _validate(raw: RedactedSettings, name: str, where) -> SmscSettings:
         "CHUNK_SIZE",
         "SWEEP_INTERVAL_MINUTES",
         "SWEEP_LIMIT",
+        "PUSH_RATE_LIMIT",
     }
     minimum_one = integers | {"TIMEOUT", "CONNECT_TIMEOUT"}
     for f in fields(SmscSettings):

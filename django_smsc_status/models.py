@@ -238,3 +238,47 @@ class RequestSlot(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account}#{self.number}"
+
+
+class PushCounter(models.Model):
+    """Per account: how many status pushes SMSC sent and what became of them (admin)."""
+
+    account = models.CharField(_("account"), max_length=40, unique=True)
+    received = models.PositiveBigIntegerField(_("received"), default=0)
+    matched = models.PositiveBigIntegerField(_("matched a message"), default=0)
+    unknown = models.PositiveBigIntegerField(_("unknown message"), default=0)
+    incoming = models.PositiveBigIntegerField(_("incoming SMS"), default=0)
+    calls = models.PositiveBigIntegerField(_("call confirmations"), default=0)
+    malformed = models.PositiveBigIntegerField(_("malformed"), default=0)
+    bad_checksum = models.PositiveBigIntegerField(_("bad checksum"), default=0)
+    last_received_at = models.DateTimeField(_("last received at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("push counter")
+        verbose_name_plural = _("push counters")
+
+    def __str__(self) -> str:
+        return self.account
+
+
+class ReceivedPush(models.Model):
+    """The raw fields of one of the last pushes of an account (``push.KEEP`` per account are
+    kept): SMSC's push format is only confirmed by real traffic, so a person can read it here.
+    Never a source of status: a push only makes its message due."""
+
+    account = models.CharField(_("account"), max_length=40)
+    received_at = models.DateTimeField(_("received at"), default=timezone.now)
+    kind = models.CharField(_("kind"), max_length=20)  # a push.Kind value
+    fields = models.JSONField(_("fields as received"), default=dict, blank=True)
+    message = models.ForeignKey(
+        SentMessage, null=True, blank=True, on_delete=models.SET_NULL, verbose_name=_("message")
+    )
+
+    class Meta:
+        verbose_name = _("received push")
+        verbose_name_plural = _("received pushes")
+        ordering = ("-pk",)
+        indexes = [models.Index(fields=("account", "-id"), name="smsc_status_push_account_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.account}: {self.kind}"

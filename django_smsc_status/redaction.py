@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 HIDDEN = "********"
-SECRET_KEYS = frozenset({"PASSWORD", "API_KEY"})
+SECRET_KEYS = frozenset({"PASSWORD", "API_KEY", "PUSH_TOKEN", "PUSH_SECRET"})
 
 
 def redact(text: str, secrets: tuple[str, ...]) -> str:

@@ -5,10 +5,12 @@ Creates ``.venv`` if needed (as the test command does), then: a fresh SQLite dat
 sites simulated (smsc.ru for the account "default", smsc.kz for "kz", each with its own login and
 port), demo messages of both accounts, an admin login, a django-q2 worker with the sweep
 schedule, and the dev server. Pending messages move to delivered (or fail) over the next two
-minutes on their own. Ctrl-C stops everything.
+minutes on their own; the simulators push each change to the site (as SMSC does), so the app
+asks and knows within about a second. Ctrl-C stops everything.
 
-``--check`` brings it all up, waits until the admin and the API answer and the worker has
-refreshed every message of both accounts, then exits (the test suite runs this).
+``--check`` brings it all up, waits until the admin and the API answer, the worker has
+refreshed every message of both accounts and a push has made it learn a one-time code's
+delivery, then exits (the test suite runs this).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 ADMIN_USER, ADMIN_PASSWORD = "admin", "admin"  # a local demo login
+OTP_PHONE = "79161110020"
 
 
 def bootstrap() -> None:
@@ -83,6 +86,11 @@ def seed(simulator, simulator_kz) -> int:
         ["79161110010", "79161110011", "79161110012"], "Ваш заказ передан в доставку", sender="DemoShop"
     )
     service.send(["79161110100"], "This one will fail: subscriber does not exist", sender="DemoShop")
+    # A one-time code, delivered 3 s after sending: its push makes it known a second later.
+    code = simulator.smsc.add_message(
+        OTP_PHONE, steps=timeline((-1,), (1, 0, 3)), text="Ваш код: 4821", sender="DemoShop"
+    )
+    service.register(code.smsc_id, OTP_PHONE, text=code.text, sender="DemoShop")
     # The "kz" account, at smsc.kz: its own login, numbers read as Kazakh ones (DEFAULT_REGION).
     sent = simulator_kz.smsc.add_message(
         "77015550001", steps=history[0][1], text="Тапсырыс жеткізілді", sender="DemoKZ", sent_at=hour_ago
@@ -91,7 +99,7 @@ def seed(simulator, simulator_kz) -> int:
     service.send(["8 701 555 0010", "+7 702 555 0011"], "Заказ в пути", sender="DemoKZ", account="kz")
     service.send(["87015550100"], "This one will fail too", sender="DemoKZ", account="kz")
     tasks.ensure_schedule(1)
-    return len(history) + 4 + 4
+    return len(history) + 5 + 4
 
 
 def _stop_on_sigterm(signum, frame) -> None:
@@ -131,7 +139,8 @@ def main() -> int:
     django.setup()
     from django.core.management import call_command
 
-    from django_smsc_status.simulator import SimulatorServer, Smsc, Step, default_timeline
+    from django_smsc_status.conf import get_settings
+    from django_smsc_status.simulator import Pusher, SimulatorServer, Smsc, Step, default_timeline
 
     def slow_timeline(phone: str, text: str):  # stretched so you can watch it move
         return tuple(Step(s.status, s.err, s.after * 6) for s in default_timeline(phone, text))
@@ -142,6 +151,7 @@ def main() -> int:
     )
     simulators = [simulator.start(), simulator_kz.start()]
     children: list[subprocess.Popen] = []
+    pushers: list[Pusher] = []
     signal.signal(signal.SIGTERM, _stop_on_sigterm)  # `kill PID` stops everything, as Ctrl-C does
     try:
         call_command("migrate", verbosity=0)
@@ -155,18 +165,23 @@ def main() -> int:
         base = f"http://127.0.0.1:{args.port}"
         hint = manage_hint(args.smsc_port, args.smsc_kz_port)
         wait_for(f"{base}/admin/login/")
+        pushers = [
+            Pusher(server.smsc, {login: f"{base}/smsc/push/{get_settings(name).push_token}/"}).start()
+            for server, login, name in ((simulator, "demo", "default"), (simulator_kz, "demo-kz", "kz"))
+        ]
         print(
             f"\nSMSC simulators: {simulator.endpoint} (account default, login demo)\n"
             f"                 {simulator_kz.endpoint} (account kz, login demo-kz)\nAdmin: {base}/admin/  "
             f"(login {ADMIN_USER} / {ADMIN_PASSWORD})\nAPI:   {base}/api/smsc/messages/\n"
-            f"Statuses change on their own over the next two minutes. Ctrl-C stops everything.\n"
+            f"Statuses change on their own over the next two minutes; SMSC's pushes of each change\n"
+            f"(to {base}/smsc/push/<PUSH_TOKEN>/) make the app know in seconds. Ctrl-C stops everything.\n"
             f"Command line (another terminal, from {ROOT}):\n  {hint}\n",
             flush=True,
         )
         if args.check:
             from django.db.models import Count
 
-            from django_smsc_status.models import SentMessage
+            from django_smsc_status.models import PushCounter, SentMessage
             from django_smsc_status.tasks import enqueue_refresh
 
             enqueue_refresh(SentMessage.objects.all())
@@ -179,15 +194,18 @@ def main() -> int:
                     .annotate(n=Count("pk"))
                     .order_by("account")
                 )
+                pushed = PushCounter.objects.filter(account="default", matched__gte=1).exists()
                 if (
                     body["count"] == count
                     and all(m["status"]["code"] is not None for m in body["results"])
                     and sum(by_account.values()) == count
+                    and pushed
+                    and SentMessage.objects.filter(phone=OTP_PHONE, status=1).exists()
                 ):
                     accounts = ", ".join(f"{name} {n}" for name, n in by_account.items())
                     print(
                         f"check passed: admin and API answer; the worker refreshed {count} messages "
-                        f"({accounts})"
+                        f"({accounts}); a push made it learn the code's delivery"
                     )
                     return 0
                 time.sleep(1)
@@ -207,6 +225,8 @@ def main() -> int:
                 child.wait(15)
             except subprocess.TimeoutExpired:
                 child.kill()
+        for pusher in pushers:
+            pusher.stop()
         for server in simulators:
             server.stop()
 

@@ -15,6 +15,7 @@ import json
 import signal
 import threading
 
+from .push import Pusher
 from .server import SimulatorServer
 from .smsc import Smsc, Step, default_timeline
 
@@ -34,6 +35,14 @@ def account(value: str) -> tuple[str, str]:
     if not login or not colon:
         raise argparse.ArgumentTypeError(f"expected LOGIN:PASSWORD, got {value!r}")
     return login, password
+
+
+def callback(value: str) -> tuple[str, str]:
+    """``[LOGIN=]URL`` as ``(login, url)``; without a login, ``""`` (the first login)."""
+    login, equals, url = value.partition("=")
+    if equals and login and not any(c in login for c in "/:?"):
+        return login, url
+    return "", value
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -62,6 +71,19 @@ def main(argv: list[str] | None = None) -> None:
         help="stretch sent messages' timelines (default: delivered 15 s after sending)",
     )
     parser.add_argument(
+        "--callback-url",
+        type=callback,
+        action="append",
+        default=[],
+        metavar="[LOGIN=]URL",
+        help="push status changes of LOGIN's (default: the first login's) messages to URL (repeatable)",
+    )
+    parser.add_argument("--push-secret", default="", help="checksum secret, for URLs with md5 or sha1")
+    parser.add_argument("--push-drop", type=float, default=0.0, help="fraction of pushes never sent")
+    parser.add_argument("--push-duplicate", type=int, default=0, help="extra copies of every push")
+    parser.add_argument("--push-delay", type=float, default=0.0, help="seconds each push waits")
+    parser.add_argument("--push-reorder", action="store_true", help="send waiting pushes in random order")
+    parser.add_argument(
         "--stats", action="store_true", help="on exit, print what it saw as one JSON line (see Smsc.stats)"
     )
     args = parser.parse_args(argv)
@@ -77,10 +99,25 @@ def main(argv: list[str] | None = None) -> None:
     server = SimulatorServer(smsc, args.host, args.port, apikey_wsdl=bool(args.api_key)).start()
     logins = ", ".join(map(repr, accounts))
     print(f"SMSC simulator at {server.endpoint} (WSDL: {server.wsdl_url}); logins {logins}", flush=True)
+    pusher = None
+    if args.callback_url:
+        callbacks = {login or args.login: url for login, url in args.callback_url}
+        pusher = Pusher(
+            smsc,
+            callbacks,
+            secrets=dict.fromkeys(callbacks, args.push_secret) if args.push_secret else None,
+            drop=args.push_drop,
+            duplicate=args.push_duplicate,
+            delay=args.push_delay,
+            reorder=args.push_reorder,
+        ).start()
+        print(f"pushing status changes of {', '.join(map(repr, callbacks))}", flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with contextlib.suppress(KeyboardInterrupt):
         stop.wait()
+    if pusher is not None:
+        pusher.stop()
     server.stop()
     if args.stats:
         print(json.dumps(smsc.stats()), flush=True)

@@ -97,6 +97,7 @@ class SimMessage:
     operator: str = "МТС"
     region: str = "Москва"
     checks: int = 0
+    login: str = ""  # who sent it ("": the first login), for status pushes
     seen_at: dict[int, float] = field(default_factory=dict)
 
     def current(self, now: float) -> tuple[Step, float]:
@@ -178,6 +179,7 @@ class Smsc:
         sent_at: float | None = None,
         operator: str = "МТС",
         region: str = "Москва",
+        login: str = "",
     ) -> SimMessage:
         """Put a message in the store, as if sent; ``by_checks`` moves it one step per check."""
         with self.lock:
@@ -192,6 +194,7 @@ class Smsc:
                 by_checks=by_checks,
                 operator=operator,
                 region=region,
+                login=login,
             )
             self.messages[(smsc_id, message.phone)] = message
             return message
@@ -340,7 +343,12 @@ class Smsc:
         smsc_id = params.get("id") or str(next(self.ids))
         for phone in phones:
             self.add_message(
-                phone, smsc_id=smsc_id, text=text, sender=params.get("sender") or "SMSC", sent_at=now
+                phone,
+                smsc_id=smsc_id,
+                text=text,
+                sender=params.get("sender") or "SMSC",
+                sent_at=now,
+                login=login,
             )
         self.balance[login] = self.balance.get(login, Decimal(0)) - cost
         return {

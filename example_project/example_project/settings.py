@@ -74,6 +74,9 @@ SMSC_STATUS = {
     "BACKOFF_INITIAL": 15,
     "BACKOFF_MAX": 60,
     "SWEEP_INTERVAL_MINUTES": 1,
+    # Status pushes: the simulators call http://127.0.0.1:8000/smsc/push/<PUSH_TOKEN>/ on each
+    # change (README "Status pushes from SMSC"); a real site takes its token from the environment.
+    "PUSH_TOKEN": os.environ.get("DEMO_PUSH_TOKEN", "demo-push-token-not-secret"),
     # A second account at another SMSC site (the demo simulates smsc.kz on its own port); keys
     # left out (the backoffs above) are inherited.
     "ACCOUNTS": {
@@ -82,6 +85,7 @@ SMSC_STATUS = {
             "PASSWORD": os.environ.get("DEMO_SMSC_KZ_PASSWORD", "demo-kz"),
             "ENDPOINT": f"http://127.0.0.1:{os.environ.get('DEMO_SMSC_KZ_PORT', '8766')}/sys/soap.php",
             "DEFAULT_REGION": "KZ",
+            "PUSH_TOKEN": os.environ.get("DEMO_KZ_PUSH_TOKEN", "demo-kz-push-token-not-secret"),
         }
     },
 }
