@@ -75,6 +75,19 @@ def test_a_following_sweep_stops_at_its_time_limit(fast_polling, smsc_simulator,
     assert report.total == 0 and not checks(smsc_simulator.smsc, message)
 
 
+def test_a_following_sweep_ends_when_the_login_is_paused(fast_polling, smsc_simulator, tracked, caplog):
+    """No retry every second against a pause: the sweep stops following, the next run tries."""
+    from django_smsc_status import limits
+    from django_smsc_status.conf import get_settings
+
+    due_in(tracked((1,)), 0)
+    limits.pause(get_settings(), 4, 60)
+    report = service.refresh_due(follow=30)
+    assert report.paused and report.total == 0
+    assert smsc_simulator.smsc.calls["get_status"] == 0
+    assert sum("sweep skipped account" in r.getMessage() for r in caplog.records) == 1
+
+
 def test_two_following_sweeps_at_once_ask_each_message_once(fast_polling, smsc_simulator, tracked, spawn):
     smsc = smsc_simulator.smsc
     messages = [tracked((1,)) for _ in range(20)]
@@ -136,6 +149,16 @@ def test_wait_while_a_worker_sweeps(paced, smsc_simulator, tracked, spawn):
     assert len(checks(smsc, message)) == 3
     assert smsc.closest_checks(message.smsc_id, message.phone) >= 0.3
     assert worker.wait(30) == 0
+
+
+def test_wait_while_the_login_is_paused_only_reads(paced, smsc_simulator, tracked):
+    from django_smsc_status import limits
+    from django_smsc_status.conf import get_settings
+
+    message = tracked((1,))
+    limits.pause(get_settings(), 4, 60)
+    stored = service.wait_for_status(message, timeout=0.5)
+    assert not stored.is_final and smsc_simulator.smsc.calls["get_status"] == 0
 
 
 def test_wait_refuses_to_hold_a_transaction(paced, tracked):
