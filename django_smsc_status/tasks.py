@@ -53,11 +53,19 @@ def sweep_task(limit: int | None = None, time_limit: float | None = None, follow
     schedule's interval and :data:`SCHEDULER_TICK` more, so the next run takes over without a
     gap: with a timeout long enough for that (README: 110 s for a one-minute interval), every
     message is asked within about a second of being due."""
-    config = get_settings()
-    if follow is None:
-        follow = config.sweep_interval_minutes * 60 + SCHEDULER_TICK
     time_limit = time_limit or worker_timeout()
-    return str(service.refresh_due(limit or config.sweep_limit, time_limit=time_limit, follow=follow))
+    follow = follow_seconds() if follow is None else follow
+    return str(service.refresh_due(limit or get_settings().sweep_limit, time_limit=time_limit, follow=follow))
+
+
+def follow_seconds() -> float:
+    """How long a scheduled sweep follows: the sweep schedule's interval (as set, e.g. by
+    ``smsc_status schedule --minutes N``; else ``SWEEP_INTERVAL_MINUTES``) and
+    :data:`SCHEDULER_TICK` more."""
+    from django_q.models import Schedule
+
+    minutes = Schedule.objects.filter(name=SCHEDULE_NAME).values_list("minutes", flat=True).first()
+    return (minutes or get_settings().sweep_interval_minutes) * 60 + SCHEDULER_TICK
 
 
 def worker_timeout() -> float | None:
