@@ -57,8 +57,13 @@ DEFAULTS: dict[str, Any] = {
     # A message asked about less than this many seconds ago is answered from the database
     # (SMSC allows at most 5 checks of one message a minute). At least 13.
     "MIN_CHECK_INTERVAL": 15,
-    # Polling of pending messages: first delay, doubling up to the cap, +/- jitter fraction.
-    "BACKOFF_INITIAL": 60,
+    # Seconds from sending (``service.send``) to a message's first check: most SMS are
+    # delivered within seconds.
+    "FIRST_CHECK_AFTER": 5,
+    # Polling of pending messages after an answer that changed the status: first delay,
+    # doubling per unchanged answer up to the cap, +/- jitter fraction; never sooner than
+    # MIN_CHECK_INTERVAL. Defaults: checks 5, 20, 40, 80, 160 ... s after sending.
+    "BACKOFF_INITIAL": 10,
     "BACKOFF_MAX": 3600,
     "BACKOFF_JITTER": 0.1,
     # Stop polling a message this many seconds after it was sent (SMSC holds -1 up to ~11 h).
@@ -168,6 +173,7 @@ class SmscSettings:
     all: int
     max_concurrent_requests: int
     min_check_interval: float
+    first_check_after: float
     backoff_initial: float
     backoff_max: float
     backoff_jitter: float

@@ -6,7 +6,10 @@ Pure functions on a :class:`SentMessage` in memory (``service`` locks, loads and
   within one second, by :func:`codes.lifecycle_rank`) or a pending status after a final one
   is ignored;
 * an unchanged answer writes no snapshot and doubles the delay before the next check
-  (``BACKOFF_INITIAL`` up to ``BACKOFF_MAX``, ± ``BACKOFF_JITTER``); a change resets it;
+  (``BACKOFF_INITIAL`` up to ``BACKOFF_MAX``, ± ``BACKOFF_JITTER``, never below
+  ``MIN_CHECK_INTERVAL``); a change resets it. With the defaults a message sent through the
+  app is checked 5 s after sending (``FIRST_CHECK_AFTER``, see ``service.send``), then 15, 20,
+  40, 80 ... s apart: most SMS are final within seconds, a few take minutes;
 * final statuses and messages older than ``GIVE_UP_AFTER`` are not checked again;
 * an error keeps the stored status, is noted on the row and backs off (error 9:
   ``RATE_LIMIT_BACKOFF``);
@@ -200,7 +203,8 @@ def retry_after(error: SmscError, config: SmscSettings | None = None) -> float |
 def next_check(
     row: SentMessage, now: datetime, config: SmscSettings, delay: float | None = None
 ) -> datetime | None:
-    """Exponential backoff with jitter, capped; None for final or given-up messages."""
+    """Exponential backoff with jitter, capped, never sooner than ``MIN_CHECK_INTERVAL`` (a
+    message due before that could not be claimed anyway); None for final or given-up messages."""
     if row.is_final:
         return None
     born = row.sent_at or row.created_at
@@ -209,4 +213,5 @@ def next_check(
     if delay is None:
         delay = min(config.backoff_initial * 2 ** min(row.check_attempts, 30), config.backoff_max)
     jitter = config.backoff_jitter
-    return now + timedelta(seconds=delay * random.uniform(1 - jitter, 1 + jitter))
+    seconds = max(delay * random.uniform(1 - jitter, 1 + jitter), config.min_check_interval)
+    return now + timedelta(seconds=seconds)

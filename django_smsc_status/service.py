@@ -13,12 +13,12 @@ import collections
 import itertools
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.core.exceptions import ImproperlyConfigured, ValidationError
-from django.db import IntegrityError, models, transaction
+from django.db import IntegrityError, models, router, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
@@ -55,6 +55,7 @@ __all__ = [
     "reset_breaker",
     "retry_after",
     "send",
+    "wait_for_status",
 ]
 
 
@@ -107,7 +108,9 @@ def send(
     per phone.
 
     ``options`` go to ``send_sms`` (``smsc_id`` for your own id, ``time`` to schedule). On an
-    SMSC or transport error nothing is recorded and the :class:`SmscError` propagates.
+    SMSC or transport error nothing is recorded and the :class:`SmscError` propagates. The
+    first check comes ``FIRST_CHECK_AFTER`` seconds after sending (most SMS are delivered
+    within seconds).
     """
     config = get_settings(account)
     if isinstance(phones, str):
@@ -136,7 +139,7 @@ def send(
             sent_at=now,
             cost=result.cost if len(numbers) == 1 else None,
             sms_count=per_phone,
-            next_check_at=now + timedelta(seconds=config.backoff_initial),
+            next_check_at=now + timedelta(seconds=config.first_check_after),
         )
         for phone in numbers
     ]
@@ -203,6 +206,46 @@ def refresh(message: SentMessage | int) -> RefreshResult:
     return refresh_many([message])[0]
 
 
+#: How often :func:`wait_for_status` re-reads the row: at first, and at most (it backs off).
+WAIT_POLL, WAIT_POLL_MAX = 0.1, 0.5
+
+
+def wait_for_status(message: SentMessage | int, timeout: float, *, final: bool = True) -> SentMessage:
+    """Wait until the message has a final status (``final=False``: any status other than the
+    one it has now), at most ``timeout`` seconds; return the row as stored then.
+
+    The building block of "no delivery in 20 s: offer a call". It asks SMSC itself
+    (:func:`refresh`, every limit included) only when the message is due and nobody holds it,
+    so it works with or without a worker: whoever claims a due message first asks, the others
+    re-read the row. It returns early when nothing more will come (final, given up,
+    quarantined). It holds no transaction while waiting (each read is its own query), and
+    refuses to run inside one (``ATOMIC_REQUESTS``: decorate the view with
+    ``transaction.non_atomic_requests``), where it would hold it for the whole wait and, on
+    MySQL's REPEATABLE READ, never see the worker's answer.
+    """
+    pk = message.pk if isinstance(message, SentMessage) else int(message)
+    if transaction.get_connection(router.db_for_read(SentMessage)).in_atomic_block:
+        raise RuntimeError("wait_for_status() inside a transaction would hold it while waiting")
+    row = SentMessage.objects.get(pk=pk)
+    before, until, pause = (row.status, row.err), time.monotonic() + timeout, WAIT_POLL
+    may_ask = True  # until a refresh is refused (the login is paused): then only re-read
+
+    def done(row: SentMessage) -> bool:
+        changed = row.is_final if final else (row.status, row.err) != before
+        return changed or row.next_check_at is None or time.monotonic() >= until
+
+    while not done(row):
+        if may_ask and row.next_check_at and row.next_check_at <= timezone.now():
+            result = refresh(row)
+            may_ask, row = result.outcome != Outcome.REFUSED, result.message
+            if done(row):
+                break
+        time.sleep(max(min(pause, until - time.monotonic()), 0))
+        pause = min(pause * 1.5, WAIT_POLL_MAX)
+        row = SentMessage.objects.get(pk=pk)
+    return row
+
+
 def refresh_many(messages: Iterable[SentMessage | int]) -> list[RefreshResult]:
     """Refresh a modest selection; one result per message, in input order."""
     pks = [m.pk if isinstance(m, SentMessage) else int(m) for m in messages]
@@ -210,7 +253,18 @@ def refresh_many(messages: Iterable[SentMessage | int]) -> list[RefreshResult]:
     return [results[pk] for pk in dict.fromkeys(pks) if pk in results]
 
 
-def refresh_due(limit: int | None = None, *, progress=None, time_limit: float | None = None) -> RefreshReport:
+#: While a following sweep finds nothing to claim it sleeps this long at first, half as long
+#: again each time up to the most (so a message is asked within about a second of being due).
+FOLLOW_PAUSE, FOLLOW_PAUSE_MAX = 0.05, 1.0
+
+
+def refresh_due(
+    limit: int | None = None,
+    *,
+    progress=None,
+    time_limit: float | None = None,
+    follow: float = 0,
+) -> RefreshReport:
     """Refresh pending messages whose ``next_check_at`` has come (the periodic sweep).
 
     Every configured account in one run, in parallel and in turn (each within its own limits:
@@ -227,10 +281,60 @@ def refresh_due(limit: int | None = None, *, progress=None, time_limit: float | 
     sweep is over within it, its last answers written; it stops claiming early enough for the
     requests in flight to come back (``TIMEOUT`` and more, see ``engine.Run``), and what it did
     not get to stays due (``report.out_of_time``).
+
+    ``follow`` (seconds; ``tasks.sweep_task`` passes the schedule's interval and more): after
+    the first pass the sweep keeps claiming what becomes due until ``follow`` seconds after it
+    began (and before ``time_limit``'s last request), so a message is asked within about a
+    second of its ``next_check_at``, not at the next scheduled run. While nothing can be
+    claimed it sleeps until the next message is due, at most ``FOLLOW_PAUSE_MAX``, and longer
+    each time a due message cannot be claimed (another sweep holds it). It stops following
+    once an account is paused or cannot get a request slot (the next scheduled run tries again)
+    and when ``limit`` is used up. Several following sweeps share the due messages as
+    overlapping sweeps always do.
     """
     report = RefreshReport()
-    deadline = None if time_limit is None else time.monotonic() + time_limit
-    return _tally(report, lambda: _sweep(limit, report, deadline), progress)
+    started = time.monotonic()
+    deadline = None if time_limit is None else started + time_limit
+    return _tally(report, lambda: _follow(limit, report, deadline, started + follow), progress)
+
+
+def _follow(limit: int | None, report: RefreshReport, deadline: float | None, until: float):
+    """Sweep once, then again as messages become due, until ``until`` (see ``refresh_due``)."""
+    allowance, pause, first = engine.Allowance(limit), FOLLOW_PAUSE, True
+    configs = [c for c in map(_account, account_names()) if isinstance(c, SmscSettings)]
+    if deadline is not None and configs:  # no round may start that could not send in time
+        slowest = max(engine.longest_request(c) for c in configs)
+        until = min(until, deadline - slowest - engine.FINISH_MARGIN - limits.CLAIM_VALID_FOR)
+    while True:
+        before = report.total
+        clean = yield from _sweep(allowance, report, deadline, first)
+        first = False
+        now = time.monotonic()
+        if not clean or report.out_of_time or allowance.left <= 0 or now >= until:
+            return
+        if report.total > before:
+            pause = FOLLOW_PAUSE
+        due_in = _next_due_in(configs)
+        if due_in is not None and due_in > 0:
+            wait = min(due_in, FOLLOW_PAUSE_MAX)
+        else:  # nothing pending, or due but held by another process: back off
+            wait, pause = pause, min(pause * 1.5, FOLLOW_PAUSE_MAX)
+        time.sleep(max(min(wait, until - now), 0))
+
+
+def _next_due_in(configs: list[SmscSettings]) -> float | None:
+    """Seconds until the earliest pending message of these accounts is due (negative: one is
+    overdue); None when none is polled. One indexed lookup per account."""
+    times = [
+        SentMessage.objects.pending()
+        .filter(account=config.name, next_check_at__isnull=False)
+        .order_by("next_check_at")
+        .values_list("next_check_at", flat=True)
+        .first()
+        for config in configs
+    ]
+    earliest = min((t for t in times if t is not None), default=None)
+    return None if earliest is None else (earliest - timezone.now()).total_seconds()
 
 
 def refresh_selection(
@@ -256,10 +360,15 @@ def _tally(report: RefreshReport, results: Callable[[], Iterable[RefreshResult]]
     return report
 
 
-def _sweep(limit: int | None, report: RefreshReport, deadline: float | None) -> Iterator[RefreshResult]:
-    due_by, allowance = timezone.now(), engine.Allowance(limit)
+def _sweep(
+    allowance: engine.Allowance, report: RefreshReport, deadline: float | None, first: bool = True
+) -> Generator[RefreshResult, None, bool]:
+    """One pass over what is due now; True if every account with due messages got to run
+    (none paused, none without a slot). Only the ``first`` pass of a sweep reports messages
+    and accounts it leaves alone (later ones would repeat it every second)."""
+    due_by = timezone.now()
     names = account_names()
-    for name, count in unconfigured_due(names, due_by).items():
+    for name, count in (unconfigured_due(names, due_by) if first else {}).items():
         report.skipped[name] = ngettext(
             "%(count)d due message names an account not in settings; left alone",
             "%(count)d due messages name an account not in settings; left alone",
@@ -270,8 +379,9 @@ def _sweep(limit: int | None, report: RefreshReport, deadline: float | None) -> 
     for name in names:
         config = _account(name)
         if isinstance(config, SmscAccountNotConfigured):  # one account's bad settings stop only it
-            report.skipped[name] = str(config)
-            logger.error("sweep skipped account %r: %s", name, config)
+            if first:
+                report.skipped[name] = str(config)
+                logger.error("sweep skipped account %r: %s", name, config)
         elif limits.any_due(config, due_by):
             due.append(config)
     at_site = collections.Counter(config.site for config in due)
@@ -293,8 +403,9 @@ def _sweep(limit: int | None, report: RefreshReport, deadline: float | None) -> 
     for lane in lanes:
         if lane.stopped_by is not None:
             report.skipped[lane.config.name] = str(lane.stopped_by)
-    if not any(lane.ran for lane in lanes) and (refusals or stopped):  # no account got to run
+    if first and not any(lane.ran for lane in lanes) and (refusals or stopped):  # no account ran
         report.paused = [*refusals, *stopped][0]
+    return not (refusals or stopped)
 
 
 def unconfigured_due(names: list[str], due_by: datetime | None = None) -> dict[str, int]:

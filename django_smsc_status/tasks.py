@@ -39,13 +39,33 @@ def refresh_messages_task(pks: list[int]) -> str:
         SentMessage.objects.filter(pk__in=pks).update(refresh_queued_at=None)
 
 
-def sweep_task(limit: int | None = None, time_limit: float | None = None) -> str:
+#: django-q2's scheduler queues due schedules every 30 s or so (its guard loop): a run may
+#: start up to that much after its time, so each sweep follows for that much longer.
+SCHEDULER_TICK = 30
+
+
+def sweep_task(limit: int | None = None, time_limit: float | None = None, follow: float | None = None) -> str:
     """Task: the periodic sweep over due messages (``SWEEP_LIMIT`` at most per run), over
     within ``time_limit`` seconds: by default the worker's timeout (:func:`worker_timeout`),
-    so django-q2 never kills a sweep halfway."""
-    return str(
-        service.refresh_due(limit or get_settings().sweep_limit, time_limit=time_limit or worker_timeout())
-    )
+    so django-q2 never kills a sweep halfway.
+
+    It keeps following what becomes due (``service.refresh_due(follow=...)``) for the
+    schedule's interval and :data:`SCHEDULER_TICK` more, so the next run takes over without a
+    gap: with a timeout long enough for that (README: 110 s for a one-minute interval), every
+    message is asked within about a second of being due."""
+    time_limit = time_limit or worker_timeout()
+    follow = follow_seconds() if follow is None else follow
+    return str(service.refresh_due(limit or get_settings().sweep_limit, time_limit=time_limit, follow=follow))
+
+
+def follow_seconds() -> float:
+    """How long a scheduled sweep follows: the sweep schedule's interval (as set, e.g. by
+    ``smsc_status schedule --minutes N``; else ``SWEEP_INTERVAL_MINUTES``) and
+    :data:`SCHEDULER_TICK` more."""
+    from django_q.models import Schedule
+
+    minutes = Schedule.objects.filter(name=SCHEDULE_NAME).values_list("minutes", flat=True).first()
+    return (minutes or get_settings().sweep_interval_minutes) * 60 + SCHEDULER_TICK
 
 
 def worker_timeout() -> float | None:

@@ -2,6 +2,7 @@
 
     python -m tests.procs hold N          lease N request slots and keep them (heartbeat)
     python -m tests.procs sweep SECONDS   run the periodic sweep over and over
+    python -m tests.procs follow SECONDS  one sweep following due messages that long
     python -m tests.procs sweep_alarm SECONDS   one sweep, stopped as django-q2 stops a task
                                           at its timeout (SIGALRM raising SystemExit)
     python -m tests.procs refresh SECONDS PK...   manual refreshes of random messages
@@ -45,6 +46,8 @@ def main(role: str, *args: str) -> None:
         while time.monotonic() < until:
             service.refresh_due()
             time.sleep(0.1)
+    elif role == "follow":
+        service.refresh_due(follow=float(args[0]))
     elif role == "sweep_alarm":
         from django_q.timeout import TimeoutHandler
 

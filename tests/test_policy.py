@@ -156,7 +156,7 @@ def test_not_found_on_a_message_never_seen_shows_as_not_found(config):
         (row(0, attempts=0), None, 60),
         (row(0, attempts=3), None, 480),
         (row(0, attempts=30), None, 600),
-        (row(0), 5, 5),
+        (row(0), 5, 15),  # never sooner than MIN_CHECK_INTERVAL
         (row(1), None, None),  # final
         (row(0, sent_ago=86401), None, None),  # given up
     ],
@@ -164,6 +164,16 @@ def test_not_found_on_a_message_never_seen_shows_as_not_found(config):
 def test_next_check(config, stored, delay, expected):
     due = policy.next_check(stored, NOW, config, delay)
     assert due == (None if expected is None else NOW + timedelta(seconds=expected))
+
+
+def test_default_ladder_checks_soon_then_less_and_less_often(settings):
+    """The defaults: after an answer that changed the status, 15 s (BACKOFF_INITIAL 10, but
+    never sooner than MIN_CHECK_INTERVAL), then doubling per unchanged answer to BACKOFF_MAX."""
+    settings.SMSC_STATUS = {"LOGIN": "a", "PASSWORD": "b", "BACKOFF_JITTER": 0}
+    config = get_settings()
+    delays = [(policy.next_check(row(0, attempts=n), NOW, config) - NOW).total_seconds() for n in range(10)]
+    assert delays == [15, 20, 40, 80, 160, 320, 640, 1280, 2560, 3600]
+    assert config.first_check_after == 5
 
 
 def test_jitter_stays_within_its_fraction(settings):

@@ -58,7 +58,7 @@ def test_transport_failure_leaves_the_message_due_later(smsc_settings, smsc_simu
 def test_sweep_task_refreshes_due(smsc_settings, smsc_simulator, tracked):
     for _ in range(3):
         tracked((1,))
-    assert tasks.sweep_task().startswith("3 messages")
+    assert tasks.sweep_task(follow=0).startswith("3 messages")
     assert SentMessage.objects.filter(status=1).count() == 3
 
 
@@ -69,3 +69,9 @@ def test_schedule_setup_is_idempotent(smsc_settings):
     assert Schedule.objects.filter(name=tasks.SCHEDULE_NAME).count() == 1
     assert again.pk == schedule.pk and again.minutes == 5
     assert again.func == "django_smsc_status.tasks.sweep_task"
+
+
+def test_a_scheduled_sweep_follows_for_its_schedules_interval_and_a_scheduler_tick(smsc_settings):
+    assert tasks.follow_seconds() == 60 + 30  # no schedule yet: SWEEP_INTERVAL_MINUTES
+    tasks.ensure_schedule(5)
+    assert tasks.follow_seconds() == 5 * 60 + 30

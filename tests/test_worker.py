@@ -103,3 +103,32 @@ def test_workers_refresh_everything_within_limits(qcluster, smsc_simulator, trac
     assert sim.max_in_flight["alex"] <= 4
     assert max(sim.checks_within(m.smsc_id, m.phone) for m in messages) <= 5
     assert sim.max_in_flight["alex"] >= 2  # requests overlapped (a worker runs up to 4 at once)
+
+
+def test_one_sweep_task_on_a_worker_asks_messages_as_they_become_due(qcluster, smsc_simulator, tracked):
+    """One ``sweep_task`` run by a real worker follows: messages that become due one after
+    another while it runs are each asked once, after they were due, by that one task."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+    from django_q.models import Task
+    from django_q.tasks import async_task
+
+    sim = smsc_simulator.smsc
+    messages = [tracked((1,)) for _ in range(5)]
+    SentMessage.objects.update(next_check_at=timezone.now() + timedelta(days=1))
+    async_task("django_smsc_status.tasks.sweep_task", follow=12)
+    start = timezone.now()
+    due = {m.pk: start + timedelta(seconds=4 + i) for i, m in enumerate(messages)}  # 4 .. 8 s
+    for message in messages:
+        SentMessage.objects.filter(pk=message.pk).update(next_check_at=due[message.pk])
+
+    assert wait_for(lambda: SentMessage.objects.filter(is_final=True).count() == 5, timeout=60)
+    asks = []
+    for message in messages:
+        (asked,) = sim.status_checks[(message.smsc_id, message.phone)]  # once each
+        assert asked >= due[message.pk].timestamp()
+        asks.append(asked)
+    assert max(asks) - min(asks) > 1.5  # not one pass at the end: asked as each came due
+    assert wait_for(lambda: Task.objects.filter(func__endswith="sweep_task").exists(), timeout=30)
+    assert Task.objects.filter(func__endswith="sweep_task").count() == 1

@@ -30,6 +30,7 @@ def _smsc_simulator_server():
 def smsc_simulator(_smsc_simulator_server: SimulatorServer) -> Iterator[SimulatorServer]:
     _smsc_simulator_server.reset()
     _smsc_simulator_server.smsc.latency = 0.0
+    _smsc_simulator_server.smsc.offset = 0.0  # a test that moved the clock moved it for itself
     yield _smsc_simulator_server
     _smsc_simulator_server.reset()
 

@@ -95,7 +95,7 @@ Q_CLUSTER = {
     "name": "smsc-demo",
     "orm": "default",
     "workers": 2,
-    "timeout": 60,
+    "timeout": 110,  # the sweep follows due messages for 90 s within it (README)
     "retry": 120,
     "ack_failures": True,
     "max_attempts": 1,

@@ -1,0 +1,186 @@
+"""B7: how soon the app knows a final status, per polling strategy, side by side in one run.
+
+A workload of messages sent over two minutes whose status turns final after delays drawn
+from the distribution below, run with the real sweep (``service.refresh_due``) against the
+simulator (in this process, so it can hold each message's timeline). Time is compressed
+``--speed`` times: every setting in seconds, the timelines, the sweep's interval, the
+simulator's one-minute rule of 5 checks per message and the sweep's real-time pauses are
+divided by it (floors lifted); every figure is printed back in simulated seconds.
+
+Workload (seeded): per message, with -1 at once and 0 ("at the operator") after 1 s,
+  75 % delivered (1) after a log-normal delay: median 5 s, sigma 0.8 (90th percentile ~14 s);
+  10 % delivered late: uniform 30-300 s;
+  10 % failed (20, err 1): log-normal, median 10 s, sigma 0.8;
+   5 % never final (a phone that is off).
+
+Strategies:
+  today        FIRST_CHECK_AFTER = BACKOFF_INITIAL = 60 doubling, one sweep a minute
+  fixed 15 s   every message asked every 15 s (a following sweep)
+  new          the defaults (5, 20, 40, 80 ... s) and a following sweep (``sweep_task``)
+  new, no follow   the defaults with one sweep a minute (what following adds)
+
+Reported: the delay from the moment SMSC has the final status to the moment the app has
+written it (median, 90th percentile), messages final at SMSC but not known at the end,
+requests per learned message and per never-final message, error 9 answers.
+
+    python benchmarks/bench_latency.py [--messages 100] [--speed 10] [--minutes 20] [--seed 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import threading
+import time
+
+from common import machine, setup_django
+
+SEND_SPAN = 120  # seconds (simulated) over which the messages are sent
+
+#: name -> (settings in simulated seconds, seconds between scheduled sweeps, follow?)
+STRATEGIES = {
+    "today": ({"FIRST_CHECK_AFTER": 60, "BACKOFF_INITIAL": 60}, 60, False),
+    "fixed 15 s": (
+        {"FIRST_CHECK_AFTER": 15, "BACKOFF_INITIAL": 15, "BACKOFF_MAX": 15, "BACKOFF_JITTER": 0},
+        60,
+        True,
+    ),
+    "new": ({}, 60, True),
+    "new, no follow": ({}, 60, False),
+}
+SECONDS_KEYS = (
+    "FIRST_CHECK_AFTER",
+    "BACKOFF_INITIAL",
+    "BACKOFF_MAX",
+    "MIN_CHECK_INTERVAL",
+    "RATE_LIMIT_BACKOFF",
+)
+
+
+def workload(n: int, seed: int) -> list[tuple[float, list[tuple[int, int, float]]]]:
+    """``(send time, timeline steps)`` per message, in simulated seconds."""
+    rng = random.Random(seed)
+    messages = []
+    for _ in range(n):
+        roll = rng.random()
+        steps = [(-1, 0, 0.0), (0, 0, 1.0)]
+        if roll < 0.75:
+            steps.append((1, 0, max(rng.lognormvariate(1.609, 0.8), 1.5)))
+        elif roll < 0.85:
+            steps.append((1, 0, rng.uniform(30, 300)))
+        elif roll < 0.95:
+            steps.append((20, 1, max(rng.lognormvariate(2.303, 0.8), 1.5)))
+        messages.append((rng.uniform(0, SEND_SPAN), steps))
+    return sorted(messages, key=lambda m: m[0])
+
+
+def run(name: str, load, speed: float, minutes: float, smsc, endpoint: str) -> dict:
+    from django.conf import settings
+    from django.db import connections
+    from django.utils import timezone
+
+    from django_smsc_status import engine, service
+    from django_smsc_status.conf import DEFAULTS
+    from django_smsc_status.models import AccountState, RequestSlot, SentMessage, StatusSnapshot
+    from django_smsc_status.simulator import timeline
+
+    keys, interval, follow = STRATEGIES[name]
+    values = {key: keys.get(key, DEFAULTS[key]) / speed for key in SECONDS_KEYS}
+    settings.SMSC_STATUS = {"LOGIN": "bench", "PASSWORD": "bench-pw", "ENDPOINT": endpoint, **keys, **values}
+    for model in (StatusSnapshot, SentMessage, RequestSlot, AccountState):
+        model.objects.all().delete()
+    smsc.reset()
+    smsc.rate_window = 60 / speed
+    service.FOLLOW_PAUSE, service.FOLLOW_PAUSE_MAX = 0.05 / speed, 1.0 / speed
+    engine.FLUSH_SECONDS = 1.0 / speed
+    first_check = values["FIRST_CHECK_AFTER"]
+
+    stop = threading.Event()
+
+    def sweeper():
+        next_tick = time.monotonic()
+        while not stop.is_set():
+            service.refresh_due(follow=(interval + 30) / speed if follow else 0)
+            next_tick += interval / speed
+            if not follow:
+                stop.wait(max(next_tick - time.monotonic(), 0))
+        connections.close_all()
+
+    started = time.monotonic()
+    thread = threading.Thread(target=sweeper)
+    thread.start()
+    final_at = {}  # pk -> epoch seconds when SMSC had the final status
+    for i, (at, steps) in enumerate(load):
+        time.sleep(max(started + at / speed - time.monotonic(), 0))
+        phone, smsc_id = f"7999{i:07d}", str(10_000 + i)
+        scaled = [(status, err, after / speed) for status, err, after in steps]
+        sim = smsc.add_message(phone, smsc_id=smsc_id, steps=timeline(*scaled))
+        message, _ = service.register(smsc_id, phone)
+        now = timezone.now()  # as service.send records a message it sent
+        SentMessage.objects.filter(pk=message.pk).update(
+            sent_at=now, next_check_at=now + timezone.timedelta(seconds=first_check)
+        )
+        if len(steps) == 3:
+            final_at[message.pk] = sim.sent_at + scaled[-1][2]
+    time.sleep(max(started + minutes * 60 / speed - time.monotonic(), 0))
+    stop.set()
+    thread.join()
+    ended = time.time()
+
+    known = {
+        s.message_id: s.observed_at.timestamp()
+        for s in StatusSnapshot.objects.filter(message__is_final=True, status__in=(1, 20))
+    }
+    rows = {m.pk: m for m in SentMessage.objects.all()}
+    asked = {pk: len(smsc.status_checks.get((m.smsc_id, m.phone), [])) for pk, m in rows.items()}
+    due_final = [pk for pk, t in final_at.items() if t < ended]
+    delays = sorted((known[pk] - final_at[pk]) * speed for pk in due_final if pk in known)
+    never = [pk for pk in rows if pk not in final_at]
+    return {
+        "name": name,
+        "median": statistics.median(delays),
+        "p90": delays[int(0.9 * (len(delays) - 1))],
+        "unknown": len(due_final) - len(delays),
+        "per_learned": statistics.mean(asked[pk] for pk in due_final if pk in known),
+        "per_never": statistics.mean(asked[pk] for pk in never) if never else 0.0,
+        "error9": smsc.errors_answered.get(9, 0),
+        "learned": len(delays),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=100)
+    parser.add_argument("--speed", type=float, default=10)
+    parser.add_argument("--minutes", type=float, default=20, help="simulated minutes per strategy")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--only", action="append", choices=list(STRATEGIES))
+    args = parser.parse_args()
+
+    setup_django()
+    from django_smsc_status import conf
+    from django_smsc_status.simulator.server import SimulatorServer
+    from django_smsc_status.simulator.smsc import Smsc
+
+    conf.FLOORS = {}  # the floors are real seconds; here every setting is divided by --speed
+    load = workload(args.messages, args.seed)
+    print(f"B7 latency — {args.messages} messages sent over {SEND_SPAN} s, {args.minutes:g} min each,")
+    print(f"time {args.speed:g}× compressed, seed {args.seed}; {machine()}")
+    print(
+        f"  {'strategy':<16}{'median':>8}{'p90':>8}{'learned':>9}{'unknown':>9}"
+        f"{'req/learned':>13}{'req/never-final':>17}{'error 9':>9}"
+    )
+    with SimulatorServer(Smsc({"bench": "bench-pw"})) as server:
+        for name in args.only or STRATEGIES:
+            r = run(name, load, args.speed, args.minutes, server.smsc, server.endpoint)
+            print(
+                f"  {r['name']:<16}{r['median']:>7.1f}s{r['p90']:>7.1f}s{r['learned']:>9}{r['unknown']:>9}"
+                f"{r['per_learned']:>13.2f}{r['per_never']:>17.1f}{r['error9']:>9}",
+                flush=True,
+            )
+    print("  targets (polling alone): median ≤ 10 s, p90 ≤ 60 s, ≤ 4 requests per learned message, 0 error 9")
+
+
+if __name__ == "__main__":
+    main()
