@@ -198,29 +198,26 @@ def auth_budget(config: SmscSettings) -> tuple[int, datetime | None, int]:
     """The site's authorisation budget: how many of its slots errors 2 leave (SMSC blocks the
     calling IP after 5 errors 2 of *any* logins there within 30 minutes); when none, the
     moment one comes free; and the errors 2 counted within the window."""
-    errors = list(
-        RequestSlot.objects.filter(
-            account=config.site_key, holder=AUTH_ERROR_HOLDER, expires_at__gt=timezone.now()
-        )
-        .order_by("expires_at")
-        .values_list("expires_at", flat=True)
-    )
-    budget = SITE_SLOTS - len(errors)
-    return budget, (errors[0] if budget <= 0 else None), len(errors)
+    return _kept(config.site_key, AUTH_ERROR_HOLDER, SITE_SLOTS)
 
 
 def error_budget(config: SmscSettings) -> tuple[int, datetime | None]:
     """Erroneous requests the site's error budget still allows within ``ERROR_WINDOW``, and
     when none, the moment one is allowed again."""
-    spent = list(
-        RequestSlot.objects.filter(
-            account=config.errors_key, holder=ERROR_HOLDER, expires_at__gt=timezone.now()
-        )
+    left, allowed_at, _spent = _kept(config.errors_key, ERROR_HOLDER, ERROR_BUDGET)
+    return left, allowed_at
+
+
+def _kept(key: str, holder: str, rows: int) -> tuple[int, datetime | None, int]:
+    """Of the ``rows`` slots of ``key``: how many errors (kept by ``holder``) leave; when none,
+    the moment one comes free; and how many errors keep one."""
+    kept = list(
+        RequestSlot.objects.filter(account=key, holder=holder, expires_at__gt=timezone.now())
         .order_by("expires_at")
         .values_list("expires_at", flat=True)
     )
-    left = ERROR_BUDGET - len(spent)
-    return left, (spent[0] if left <= 0 else None)
+    left = rows - len(kept)
+    return left, (kept[0] if left <= 0 else None), len(kept)
 
 
 def out_of_error_budget(config: SmscSettings) -> SmscCircuitOpen | None:
