@@ -187,8 +187,8 @@ def _sweep_fits(timeout: float) -> list[CheckMessage]:
         Warning(
             f"Q_CLUSTER['timeout'] ({timeout:g} s) leaves the sweep of {accounts} no time for a "
             f"request (one may take up to {needed:g} s with its last writes)",
-            hint="Raise Q_CLUSTER['timeout'] (60 is usual; keep it below 'retry') or lower "
-            "SMSC_STATUS TIMEOUT / CONNECT_TIMEOUT.",
+            hint="Raise Q_CLUSTER['timeout'] (the README's 110 lets a sweep follow due messages for "
+            "its whole interval; keep it below 'retry') or lower SMSC_STATUS TIMEOUT / CONNECT_TIMEOUT.",
             id="smsc_status.W005",
         )
     ]
