@@ -282,6 +282,8 @@ def test_answers_ok_when_the_database_fails_and_never_shows_the_token(
 ):
     """A table gone (a real database error inside the request): still OK, logged without the
     token; the other answers neither show nor log it, DEBUG on."""
+    if not connection.features.can_rollback_ddl:
+        pytest.skip("the DROP TABLE must roll back with the test (SQLite, PostgreSQL; not MariaDB)")
     settings.DEBUG = True
     caplog.set_level(logging.DEBUG)
     message = tracked()
