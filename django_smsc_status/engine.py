@@ -24,6 +24,7 @@ import logging
 import math
 import queue
 import random
+import signal
 import threading
 import time
 from collections import deque
@@ -279,6 +280,7 @@ class Run:
     def __init__(self, lanes: list[Lane], deadline: float | None = None) -> None:
         self.lanes = lanes
         self.answers: queue.SimpleQueue = queue.SimpleQueue()  # _Fetched, from every lane
+        self.answered = threading.Event()  # set after each put on ``answers``
         self._pause = 0.02  # sleep while only lanes waiting for a slot are left
         self.out_of_time = False  # claiming stopped for the deadline while messages were left
         # answers taken off ``answers`` and not yet written: kept here, not in a local, so that
@@ -332,8 +334,10 @@ class Run:
                 self._stop_workers()
                 collect = partial(self._collect, wait=0)
                 for step in (collect, self._write, pool.shutdown, collect, self._write):
-                    with contextlib.suppress(Exception):
+                    try:
                         step()
+                    except Exception:
+                        logger.exception("stopping the run: %s failed", getattr(step, "__name__", step))
                 raise
             finally:
                 self._stop_workers()
@@ -341,8 +345,9 @@ class Run:
 
     def _write(self) -> list[RefreshResult]:
         """Write the unwritten answers (:meth:`_apply`); they stay unwritten if that fails."""
-        results = self._apply(self.unwritten)
-        self.unwritten = []
+        with _signals_held():
+            results = self._apply(self.unwritten)
+            self.unwritten = []
         return results
 
     def _stop_workers(self) -> None:
@@ -436,12 +441,19 @@ class Run:
         (``limits.pause_after``: error tokens, an error 2's site slot, pauses for 2 and 4),
         before the slots that carried them can be released, and the lane's error tokens
         renewed."""
+        if wait:
+            self.answered.wait(wait)  # a signal may interrupt this wait: nothing is taken yet
+        self.answered.clear()
+        with _signals_held():
+            return self._take_answers()
+
+    def _take_answers(self) -> list[_Fetched]:
+        """:meth:`_collect`'s work once answers are there (signals held: see ``_signals_held``)."""
         came: list[_Fetched] = []
         with contextlib.suppress(queue.Empty):
-            came.append(self.answers.get(timeout=wait) if wait else self.answers.get_nowait())
-            while True:
-                came.append(self.answers.get_nowait())
-        self.unwritten += came
+            while True:  # each kept on the run as it is taken off
+                self.unwritten.append(self.answers.get_nowait())
+                came.append(self.unwritten[-1])
         for item in came:
             item.lane.outstanding -= 1
             item.lane.source.answered(item.message, item.sent and limits.is_erroneous_request(item.answer))
@@ -475,6 +487,7 @@ class Run:
         """One per leased slot, in a pool thread: SMSC only, no database."""
         while (item := lane.todo.get()) is not None:
             self.answers.put(self._fetch(lane, *item))
+            self.answered.set()
 
     def _fetch(self, lane: Lane, row: SentMessage, stamp: datetime, send_by: float) -> _Fetched:
         """Never raises: whatever happens is the message's answer."""
@@ -571,6 +584,26 @@ class Run:
                 # robust: a receiver's failure is logged and costs no other message anything
                 transaction.on_commit(_announcer(rows[pk], old_status, snapshot), robust=True)
         return list(results.values())
+
+
+#: Signals whose Python handlers raise in the main thread: django-q2's timeout (SIGALRM), Ctrl-C
+HELD_SIGNALS = {signal.SIGALRM, signal.SIGINT} if hasattr(signal, "pthread_sigmask") else set()
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """Hold ``HELD_SIGNALS`` back while the main thread moves answers (off the queue, into the
+    database): an exception raised between taking an answer and keeping it, or halfway
+    through a transaction's commit, would lose the answer silently. A held signal is
+    delivered, and its exception raised, when the block ends (milliseconds later)."""
+    if not HELD_SIGNALS or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, HELD_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, before)
 
 
 def longest_request(config: SmscSettings) -> float:

@@ -349,14 +349,21 @@ def refresh_selection(
 def _tally(report: RefreshReport, results: Callable[[], Iterable[RefreshResult]], progress) -> RefreshReport:
     """Count ``results()`` into ``report``: the one loop behind the sweep, the tasks and the
     command."""
+    stream = results()
     try:
-        for result in results():
+        for result in stream:
             report.add(result)
             if progress:
                 progress(report)
     except Exception as exc:
         logger.exception("refresh stopped after %s messages", report.total)
         report.aborted = f"{type(exc).__name__}: {exc}"[:200]
+    finally:
+        # stopped here (django-q2's timeout raises SystemExit wherever the main thread is):
+        # closing the run now, not whenever the interpreter gets to it, writes the answers it
+        # holds and frees its slots (``engine.Run.run``)
+        if isinstance(stream, Generator):
+            stream.close()
     return report
 
 

@@ -3,8 +3,9 @@
     python -m tests.procs hold N          lease N request slots and keep them (heartbeat)
     python -m tests.procs sweep SECONDS   run the periodic sweep over and over
     python -m tests.procs follow SECONDS  one sweep following due messages that long
-    python -m tests.procs sweep_alarm SECONDS   one sweep, stopped as django-q2 stops a task
-                                          at its timeout (SIGALRM raising SystemExit)
+    python -m tests.procs sweep_alarm SECONDS [PAUSE]   one sweep, stopped as django-q2 stops
+                                          a task at its timeout (SIGALRM raising SystemExit);
+                                          PAUSE: seconds its caller takes over each answer
     python -m tests.procs refresh SECONDS PK...   manual refreshes of random messages
     python -m tests.procs refresh_many PK...      one refresh of these messages
 
@@ -51,8 +52,10 @@ def main(role: str, *args: str) -> None:
     elif role == "sweep_alarm":
         from django_q.timeout import TimeoutHandler
 
+        pause = float(args[1]) if len(args) > 1 else 0  # in the caller, after each answer
+
         with TimeoutHandler(int(args[0])):
-            service.refresh_due()
+            service.refresh_due(progress=lambda report: time.sleep(pause))
     elif role == "refresh":
         until, pks = time.monotonic() + float(args[0]), [int(a) for a in args[1:]]
         while time.monotonic() < until:
