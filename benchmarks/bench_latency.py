@@ -81,12 +81,16 @@ STRATEGIES = {
     "new + pushes, 30 % lost": ({}, 60, True, 0.3),
 }
 #: diagnostic strategies, run only when named with --only
-DIAGNOSTIC = {"final pushes, first 60 s": ({"FIRST_CHECK_AFTER": 60}, 60, True, 0.0)}
+DIAGNOSTIC = {
+    "final pushes, first 60 s": ({"FIRST_CHECK_AFTER": 60, "PUSH_FIRST_CHECK_AFTER": 60}, 60, True, 0.0)
+}
 FINAL_ONLY = frozenset(DIAGNOSTIC)
 ORACLE = "oracle"
 SECONDS_KEYS = (
     "FIRST_CHECK_AFTER",
     "BACKOFF_INITIAL",
+    "PUSH_FIRST_CHECK_AFTER",
+    "PUSH_BACKOFF_INITIAL",
     "BACKOFF_MAX",
     "MIN_CHECK_INTERVAL",
     "RATE_LIMIT_BACKOFF",
@@ -143,6 +147,7 @@ def pusher(smsc, url: str, lost: float, seed: int, speed: float, final_only: boo
 
     class SeededLoss(push.Pusher):
         answer_times: list[float] = []
+        lost: set[tuple[str, str]] = set()  # (id, status) of each push dropped
 
         def _queue(self, login: str, url: str, fields: dict[str, str]) -> None:
             if final_only and fields["status"] in ("-1", "0"):
@@ -151,6 +156,7 @@ def pusher(smsc, url: str, lost: float, seed: int, speed: float, final_only: boo
             roll = random.Random(f"{seed}:{fields['id']}:{fields['status']}").random()
             if roll < lost:
                 self.counts["dropped"] += 1
+                self.lost.add((fields["id"], fields["status"]))
                 return
             super()._queue(login, url, fields)
 
@@ -165,7 +171,7 @@ def pusher(smsc, url: str, lost: float, seed: int, speed: float, final_only: boo
                 self.counts["sent" if ok else "failed"] += 1
 
     made = SeededLoss(smsc, {"bench": url}, tick=PUSH_TICK / speed, seed=seed)
-    made.answer_times = []
+    made.answer_times, made.lost = [], set()
     return made
 
 
@@ -191,8 +197,9 @@ def run(name: str, load, speed: float, minutes: float, smsc, endpoint: str, push
     from django.db import connections
     from django.utils import timezone
 
-    from django_smsc_status import engine, service
-    from django_smsc_status.conf import DEFAULT_ACCOUNT, DEFAULTS
+    from django_smsc_status import engine, policy, service
+    from django_smsc_status import push as push_module
+    from django_smsc_status.conf import DEFAULT_ACCOUNT, DEFAULTS, get_settings
     from django_smsc_status.models import (
         AccountState,
         PushCounter,
@@ -220,7 +227,7 @@ def run(name: str, load, speed: float, minutes: float, smsc, endpoint: str, push
     smsc.rate_window = 60 / speed
     service.FOLLOW_PAUSE, service.FOLLOW_PAUSE_MAX = 0.05 / speed, 1.0 / speed
     engine.FLUSH_SECONDS = 1.0 / speed
-    first_check = values["FIRST_CHECK_AFTER"]
+    config = get_settings()
 
     stop = threading.Event()
 
@@ -247,9 +254,8 @@ def run(name: str, load, speed: float, minutes: float, smsc, endpoint: str, push
         sim = smsc.add_message(phone, smsc_id=smsc_id, steps=timeline(*scaled))
         message, _ = service.register(smsc_id, phone)
         now = timezone.now()  # as service.send records a message it sent
-        SentMessage.objects.filter(pk=message.pk).update(
-            sent_at=now, next_check_at=now + timezone.timedelta(seconds=first_check)
-        )
+        first_check = policy.first_check(now, config, push_module.arriving(config))
+        SentMessage.objects.filter(pk=message.pk).update(sent_at=now, next_check_at=first_check)
         if len(steps) == 3:
             final_at[message.pk] = sim.sent_at + scaled[-1][2]
     time.sleep(max(started + minutes * 60 / speed - time.monotonic(), 0))
@@ -282,10 +288,14 @@ def run(name: str, load, speed: float, minutes: float, smsc, endpoint: str, push
     }
 
     def median_delay(pks) -> str:
-        values = [(known[pk] - final_at[pk]) * speed for pk in pks]
-        return f"{statistics.median(values):.1f} s" if values else "-"
+        values = sorted((known[pk] - final_at[pk]) * speed for pk in pks)
+        p90 = values[int(0.9 * (len(values) - 1))] if values else 0
+        return f"{statistics.median(values):.1f} s / {p90:.1f} s" if values else "-"
 
     free = [pk for pk in due_final if pk in known and pk not in held]
+    final_status = {pk: str(rows[pk].status) for pk in due_final if pk in known}
+    dropped = pushes.lost if pushes is not None else set()
+    unpushed = [pk for pk in final_status if (rows[pk].smsc_id, final_status[pk]) in dropped]
     counters = PushCounter.objects.filter(account=DEFAULT_ACCOUNT)
     return {
         "name": name,
@@ -305,8 +315,13 @@ def run(name: str, load, speed: float, minutes: float, smsc, endpoint: str, push
                 if pushes.answer_times
                 else "-"
             ),
-            "learned messages asked < MIN_CHECK_INTERVAL before turning final (median delay)": (
+            "learned messages asked < MIN_CHECK_INTERVAL before turning final (median / p90 delay)": (
                 f"{len(held)} ({median_delay(held)}), the others {len(free)} ({median_delay(free)})"
+            ),
+            "learned messages whose final push was lost (median / p90 delay)": (
+                f"{len(unpushed)} ({median_delay(unpushed)}), the others "
+                f"{len(final_status) - len(unpushed)} "
+                f"({median_delay([pk for pk in final_status if pk not in unpushed])})"
             ),
             **(counters.values("matched", "unknown", "malformed").first() or {}),
         },

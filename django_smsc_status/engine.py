@@ -37,7 +37,7 @@ from functools import partial
 from django.db import connections, router, transaction
 from django.utils import timezone
 
-from . import limits, policy
+from . import limits, policy, push
 from .client import StatusResult, get_client
 from .conf import SmscSettings
 from .exceptions import SmscAuthError, SmscBusy, SmscCallRefused, SmscCircuitOpen, SmscError, SmscIpBlocked
@@ -563,6 +563,7 @@ class Run:
         results: dict[int, RefreshResult] = {}
         changes: dict[int, tuple[int | None, StatusSnapshot]] = {}  # pk -> (old status, snapshot)
         configs = {f.message.pk: f.lane.config for f in fetched}
+        pushes = {config.name: push.arriving(config) for config in set(configs.values())}
         with transaction.atomic():
             rows = SentMessage.objects.select_for_update().in_bulk([f.message.pk for f in fetched])
             now = timezone.now()  # after the lock: history's order is the order of application
@@ -573,7 +574,8 @@ class Run:
                 if item.sent and row.last_checked_at == item.stamp:
                     row.last_checked_at = item.finished_at  # our claim, used: when SMSC answered
                 old_status = row.status
-                results[row.pk] = _apply_one(row, item.answer, now, item.lane.config)
+                config = item.lane.config
+                results[row.pk] = _apply_one(row, item.answer, now, config, pushes[config.name])
                 if (snapshot := results[row.pk].snapshot) is not None:
                     changes[row.pk] = (old_status, snapshot)
             snapshots = {pk: snapshot for pk, (_old, snapshot) in changes.items()}
@@ -626,13 +628,18 @@ def _announcer(message: SentMessage, old_status: int | None, snapshot: StatusSna
 
 
 def _apply_one(
-    row: SentMessage, answer: StatusResult | SmscError, now: datetime, config: SmscSettings
+    row: SentMessage,
+    answer: StatusResult | SmscError,
+    now: datetime,
+    config: SmscSettings,
+    pushes: bool = False,
 ) -> RefreshResult:
-    """``policy`` applied to one row in memory; a failure there becomes the row's outcome."""
+    """``policy`` applied to one row in memory; a failure there becomes the row's outcome.
+    ``pushes``: status pushes arrive for the row's account (``push.arriving``)."""
     try:
         if isinstance(answer, SmscError):
             return policy.record_error(row, answer, now, config)
-        snapshot = policy.apply_answer(row, answer, now, config)
+        snapshot = policy.apply_answer(row, answer, now, config, pushes=pushes)
     except Exception:
         logger.exception("applying SMSC's answer to message %s failed", row.pk)
         row.refresh_from_db()
