@@ -11,7 +11,7 @@ Pure functions on a :class:`SentMessage` in memory (``service`` locks, loads and
   app is checked 5 s after sending (``FIRST_CHECK_AFTER``, see ``service.send``), then 15, 20,
   40, 80 ... s apart: most SMS are final within seconds, a few take minutes. While status
   pushes arrive for the account (``push.arriving``) polling only catches lost pushes, and
-  ``PUSH_FIRST_CHECK_AFTER`` / ``PUSH_BACKOFF_INITIAL`` take those parts (20, 80, 200 ... s):
+  ``PUSH_FIRST_CHECK_AFTER`` / ``PUSH_BACKOFF_INITIAL`` take those parts (30, 90, 210 ... s):
   fewer requests, and a poll seldom lands just before a final push, which it would hold back
   for ``MIN_CHECK_INTERVAL``;
 * final statuses and messages older than ``GIVE_UP_AFTER`` are not checked again;
