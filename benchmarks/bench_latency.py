@@ -52,6 +52,7 @@ import random
 import statistics
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from socketserver import ThreadingMixIn
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
@@ -64,6 +65,7 @@ os.environ.setdefault("SMSC_Q_SYNC", "0")
 SEND_SPAN = 120  # seconds (simulated) over which the messages are sent
 PUSH_TOKEN = "bench-push-token-0123456789abcdef"
 PUSH_TICK = 0.1  # seconds (simulated) between the pusher's looks at the timelines
+PUSH_SENDERS = 4  # pushes in flight at once (one at a time, a slow answer delayed the rest)
 
 #: name -> (settings in simulated seconds, seconds between scheduled sweeps, follow?,
 #: pushes: None for none, else the fraction lost)
@@ -160,18 +162,27 @@ def pusher(smsc, url: str, lost: float, seed: int, speed: float, final_only: boo
                 return
             super()._queue(login, url, fields)
 
-        def _send_due(self) -> None:  # Pusher._send_due, timing each push
+        def _send_due(self) -> None:  # Pusher._send_due, PUSH_SENDERS at once, timing each
             now = time.monotonic()
             due = [item for item in self._waiting if item[0] <= now]
             self._waiting = [item for item in self._waiting if item[0] > now]
             for _at, url, fields in due:
-                began = time.perf_counter()
-                ok = push.send(url, fields)
+                self.senders.submit(self._send_one, url, fields)
+
+        def _send_one(self, url: str, fields: dict[str, str]) -> None:
+            began = time.perf_counter()
+            ok = push.send(url, fields)
+            with self.count_lock:
                 self.answer_times.append(time.perf_counter() - began)
                 self.counts["sent" if ok else "failed"] += 1
 
+        def stop(self) -> None:
+            super().stop()
+            self.senders.shutdown(wait=True)
+
     made = SeededLoss(smsc, {"bench": url}, tick=PUSH_TICK / speed, seed=seed)
     made.answer_times, made.lost = [], set()
+    made.senders, made.count_lock = ThreadPoolExecutor(PUSH_SENDERS), threading.Lock()
     return made
 
 
@@ -223,6 +234,7 @@ def run(name: str, load, speed: float, minutes: float, smsc, endpoint: str, push
     }
     for model in (StatusSnapshot, ReceivedPush, PushCounter, SentMessage, RequestSlot, AccountState):
         model.objects.all().delete()
+    push_module.KEEP = 100_000  # every push's arrival, to split a delay into push and request
     smsc.reset()
     smsc.rate_window = 60 / speed
     service.FOLLOW_PAUSE, service.FOLLOW_PAUSE_MAX = 0.05 / speed, 1.0 / speed
@@ -296,6 +308,21 @@ def run(name: str, load, speed: float, minutes: float, smsc, endpoint: str, push
     final_status = {pk: str(rows[pk].status) for pk in due_final if pk in known}
     dropped = pushes.lost if pushes is not None else set()
     unpushed = [pk for pk in final_status if (rows[pk].smsc_id, final_status[pk]) in dropped]
+    pushed_at: dict[int, float] = {}  # pk -> when the endpoint got the final status's first push
+    for message_id, fields, at in ReceivedPush.objects.filter(message__isnull=False).values_list(
+        "message_id", "fields", "received_at"
+    ):
+        if message_id in final_status and fields.get("status") == final_status[message_id]:
+            pushed_at[message_id] = min(pushed_at.get(message_id, at.timestamp()), at.timestamp())
+
+    def split(pks) -> str:
+        """Median seconds from SMSC's final status to its push's arrival, and from there on."""
+        came = [(pushed_at[pk] - final_at[pk]) * speed for pk in pks if pk in pushed_at]
+        asked = [(known[pk] - pushed_at[pk]) * speed for pk in pks if pk in pushed_at]
+        if not came:
+            return "-"
+        return f"{statistics.median(came):.1f} s to arrive, then {statistics.median(asked):.1f} s to know"
+
     counters = PushCounter.objects.filter(account=DEFAULT_ACCOUNT)
     return {
         "name": name,
@@ -318,6 +345,7 @@ def run(name: str, load, speed: float, minutes: float, smsc, endpoint: str, push
             "learned messages asked < MIN_CHECK_INTERVAL before turning final (median / p90 delay)": (
                 f"{len(held)} ({median_delay(held)}), the others {len(free)} ({median_delay(free)})"
             ),
+            "final pushes that came (median)": split(final_status),
             "learned messages whose final push was lost (median / p90 delay)": (
                 f"{len(unpushed)} ({median_delay(unpushed)}), the others "
                 f"{len(final_status) - len(unpushed)} "
