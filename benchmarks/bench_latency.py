@@ -18,12 +18,16 @@ Strategies:
   fixed 15 s   every message asked every 15 s (a following sweep)
   new          the defaults (5, 20, 40, 80 ... s) and a following sweep (``sweep_task``)
   new, no follow   the defaults with one sweep a minute (what following adds)
-  new + pushes     "new", and the simulator pushes each status change (``Pusher``) over HTTP
-                   to the app's real endpoint (``push.receive``, served in this process by a
-                   small threaded WSGI server): token check, ``hint`` makes the message due,
-                   and the following sweep asks SMSC within its pause. No qcluster runs, so
-                   the refresh ``hint`` queues is never run (``SMSC_Q_SYNC=0``): the sweep
-                   alone asks, as the README's production setup would at worst.
+  new + pushes     the defaults, and the simulator pushes each status change (``Pusher``,
+                   4 pushes in flight at most) over HTTP to the app's real endpoint
+                   (``push.receive``, served in this process by a small threaded WSGI
+                   server): token check, ``hint`` makes the message due (not for a push of
+                   -1 or 0), and the following sweep asks SMSC within its pause. Pushes
+                   arriving, polling follows the push schedule (PUSH_FIRST_CHECK_AFTER 30,
+                   PUSH_BACKOFF_INITIAL 60: 30, 90, 210 ... s), as ``service.send`` sets it.
+                   No qcluster runs, so the refresh ``hint`` queues is never run
+                   (``SMSC_Q_SYNC=0``): the sweep alone asks, as the README's production
+                   setup would at worst.
   new + pushes, 30 % lost   the same with each push dropped with probability 0.3, decided
                    per (message, status) from the seed, so every run drops the same pushes
   oracle           one request exactly when the status turns final, from the timeline
@@ -31,16 +35,19 @@ Strategies:
                    the floor, not a run
 
 Diagnostic, only with ``--only``: ``final pushes, first 60 s`` — pushes of final statuses
-only (the simulator's push of 0 "at the operator" is not sent) and ``FIRST_CHECK_AFTER`` 60:
+only (the simulator's push of 0 "at the operator" is not sent) and the first check at 60 s:
 what the push path gives when no request precedes the final push by less than
 ``MIN_CHECK_INTERVAL`` (``push.hint`` makes such a message due only when the interval ends).
 
 Reported: the delay from the moment SMSC has the final status to the moment the app has
 written it (median, 90th percentile), messages final at SMSC but not known at the end,
 requests per learned message and per never-final message, error 9 answers; for the push
-strategies also the pushes sent, dropped and failed, and how the endpoint counted them.
+strategies also the pushes sent, dropped and failed, how the endpoint counted them, and the
+delay split: SMSC's final status to its push recorded by the endpoint, and from there to the
+app knowing (the first is the harness: the pusher and the endpoint share this process).
 
-    python benchmarks/bench_latency.py [--messages 100] [--speed 10] [--minutes 20] [--seed 7]
+    [BENCH_DB=postgres] python benchmarks/bench_latency.py [--messages 100] [--speed 10]
+        [--minutes 20] [--seed 7] [--only STRATEGY ...]
 """
 
 from __future__ import annotations
