@@ -17,7 +17,7 @@ from django_smsc_status import __version__  # noqa: E402
 
 project = "django-smsc-status"
 author = "django-smsc-status developers"
-copyright = "django-smsc-status developers"  # noqa: A001
+copyright = "django-smsc-status developers"
 version = release = __version__
 
 extensions = ["sphinx.ext.autodoc", "smsc_settings"]

@@ -12,8 +12,14 @@ from django_smsc_status import conf
 def _type(value: object) -> str:
     if value is None:
         return "see meaning"
-    return {bool: "bool", int: "int", float: "float (seconds)" , str: "str", tuple: "tuple of str",
-            dict: "dict"}.get(type(value), type(value).__name__)
+    return {
+        bool: "bool",
+        int: "int",
+        float: "float (seconds)",
+        str: "str",
+        tuple: "tuple of str",
+        dict: "dict",
+    }.get(type(value), type(value).__name__)
 
 
 def _scope(key: str) -> str:
