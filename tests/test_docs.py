@@ -132,6 +132,15 @@ def test_readme_is_a_package_index_page():
     relative = [t for t in targets if not t.startswith("https://")]
     assert not relative, relative
     assert f"{PROJECT_URL}/blob/main/docs/quickstart.rst" in README
+    # The README's links into the repository (docs pages, screenshots) name files that exist.
+    raw = PROJECT_URL.replace("github.com", "raw.githubusercontent.com")
+    into_repo = [
+        re.sub(rf"^({re.escape(PROJECT_URL)}/(?:blob|tree)|{re.escape(raw)})/main/", "", t)
+        for t in targets
+        if t.startswith((PROJECT_URL + "/", raw + "/"))
+    ]
+    assert len(into_repo) > 10
+    assert [t for t in into_repo if not (ROOT / t).exists()] == []
 
 
 def test_every_python_snippet_is_an_executed_file():

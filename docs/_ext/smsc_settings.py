@@ -8,18 +8,20 @@ from docutils.parsers.rst import Directive
 
 from django_smsc_status import conf
 
+#: Keys whose default is None: what they take instead (a new one shows "see the meaning").
+NONE_TYPES = {
+    "WSDL": "str (path or URL) or None",
+    "NAMESPACE": "str or None",
+    "API_PERMISSION_CLASSES": "list of dotted paths or None",
+    "RETENTION": "dict or None",
+}
 
-def _type(value: object) -> str:
+
+def _type(key: str, value: object) -> str:
     if value is None:
-        return "see meaning"
-    return {
-        bool: "bool",
-        int: "int",
-        float: "float (seconds)",
-        str: "str",
-        tuple: "tuple of str",
-        dict: "dict",
-    }.get(type(value), type(value).__name__)
+        return NONE_TYPES.get(key, "see the meaning")
+    names = {bool: "bool", int: "int", float: "float", str: "str", tuple: "tuple of str", dict: "dict"}
+    return names.get(type(value), type(value).__name__)
 
 
 def _scope(key: str) -> str:
@@ -60,7 +62,7 @@ class SettingsSummary(Directive):
         for key, default in conf.DEFAULTS.items():
             row = nodes.row()
             row += _cell(key, literal=True)
-            row += _cell(_type(default))
+            row += _cell(_type(key, default))
             row += _cell(repr(default), literal=True)
             floor = conf.FLOORS.get(key)
             row += _cell(f"{floor:g}" if floor is not None else "")
