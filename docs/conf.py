@@ -26,9 +26,11 @@ exclude_patterns = ["_build", "snippets", "**/README*"]
 html_theme = "alabaster"
 html_theme_options = {
     "description": "SMS delivery status from SMSC's SOAP API",
-    "github_user": "django-smsc-status",
-    "github_repo": "django-smsc-status",
+    "page_width": "1140px",  # room for 88-column snippets beside the sidebar
+    "sidebar_width": "230px",
     "fixed_sidebar": True,
+    "github_button": False,  # an external image: the docs need no network
+    "extra_nav_links": {"Source on GitHub": "https://github.com/django-smsc-status/django-smsc-status"},
 }
 html_title = f"django-smsc-status {release}"
 autodoc_member_order = "bysource"

@@ -11,6 +11,9 @@ SMSC_STATUS = {
             "ENDPOINT": "https://smsc.kz/sys/soap.php",  # its WSDL namespace follows
             "DEFAULT_REGION": "KZ",  # "8 701 ..." numbers
         },
-        "marketing": {"LOGIN": "shop-mkt", "PASSWORD": os.environ.get("SMSC_MKT_PASSWORD", "")},
+        "marketing": {
+            "LOGIN": "shop-mkt",
+            "PASSWORD": os.environ.get("SMSC_MKT_PASSWORD", ""),
+        },
     },
 }

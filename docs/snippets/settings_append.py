@@ -1,4 +1,4 @@
-# django-smsc-status: paste at the end of the settings.py that ``django-admin startproject`` made.
+# django-smsc-status: paste at the end of the settings.py of `startproject`.
 import os  # Django's generated settings.py does not import it
 
 INSTALLED_APPS += [
@@ -8,8 +8,8 @@ INSTALLED_APPS += [
     "django_smsc_status",
 ]
 
-# The admin and the API in the user's language ("Accept-Language: ru" gives Russian): Django's
-# LocaleMiddleware, after SessionMiddleware and before CommonMiddleware.
+# The admin and the API in the user's language ("Accept-Language: ru": Russian):
+# Django's LocaleMiddleware, after SessionMiddleware and before CommonMiddleware.
 MIDDLEWARE.insert(
     MIDDLEWARE.index("django.middleware.common.CommonMiddleware"),
     "django.middleware.locale.LocaleMiddleware",
