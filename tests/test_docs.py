@@ -124,9 +124,11 @@ def test_readme_renders_without_warnings():
 def test_readme_is_a_package_index_page():
     """Short, and every link and image absolute: the package index shows it without the repo."""
     assert len(README.splitlines()) <= 200
-    targets = re.findall(r"<([^<>\s]+)>`_", README) + re.findall(
-        r"^\.\. (?:image|figure):: (\S+)", README, re.M
-    )
+    targets = [
+        *re.findall(r"<([^<>\s]+)>`_", README),  # `text <url>`_
+        *re.findall(r"^\.\. _[^:]+: (\S+)$", README, flags=re.MULTILINE),  # .. _text: url
+        *re.findall(r"^\.\. (?:image|figure):: (\S+)", README, flags=re.MULTILINE),
+    ]
     assert targets
     relative = [t for t in targets if not t.startswith("https://")]
     assert not relative, relative
