@@ -1,7 +1,7 @@
 """One exception tree for everything that can go wrong talking to SMSC.
 
 ``SmscError`` carries the context a user needs (operation, endpoint, SMSC code) and never a
-credential: messages are built from those fields only, never from request data.
+credential: messages are built from those fields only, never from request data. The tree::
 
     SmscError
     ├── SmscRequestError        SMSC answered HTTP 200 with ``error`` set (1, 2, 3, 4, 9, other)
