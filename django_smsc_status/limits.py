@@ -91,8 +91,8 @@ class Slots:
 
     def __str__(self) -> str:  # for logs
         if self.kind == SlotKind.LOGIN:
-            return f"login {self.login} at {self.site}"
-        return f"site {self.site}" if self.kind == SlotKind.SITE else f"error tokens of {self.site}"
+            return f"the slots of login {self.login} at {self.site}"
+        return f"the {'slots' if self.kind == SlotKind.SITE else 'error tokens'} of site {self.site}"
 
 
 def login_slots(config: SmscSettings) -> Slots:
@@ -190,7 +190,7 @@ def _keep(slots: Slots, rows: int, count: int, token: str, holder: str, seconds:
         slots.rows().filter(holder=token, number__in=held).update(holder=holder, expires_at=until)
     missing = count - len(held)
     if missing and len(_lease_rows(slots, rows, missing, holder, until=until)) < missing:
-        logger.error("%s errors at %s could not be counted: every slot is taken", missing, slots)
+        logger.error("%s errors could not be counted in %s: every one is taken", missing, slots)
 
 
 def reset(config: SmscSettings) -> bool:
