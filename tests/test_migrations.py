@@ -86,12 +86,12 @@ def test_single_account_data_moves_to_the_default_account(migrate):
 
 
 def test_logins_and_sites_get_columns_of_their_own_and_every_row_survives(migrate, settings):
-    """0008: ``AccountState.account`` (a login) becomes ``login``; ``RequestSlot.account`` (a
+    """0009: ``AccountState.account`` (a login) becomes ``login``; ``RequestSlot.account`` (a
     login's slots ``login@site``, a site's ``site:host``, its error tokens ``errors:host``)
     becomes ``kind``, ``site`` and ``login``. Every row keeps its holder and expiry, the limits
     read them as before, and migrating back gives the old strings again."""
     settings.SMSC_STATUS = {"LOGIN": "shop", "PASSWORD": "p"}  # ENDPOINT's default: smsc.ru
-    old = migrate((APP, "0007_status_pushes"))
+    old = migrate((APP, "0008_prune_progress"))
     State = old.get_model(APP, "AccountState")
     Slot = old.get_model(APP, "RequestSlot")
     now = timezone.now()
@@ -115,7 +115,7 @@ def test_logins_and_sites_get_columns_of_their_own_and_every_row_survives(migrat
         Slot.objects.create(account=key, number=number, holder=holder, expires_at=expires_at)
     before = sorted(Slot.objects.values_list("pk", "account", "number", "holder", "expires_at"))
 
-    new = migrate((APP, "0008_login_and_site_names"))
+    new = migrate((APP, "0009_login_and_site_names"))
     State = new.get_model(APP, "AccountState")
     Slot = new.get_model(APP, "RequestSlot")
     assert sorted(State.objects.values_list("site", "login", "pause_code")) == [
@@ -151,7 +151,7 @@ def test_logins_and_sites_get_columns_of_their_own_and_every_row_survives(migrat
         limits.ensure_open(config)
     assert limits.auth_budget(config) == (limits.SITE_SLOTS - 2, None, 2)
 
-    old = migrate((APP, "0007_status_pushes"))
+    old = migrate((APP, "0008_prune_progress"))
     Slot = old.get_model(APP, "RequestSlot")
     assert sorted(Slot.objects.values_list("pk", "account", "number", "holder", "expires_at")) == before
     assert sorted(old.get_model(APP, "AccountState").objects.values_list("site", "account")) == [

@@ -52,7 +52,7 @@ def join_slot_keys(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("django_smsc_status", "0007_status_pushes"),
+        ("django_smsc_status", "0008_prune_progress"),
     ]
 
     operations = [
