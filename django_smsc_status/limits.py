@@ -44,7 +44,7 @@ from datetime import datetime, timedelta
 from typing import TypeGuard
 
 from django.db import DatabaseError, connections, transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from .codes import MessageStatus
@@ -83,7 +83,7 @@ class Slots:
     site: str
     login: str = ""  # kind login only
 
-    def rows(self):
+    def rows(self) -> QuerySet[RequestSlot]:
         return RequestSlot.objects.filter(kind=self.kind, site=self.site, login=self.login)
 
     def new(self, number: int) -> RequestSlot:
