@@ -196,31 +196,20 @@ class SmscSettings:
     name: str = DEFAULT_ACCOUNT  # the account's name in settings and in SentMessage.account
 
     @property
-    def limits_key(self) -> str:
+    def limits_login(self) -> str:
         """The login as SMSC counts its limits: the login, or a digest of the API key (never
         the key). Its state (slots, breaker, half-open) is kept per site *and* login
-        (:attr:`site`): one login at two sites is two accounts at SMSC."""
+        (:attr:`site`): SMSC counts one login at two sites separately."""
         if self.login:
             return self.login
         return "apikey:" + hashlib.sha256(self.api_key.encode()).hexdigest()[:12]
 
     @property
     def site(self) -> str:
-        """The SMSC site of ``ENDPOINT``, however it is spelled (:func:`site_of`)."""
+        """The SMSC site of ``ENDPOINT``, however it is spelled (:func:`site_of`). SMSC's IP
+        blocks count per site, whichever logins made the errors, so every account at one
+        site shares the site's limits (``limits``)."""
         return site_of(self.endpoint)
-
-    @property
-    def site_key(self) -> str:
-        """Key of the site's shared limits (request slots, authorisation-error budget): SMSC
-        blocks the calling IP after 5 errors 2 within 30 minutes whichever logins made them,
-        so every account at one site counts them together."""
-        return "site:" + self.site
-
-    @property
-    def errors_key(self) -> str:
-        """Key of the site's error budget (SMSC blocks the IP after 100 erroneous requests
-        within 10 minutes, whichever logins made them)."""
-        return "errors:" + self.site
 
     @property
     def endpoints(self) -> tuple[str, ...]:

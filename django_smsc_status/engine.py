@@ -215,9 +215,9 @@ class Due:
 
 class Lane:
     """One account's part of a run: its settings, request slots and client, the source of its
-    messages, and the queue its request threads take claimed messages from. Accounts never
-    share pauses or pace, nor their login's slots; lanes at one site share its slots (evenly,
-    see ``Run._share``) and its error budget. A lane that stops (error 2 or 4, no slot in time,
+    messages, and the queue its request threads take claimed messages from. Lanes never share
+    pace; lanes of one login share its pause and its slots, and lanes at one site the site's
+    slots (evenly, see ``Run._share``) and its error budget. A lane that stops (error 2 or 4, no slot in time,
     the site's error budget spent) stops alone."""
 
     def __init__(self, source: Listed | Due, lease: limits.SlotLease) -> None:

@@ -182,10 +182,10 @@ class AccountState(models.Model):
     """Per-login state at one site, shared by every process: the circuit breaker (error 2), IP
     blocks (4), and whether the login has proved itself since it was first used or since the
     breaker opened (until then it is *half-open*: one request in flight at a time). Kept per
-    site and login: one login at two SMSC sites is two accounts there."""
+    site and login: SMSC counts one login at two sites separately."""
 
     site = models.CharField(_("site"), max_length=100, default="")  # SmscSettings.site
-    account = models.CharField(_("account"), max_length=100)  # SmscSettings.limits_key: the login
+    login = models.CharField(_("login"), max_length=100)  # SmscSettings.limits_login
     paused_until = models.DateTimeField(_("paused until"), null=True, blank=True)
     pause_code = models.IntegerField(_("SMSC error"), null=True, blank=True)
     verified_at = models.DateTimeField(_("last proved good at"), null=True, blank=True)
@@ -195,11 +195,11 @@ class AccountState(models.Model):
         verbose_name = _("SMSC account state")
         verbose_name_plural = _("SMSC account states")
         constraints = [
-            models.UniqueConstraint(fields=("site", "account"), name="smsc_status_unique_site_login"),
+            models.UniqueConstraint(fields=("site", "login"), name="smsc_status_unique_site_login"),
         ]
 
     def __str__(self) -> str:
-        return f"{self.account} @ {self.site}"
+        return f"{self.login} @ {self.site}"
 
     @property
     def pause_reason(self) -> str:
@@ -218,26 +218,40 @@ class AccountState(models.Model):
         return (timezone.now() - self.verified_at).total_seconds() > LOGIN_PROOF_SECONDS
 
 
+class SlotKind(models.TextChoices):
+    """Whose slots a :class:`RequestSlot` row is (see ``limits``)."""
+
+    LOGIN = "login"  # one of the MAX_CONCURRENT_REQUESTS slots of a login at a site
+    SITE = "site"  # one of the 4 slots of a site; held for 30 minutes after an error 2
+    ERRORS = "errors"  # one of the site's error tokens (its budget of erroneous requests)
+
+
 class RequestSlot(models.Model):
     """A lease held while calling SMSC: one of the ``MAX_CONCURRENT_REQUESTS`` slots of a login
-    at a site (``account`` is ``login@site``), or one of the 4 slots of a site (``site:host``),
-    which every request to that site holds too. A site slot whose request got SMSC's error 2
-    stays taken for 30 minutes (``holder`` ``"error 2"``): those rows are the site's count of
-    authorisation errors, so requests in flight plus errors 2 within 30 minutes never exceed
-    4 (SMSC blocks the IP at the fifth)."""
+    at a site (``kind`` login), one of the 4 slots of a site (``kind`` site, ``login`` empty),
+    which every request to that site holds too, or one of a site's error tokens (``kind``
+    errors). A site slot whose request got SMSC's error 2 stays taken for 30 minutes
+    (``holder`` ``"error 2"``): those rows are the site's count of authorisation errors, so
+    requests in flight plus errors 2 within 30 minutes never exceed 4 (SMSC blocks the IP at
+    the fifth)."""
 
-    account = models.CharField(max_length=100)
+    kind = models.CharField(max_length=10, choices=SlotKind.choices)
+    site = models.CharField(max_length=100)  # SmscSettings.site
+    login = models.CharField(max_length=100, blank=True)  # SmscSettings.limits_login; kind login only
     number = models.PositiveSmallIntegerField()
     holder = models.CharField(max_length=32, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=("account", "number"), name="smsc_status_unique_slot"),
+            models.UniqueConstraint(
+                fields=("kind", "site", "login", "number"), name="smsc_status_unique_request_slot"
+            ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.account}#{self.number}"
+        owner = f"{self.login} @ {self.site}" if self.login else self.site
+        return f"{self.kind} {owner} #{self.number}"
 
 
 class PushCounter(models.Model):

@@ -174,21 +174,21 @@ def _call_smsc(config: SmscSettings, call):
         return result
 
 
-def account_status(account: str = DEFAULT_ACCOUNT) -> limits.AccountStatus:
+def account_status(account: str = DEFAULT_ACCOUNT) -> limits.LoginStatus:
     """Whether calls for the account's login are allowed, and if not, when: the breaker, an
     IP block, the half-open state and SMSC's authorisation-error budget."""
-    return limits.account_status(get_settings(account))
+    return limits.login_status(get_settings(account))
 
 
 def accounts_by_login() -> dict[tuple[str, str], list[str]]:
     """The configured account names per ``(site, login)`` (``SmscSettings.site`` and
-    ``limits_key``): the admin's and the command's way from an ``AccountState`` row to the
+    ``limits_login``): the admin's and the command's way from an ``AccountState`` row to the
     accounts it pauses (several accounts may share one login at one site)."""
     by_login: dict[tuple[str, str], list[str]] = {}
     for name in account_names():
         config = _account(name)
         if isinstance(config, SmscSettings):  # a malformed account is E001's business
-            by_login.setdefault((config.site, config.limits_key), []).append(name)
+            by_login.setdefault((config.site, config.limits_login), []).append(name)
     return by_login
 
 

@@ -319,7 +319,7 @@ def test_refresh_while_breaker_is_open(smsc_settings, smsc_simulator, tracked, a
     message = tracked((1,))
     AccountState.objects.create(
         site=get_settings().site,
-        account="alex",
+        login="alex",
         pause_code=2,
         paused_until=timezone.now() + timezone.timedelta(minutes=10),
     )

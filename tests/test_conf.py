@@ -60,8 +60,8 @@ def test_bad_values_name_the_key(settings, override, key):
 def test_api_key_alone_is_enough(settings):
     settings.SMSC_STATUS = {"API_KEY": "k3y"}
     config = get_settings()
-    assert config.limits_key.startswith("apikey:")
-    assert "k3y" not in config.limits_key
+    assert config.limits_login.startswith("apikey:")
+    assert "k3y" not in config.limits_login
 
 
 def test_repr_hides_secrets(settings):

@@ -67,17 +67,13 @@ class AccountStateAdmin(ViewingAdmin):
     def _names(self, state: AccountState) -> list[str]:
         """The configured accounts whose login is this row's (none if it left the settings)."""
         return _per_row(
-            state, "_smsc_names", lambda: service.accounts_by_login().get((state.site, state.account), [])
+            state, "_smsc_names", lambda: service.accounts_by_login().get((state.site, state.login), [])
         )
 
     def _status(self, state: AccountState):
         """``service.account_status`` of the row's login, or None if no account uses it."""
         names = self._names(state)
         return _per_row(state, "_smsc_status", lambda: service.account_status(names[0]) if names else None)
-
-    @admin.display(description=_("login"), ordering="account")
-    def login(self, state: AccountState) -> str:
-        return state.account
 
     @admin.display(description=_("accounts in settings"))
     def accounts(self, state: AccountState) -> str:
@@ -142,7 +138,7 @@ class AccountStateAdmin(ViewingAdmin):
     def reset(self, request: HttpRequest, queryset) -> None:
         by_login = service.accounts_by_login()
         reset, unconfigured = 0, []
-        for key in queryset.order_by("account", "site").values_list("site", "account"):
+        for key in queryset.order_by("login", "site").values_list("site", "login"):
             if key in by_login:  # one reset serves every account of the login at the site
                 reset += service.reset_breaker(by_login[key][0])
             else:
