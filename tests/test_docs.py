@@ -75,3 +75,12 @@ def test_readme_renders_without_warnings():
         README, writer="null", settings_overrides={"report_level": 2, "warning_stream": errors}
     )
     assert errors.getvalue() == ""
+
+
+def test_service_all_is_the_documented_api():
+    """``service.__all__`` names exactly the ``service.<name>`` the README documents."""
+    from django_smsc_status import service
+
+    documented = set(re.findall(r"\bservice\.([a-z_]+)\b", README))
+    assert set(service.__all__) == documented
+    assert all(callable(getattr(service, name)) for name in service.__all__)
