@@ -212,8 +212,7 @@ class SmscProtocolError(SmscError):
 
 class SmscMalformedResponse(SmscProtocolError):
     default_detail = "malformed response from SMSC"
-    error_type = "smsc_malformed_response"
-    label = _("SMSC's answer could not be read")
+    error_type = "smsc_malformed_response"  # its label is its family's
 
 
 class SmscSoapFault(SmscProtocolError):

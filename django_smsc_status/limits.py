@@ -133,9 +133,11 @@ def pause_after(
     auth = sum(isinstance(e, SmscAuthError) for e in errors)
     if auth + suspects:
         _keep(config.site_key, SITE_SLOTS, auth + suspects, token, AUTH_ERROR_HOLDER, AUTH_ERROR_WINDOW)
-    stops = sorted({type(e) for e in errors if e.stops_login}, key=lambda cls: cls is not SmscAuthError)
-    if stops and stops[0].smsc_code is not None and stops[0].retry_setting:
-        pause(config, stops[0].smsc_code, getattr(config, stops[0].retry_setting))
+    stopping = [type(e) for e in errors if e.stops_login]
+    if stopping:  # errors 2 and 4; error 2 wins (its breaker also makes the login half-open)
+        cause = next((cls for cls in stopping if issubclass(cls, SmscAuthError)), stopping[0])
+        if cause.smsc_code is not None and cause.retry_setting:  # each names both (tests/test_errors.py)
+            pause(config, cause.smsc_code, getattr(config, cause.retry_setting))
 
 
 def is_erroneous_request(answer: object) -> TypeGuard[SmscError]:

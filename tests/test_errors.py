@@ -38,6 +38,12 @@ def test_no_two_error_classes_share_a_type():
     assert len(kinds) == len(set(kinds)) and SmscError in ERROR_TYPES
 
 
+def test_only_errors_2_and_4_stop_the_login_and_each_says_for_how_long():
+    stopping = {cls.smsc_code: cls for cls in ERROR_TYPES if cls.stops_login}
+    assert set(stopping) == {RequestError.BAD_CREDENTIALS, RequestError.IP_BLOCKED}
+    assert all(cls.retry_setting for cls in stopping.values())
+
+
 @pytest.mark.django_db
 @pytest.mark.parametrize("cls", [cls for cls in REQUEST_ERRORS.values() if cls.stops_login])
 def test_an_error_that_stops_the_login_pauses_it_as_long_as_retry_after_says(smsc_settings, cls):
