@@ -8,7 +8,7 @@ exceptions do the same), so every fact about an SMSC error has one place, here: 
 API ``error_type``, its ``label`` in the user's language, the HTTP status the API answers
 with (``api_status``), whether it stops every call of the login (``stops_login``: errors 2
 and 4) and which setting says when a retry makes sense (``retry_setting``). ``error_types``,
-``limits``, ``policy`` and the API views read them from here.
+``limits``, ``policy`` and the API views read them from here. The tree::
 
     SmscError
     ├── SmscRequestError        SMSC answered HTTP 200 with ``error`` set (1, 2, 3, 4, 9, other)

@@ -283,3 +283,16 @@ class ReceivedPush(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account}: {self.kind}"
+
+
+class PruneProgress(models.Model):
+    """Where a scheduled prune stopped for time (``retention.prune(resume=True)``): the next
+    run goes on from here instead of from the first message, so at any size every message
+    is reached. One row per phase; no row, or ``next_pk`` 0, means from the start."""
+
+    phase = models.CharField(max_length=20, unique=True)  # a retention.Phase value
+    next_pk = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.phase} from #{self.next_pk}"

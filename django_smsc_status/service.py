@@ -39,8 +39,8 @@ from .validation import clean_date, clean_sender, clean_smsc_id, clean_text, nor
 
 logger = logging.getLogger(__name__)
 
-#: The public API: what README.rst documents as ``service.<name>`` (tests/test_docs.py keeps the
-#: two equal). The rest is for the package's own shells (admin, API, tasks, command).
+#: The public API: what docs/reference/service.rst documents as the service (tests/test_docs.py
+#: keeps the two equal). The rest is for the package's own shells (admin, API, tasks, command).
 __all__ = [
     "account_status",
     "balance",
