@@ -61,3 +61,17 @@ def test_error_2_wins_over_error_4_in_one_batch(smsc_settings):
     config = get_settings()
     limits.pause_after([request_error(4), request_error(2), request_error(4)], config)
     assert limits.account_status(config).pause_code == SmscAuthError.smsc_code
+
+
+def test_the_api_views_table_says_what_the_classes_say():
+    """The documented table of HTTP statuses (``api.views``) agrees with ``api_status``."""
+    import re
+
+    from django_smsc_status.api import views
+
+    said = {}
+    for line in views.__doc__.splitlines():
+        if line.startswith("SMSC error"):
+            outcome, status = re.match(r"(.*?)\s{2,}(\d{3})\b", line).groups()
+            said |= {int(code): int(status) for code in re.findall(r"\b(\d)\b", outcome)}
+    assert said == {code: cls.api_status for code, cls in REQUEST_ERRORS.items()}
