@@ -23,7 +23,6 @@ import contextlib
 import logging
 import math
 import queue
-import random
 import signal
 import threading
 import time
@@ -31,16 +30,17 @@ from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import partial
 
 from django.db import connections, router, transaction
 from django.utils import timezone
 
 from . import limits, policy
+from .backoff import Backoff
 from .client import StatusResult, get_client
 from .conf import SmscSettings
-from .exceptions import SmscAuthError, SmscBusy, SmscCallRefused, SmscCircuitOpen, SmscError, SmscIpBlocked
+from .exceptions import SmscBusy, SmscCallRefused, SmscCircuitOpen, SmscError
 from .models import SentMessage, StatusSnapshot
 from .outcomes import Outcome, RefreshResult
 from .policy import retry_after
@@ -50,6 +50,9 @@ logger = logging.getLogger(__name__)
 
 FINISH_MARGIN = 2.0  # seconds a run with a deadline keeps for its last writes and releases
 FLUSH_SECONDS = 1.0  # answers wait at most this long to be written (fewer lost if killed)
+#: Seconds of requests queued behind each slot: a quarter of the time a claim stays valid, so a
+#: claimed message is asked well within it (and claiming stops this long before a deadline).
+QUEUE_SPAN = limits.CLAIM_VALID_FOR / 4
 UNREADABLE_WHILE_UNPROVED = (
     "not asking SMSC again in this run: an answer to a login not yet proved could not be read, "
     "so it was counted as a possible SMSC error 2"
@@ -81,17 +84,13 @@ UPDATED_FIELDS = [
 
 def too_soon(pks: list[int], config: SmscSettings) -> Iterator[RefreshResult]:
     """Messages asked about less than ``MIN_CHECK_INTERVAL`` ago: their stored state."""
-    cutoff = timezone.now() - timedelta(seconds=config.min_check_interval)
-    for row in SentMessage.objects.filter(pk__in=pks, last_checked_at__gte=cutoff):
+    for row in limits.asked_too_recently(pks, config):
         yield _not_claimed(row, config)
 
 
 def _not_claimed(row: SentMessage, config: SmscSettings) -> RefreshResult:
     """A message someone else asked about moments ago, or (in a sweep) no longer due."""
-    wait = config.min_check_interval
-    if row.last_checked_at:
-        wait -= (timezone.now() - row.last_checked_at).total_seconds()
-    return RefreshResult(row, Outcome.TOO_SOON, retry_after=max(wait, 1))
+    return RefreshResult(row, Outcome.TOO_SOON, retry_after=max(limits.claimable_in(row, config), 1))
 
 
 def refused(pks: list[int], error: SmscCallRefused) -> Iterator[RefreshResult]:
@@ -174,7 +173,7 @@ class Due:
         allowance.sharing += 1
         # messages that never had a good answer may spend the site's error budget down to
         # its reserve (read once a sweep), so a flood of unknown ids leaves room for the rest
-        self.unproven_room = limits.error_budget(config)[0] - limits.ERROR_RESERVE
+        self.unproven_room = limits.unproven_room(config)
 
     @property
     def exhausted(self) -> bool:
@@ -233,11 +232,11 @@ class Lane:
         self.tokens = threading.Semaphore(0)
         self.token_count = 0
         self.ran = bool(lease)  # had a slot at some point
-        self.took = limits.CLAIM_VALID_FOR / 4  # seconds per request, learnt as answers come
+        self.took = QUEUE_SPAN  # seconds per request, learnt as answers come (one queued at first)
         now = time.monotonic()
         self.topped_up = self.checked_open = now
         self.slot_deadline = now + self.config.slot_wait  # for a first slot
-        self.next_try, self.try_pause = now, 0.02  # polling for a first slot, backing off
+        self.next_try, self.slot_poll = now, Backoff()  # polling for a first slot
         self.last_send = math.inf  # no request starts later (the run's deadline, see Run)
 
     @property
@@ -245,9 +244,9 @@ class Lane:
         return self.source.exhausted and not self.outstanding
 
     def ahead(self) -> int:
-        """Requests to queue behind each slot: what SMSC answers in a quarter of the time a
-        claim stays valid, between 1 and 16."""
-        return max(1, min(16, int(limits.CLAIM_VALID_FOR / 4 / max(self.took, 0.001))))
+        """Requests to queue behind each slot: what SMSC answers in ``QUEUE_SPAN``, between 1
+        and 16."""
+        return max(1, min(16, int(QUEUE_SPAN / max(self.took, 0.001))))
 
     def halt(self, reason: SmscCallRefused) -> None:
         """Stop the lane (from any thread): no more claims, queued messages dropped unsent."""
@@ -281,7 +280,7 @@ class Run:
         self.lanes = lanes
         self.answers: queue.SimpleQueue = queue.SimpleQueue()  # _Fetched, from every lane
         self.answered = threading.Event()  # set after each put on ``answers``
-        self._pause = 0.02  # sleep while only lanes waiting for a slot are left
+        self._slot_poll = Backoff()  # sleeps while only lanes waiting for a slot are left
         self.out_of_time = False  # claiming stopped for the deadline while messages were left
         # answers taken off ``answers`` and not yet written: kept here, not in a local, so that
         # a run stopped from outside in the middle of anything still writes them
@@ -314,8 +313,7 @@ class Run:
                             break
                         if self.unwritten:  # nothing in flight: write what came
                             yield from self._write()
-                        time.sleep(self._pause * (0.5 + random.random()))  # lanes await a slot
-                        self._pause = min(self._pause * 1.5, 0.25)
+                        time.sleep(self._slot_poll.next())  # lanes await a slot
                         continue
                     came = self._collect(wait=1.0)
                     if came and len(self.unwritten) == len(came):
@@ -372,7 +370,7 @@ class Run:
         if waiting and time.monotonic() >= lane.next_try:
             self._await_slot(lane, pool)
         if (
-            time.monotonic() + limits.CLAIM_VALID_FOR / 4 >= lane.last_send
+            time.monotonic() + QUEUE_SPAN >= lane.last_send
             and not lane.source.exhausted
             and not lane.stop.is_set()
         ):
@@ -411,8 +409,7 @@ class Run:
             other.lease for other in self._at_site(lane) if other is not lane
         ):  # no slot in time, and none held by this run's lanes at the site (they free them)
             lane.halt(limits.busy(lane.config))
-        lane.next_try = time.monotonic() + lane.try_pause * (0.5 + random.random())
-        lane.try_pause = min(lane.try_pause * 1.5, 0.25)
+        lane.next_try = time.monotonic() + lane.slot_poll.next()
 
     def _claim(self, lane: Lane, want: int) -> tuple[int, list[RefreshResult]]:
         if time.monotonic() - lane.checked_open > 1:  # paused by another process meanwhile?
@@ -519,10 +516,9 @@ class Run:
         unproved, started = lane.lease.proving, time.monotonic()
         try:
             answer = lane.client.get_status(row.smsc_id, row.phone)
-        except (SmscAuthError, SmscIpBlocked) as exc:
-            lane.halt(SmscCircuitOpen(f"calls paused after SMSC error {exc.code}", code=exc.code))
-            answer = exc
         except SmscError as exc:
+            if exc.stops_login:
+                lane.halt(SmscCircuitOpen(f"calls paused after SMSC error {exc.code}", code=exc.code))
             answer = exc
         except Exception as exc:  # one message's trouble stays its own
             logger.exception("refreshing message %s failed", row.pk)

@@ -8,8 +8,12 @@
   process's slots are free again within ``SLOT_LEASE`` seconds (renewed every quarter of it).
 * **Authorisation budget**: SMSC blocks the calling IP for 30 minutes after 5 errors 2 within
   30 minutes, whichever logins made them. A site slot whose request got error 2 stays taken
-  for those 30 minutes, so requests in flight at a site plus its errors 2 within the window
-  never exceed 4: whatever is in flight, across logins and processes, cannot make the fifth.
+  for those 30 minutes, so requests in flight at a site (across its logins and processes,
+  each login capped at ``MAX_CONCURRENT_REQUESTS``) plus its errors 2 within the window never
+  exceed the site's 4 slots: the requests in flight cannot make the fifth, as long as every
+  error 2 is known. An answer that could not be read may have been one: from a half-open
+  login it is counted as one (:func:`may_be_auth_error`); from a login proved within the last
+  ``LOGIN_PROOF_SECONDS`` it is not.
 * **Error budget**: SMSC blocks the calling IP for 10 minutes after 100 erroneous requests
   within 10 minutes. Each site has ``ERROR_BUDGET`` (50) error tokens: a request in flight
   holds one, and an answer that is an error (any error, or no answer) keeps it for 10 minutes.
@@ -17,8 +21,9 @@
   never had a good answer may only spend the budget down to ``ERROR_RESERVE`` (see
   :func:`claim_due`): a flood of unknown ids cannot hold up the messages SMSC knows.
 * **Half-open**: until a login has had an answer from SMSC at a site since its first use there
-  or since its breaker opened, only one slot of it can be leased (one request in flight,
-  across every process): a wrong password costs one call, not four.
+  or since its breaker opened, and again when its last answer is older than
+  ``LOGIN_PROOF_SECONDS`` (5 minutes), only one slot of it can be leased (one request in
+  flight, across every process): a wrong password costs one call, not four.
 * **Pause** (circuit breaker): after error 2 every call for the login at that site stops until
   the breaker is reset or ``BREAKER_TIMEOUT`` passes; after error 4 calls pause for
   ``IP_BLOCK_BACKOFF``. A lease checks the pause *after* taking its slots, so the request that
@@ -47,6 +52,7 @@ from django.db import DatabaseError, connections, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from .backoff import Backoff
 from .codes import MessageStatus
 from .conf import SmscSettings
 from .exceptions import (
@@ -56,7 +62,6 @@ from .exceptions import (
     SmscCircuitOpen,
     SmscError,
     SmscInvalidRequest,
-    SmscIpBlocked,
     SmscTransportError,
 )
 from .models import LOGIN_PROOF_SECONDS, AccountState, RequestSlot, SentMessage, SlotKind
@@ -137,7 +142,7 @@ def pause(config: SmscSettings, code: int, seconds: float) -> None:
     After error 2 the login is half-open again: it must prove itself with one request."""
     until = timezone.now() + timedelta(seconds=seconds)
     defaults = {"paused_until": until, "pause_code": code}
-    if code == 2:
+    if code == SmscAuthError.smsc_code:
         defaults["verified_at"] = None
     AccountState.objects.update_or_create(site=config.site, login=config.limits_login, defaults=defaults)
     logger.error(
@@ -164,10 +169,11 @@ def pause_after(
     auth = sum(isinstance(e, SmscAuthError) for e in errors)
     if auth + suspects:
         _keep(site_slots(config), SITE_SLOTS, auth + suspects, token, AUTH_ERROR_HOLDER, AUTH_ERROR_WINDOW)
-    if auth:
-        pause(config, 2, config.breaker_timeout)
-    elif any(isinstance(e, SmscIpBlocked) for e in errors):
-        pause(config, 4, config.ip_block_backoff)
+    stopping = [type(e) for e in errors if e.stops_login]
+    if stopping:  # errors 2 and 4; error 2 wins (its breaker also makes the login half-open)
+        cause = next((cls for cls in stopping if issubclass(cls, SmscAuthError)), stopping[0])
+        if cause.smsc_code is not None and cause.retry_setting:  # each names both (tests/test_errors.py)
+            pause(config, cause.smsc_code, getattr(config, cause.retry_setting))
 
 
 def is_erroneous_request(answer: object) -> TypeGuard[SmscError]:
@@ -203,11 +209,11 @@ def reset(config: SmscSettings) -> bool:
 
 
 def proves_login(answer: object) -> bool:
-    """Any answer from SMSC but error 2 or 4 shows that the credentials work (a refusal on
-    our side is no answer)."""
-    return not isinstance(answer, (SmscAuthError, SmscIpBlocked, SmscCallRefused)) and (
-        not isinstance(answer, SmscError) or answer.code is not None
-    )
+    """Any answer from SMSC but those that stop the login (errors 2 and 4) shows that the
+    credentials work (a refusal on our side is no answer)."""
+    if not isinstance(answer, SmscError):
+        return True
+    return not (answer.stops_login or isinstance(answer, SmscCallRefused)) and answer.code is not None
 
 
 def may_be_auth_error(answer: object) -> bool:
@@ -329,7 +335,7 @@ class SlotLease:
 
     def __init__(self, config: SmscSettings, numbers: list[int], token: str, half_open: bool) -> None:
         self.config, self.login = config, config.limits_login
-        self.numbers, self.token, self.half_open = numbers, token, half_open
+        self.numbers, self.token = numbers, token
         self.proving = half_open
         self._stop = threading.Event()
         self._heartbeat = threading.Thread(target=self._beat, name="smsc-lease", daemon=True)
@@ -375,7 +381,7 @@ class SlotLease:
         most = self.config.max_concurrent_requests if most is None else most
         added, half_open = _take(self.config, most - len(self.numbers), self.token, self.numbers)
         if not self.numbers:
-            self.half_open = self.proving = half_open
+            self.proving = half_open
         self.numbers += added
         return len(added)
 
@@ -417,15 +423,14 @@ def acquire_slots(config: SmscSettings, want: int = 1) -> SlotLease:
     site out of authorisation budget, :class:`SmscBusy` if no slot frees up in time."""
     token = uuid.uuid4().hex
     deadline = time.monotonic() + config.slot_wait
-    pause = 0.02
+    poll = Backoff()
     while True:
         taken, half_open = _take(config, want, token)
         if taken:
             return SlotLease(config, taken, token, half_open)
         if time.monotonic() >= deadline:
             raise busy(config)
-        time.sleep(pause * (0.5 + random.random()))  # waiting is cheap for the others, too
-        pause = min(pause * 1.5, 0.25)
+        time.sleep(poll.next())
 
 
 def busy(config: SmscSettings) -> SmscBusy:
@@ -562,6 +567,19 @@ def claim_messages(
     return stamp, claimed, taken
 
 
+def asked_too_recently(pks: list[int], config: SmscSettings):
+    """The messages of ``pks`` that may not be claimed now (asked about, or claimed, less than
+    ``MIN_CHECK_INTERVAL`` ago), as a queryset."""
+    return SentMessage.objects.filter(pk__in=pks).exclude(_claim_window(config)[1])
+
+
+def claimable_in(message: SentMessage, config: SmscSettings) -> float:
+    """Seconds until ``message`` may be claimed again (zero or less: now)."""
+    if message.last_checked_at is None:
+        return 0.0
+    return config.min_check_interval - (timezone.now() - message.last_checked_at).total_seconds()
+
+
 def any_due(config: SmscSettings, due_by: datetime) -> bool:
     """Whether a message of the account due by ``due_by`` is free to be claimed now."""
     return SentMessage.objects.due(due_by).filter(_claim_window(config)[1], account=config.name).exists()
@@ -573,7 +591,14 @@ UNPROVEN = Q(status__isnull=True) | Q(status=MessageStatus.NOT_FOUND)
 
 
 def is_unproven(message: SentMessage) -> bool:
+    """:data:`UNPROVEN` for a message in memory."""
     return message.status is None or message.status == MessageStatus.NOT_FOUND
+
+
+def unproven_room(config: SmscSettings) -> int:
+    """How many erroneous requests :data:`UNPROVEN` messages may still make now: the site's
+    error budget down to ``ERROR_RESERVE`` (zero or less: none)."""
+    return error_budget(config)[0] - ERROR_RESERVE
 
 
 def claim_due(

@@ -181,8 +181,9 @@ LOGIN_PROOF_SECONDS = 300
 class AccountState(models.Model):
     """Per-login state at one site, shared by every process: the circuit breaker (error 2), IP
     blocks (4), and whether the login has proved itself since it was first used or since the
-    breaker opened (until then it is *half-open*: one request in flight at a time). Kept per
-    site and login: SMSC counts one login at two sites separately."""
+    breaker opened, within the last ``LOGIN_PROOF_SECONDS`` (5 minutes; until then it is
+    *half-open*: one request in flight at a time). Kept per site and login: SMSC counts one
+    login at two sites separately."""
 
     site = models.CharField(_("site"), max_length=100, default="")  # SmscSettings.site
     login = models.CharField(_("login"), max_length=100)  # SmscSettings.limits_login

@@ -121,6 +121,18 @@ def test_readme_renders_without_warnings():
     assert errors.getvalue() == ""
 
 
+def test_service_all_is_the_documented_api():
+    """``service.__all__`` names exactly the functions the Python API reference documents as
+    the service (its "The service" section)."""
+    from django_smsc_status import service
+
+    page = (DOCS / "reference" / "service.rst").read_text(encoding="utf-8")
+    part = page[page.index("The service\n") : page.index("\nResults\n")]
+    documented = set(re.findall(r"^\.\. autofunction:: django_smsc_status\.\w+\.(\w+)$", part, re.MULTILINE))
+    assert set(service.__all__) == documented
+    assert all(callable(getattr(service, name)) for name in service.__all__)
+
+
 def test_readme_is_a_package_index_page():
     """Short, and every link and image absolute: the package index shows it without the repo."""
     assert len(README.splitlines()) <= 200

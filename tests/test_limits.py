@@ -278,3 +278,26 @@ def test_admin_and_command_say_when_a_call_is_allowed_again(
     assert "4 authorisation errors" in out.getvalue() and allowed_at in out.getvalue()
     page = admin_client.get("/admin/django_smsc_status/accountstate/").content.decode()
     assert "Authorisation errors in 30 min" in page and 'class="field-auth_errors">4<' in page
+
+
+@pytest.mark.django_db
+def test_too_soon_and_claimable_are_one_rule(smsc_settings, tracked):
+    """The messages ``asked_too_recently`` names are exactly those a claim leaves, and
+    ``claimable_in`` says when each may be claimed; ``UNPROVEN`` is ``is_unproven`` in SQL."""
+    from datetime import timedelta
+
+    config = get_settings()
+    now = timezone.now()
+    rows = [tracked() for _ in range(4)]
+    stamps = [None, now - timedelta(seconds=60), now - timedelta(seconds=5), now + timedelta(seconds=3)]
+    for row, stamp, status in zip(rows, stamps, (None, 1, -3, -1), strict=True):
+        SentMessage.objects.filter(pk=row.pk).update(last_checked_at=stamp, status=status)
+    pks = [row.pk for row in rows]
+    too_soon = set(limits.asked_too_recently(pks, config).values_list("pk", flat=True))
+    waits = {row.pk: limits.claimable_in(row, config) for row in SentMessage.objects.filter(pk__in=pks)}
+    _stamp, claimed, taken = limits.claim_messages(pks, config)
+    assert too_soon == {row.pk for row in taken} == {rows[2].pk, rows[3].pk}
+    assert {row.pk for row in claimed} == {pk for pk, wait in waits.items() if wait <= 0}
+    assert 9 < waits[rows[2].pk] <= 10 and waits[rows[3].pk] > config.min_check_interval
+    unproven = set(SentMessage.objects.filter(limits.UNPROVEN, pk__in=pks).values_list("pk", flat=True))
+    assert unproven == {row.pk for row in SentMessage.objects.filter(pk__in=pks) if limits.is_unproven(row)}
