@@ -24,14 +24,16 @@ import logging
 import math
 import queue
 import signal
+import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
+from typing import Any
 
 from django.db import connections, router, transaction
 from django.utils import timezone
@@ -280,6 +282,7 @@ class Run:
         self.lanes = lanes
         self.answers: queue.SimpleQueue = queue.SimpleQueue()  # _Fetched, from every lane
         self.answered = threading.Event()  # set after each put on ``answers``
+        self._gate = _Gate()
         self._slot_poll = Backoff()  # sleeps while only lanes waiting for a slot are left
         self.out_of_time = False  # claiming stopped for the deadline while messages were left
         # answers taken off ``answers`` and not yet written: kept here, not in a local, so that
@@ -298,6 +301,13 @@ class Run:
                     )
 
     def run(self) -> Iterator[RefreshResult]:
+        """The run's results as they are written. Signals that raise (django-q2's timeout,
+        Ctrl-C) are let in only while it waits or while the caller holds a result (see
+        :class:`_Gate`)."""
+        with self._gate.closed():
+            yield from self._loop()
+
+    def _loop(self) -> Iterator[RefreshResult]:
         flush_at = math.inf  # when the oldest unwritten answer must be written
         size = sum(lane.config.max_concurrent_requests for lane in self.lanes)
         batch = self.lanes[0].config.chunk_size if self.lanes else 1  # CHUNK_SIZE is site-wide
@@ -307,13 +317,14 @@ class Run:
                     self._start(pool, lane, len(lane.lease))
                 while True:
                     for lane in self.lanes:  # in turn: one claim per lane per round
-                        yield from self._feed(lane, pool)
+                        yield from self._hand_out(self._feed(lane, pool))
                     if not any(lane.outstanding for lane in self.lanes):
                         if all(lane.finished for lane in self.lanes):
                             break
                         if self.unwritten:  # nothing in flight: write what came
-                            yield from self._write()
-                        time.sleep(self._slot_poll.next())  # lanes await a slot
+                            yield from self._hand_out(self._write())
+                        with self._gate.opened():
+                            time.sleep(self._slot_poll.next())  # lanes await a slot
                         continue
                     came = self._collect(wait=1.0)
                     if came and len(self.unwritten) == len(came):
@@ -323,12 +334,13 @@ class Run:
                         if lane.finished and lane.lease:  # its site slots go to the other lanes
                             lane.lease.release()
                     if len(self.unwritten) >= batch or (self.unwritten and time.monotonic() >= flush_at):
-                        yield from self._write()
+                        yield from self._hand_out(self._write())
             except BaseException:
                 # stopped from outside: django-q2's timeout raises SystemExit in this thread
-                # (Ctrl-C, a caller that stops iterating), wherever it was: write every answer
-                # that came, send nothing more, wait for the requests in flight (their slots
-                # stay held until they end) and write their answers too; each step on its own
+                # (Ctrl-C, a caller that stops iterating) while it waited or the caller held a
+                # result: write every answer that came, send nothing more, wait for the
+                # requests in flight (their slots stay held until they end) and write their
+                # answers too; each step on its own
                 self._stop_workers()
                 collect = partial(self._collect, wait=0)
                 for step in (collect, self._write, pool.shutdown, collect, self._write):
@@ -339,13 +351,18 @@ class Run:
                 raise
             finally:
                 self._stop_workers()
-        yield from self._write()
+        yield from self._hand_out(self._write())
+
+    def _hand_out(self, results: Iterable[RefreshResult]) -> Iterator[RefreshResult]:
+        """``results`` (computed with signals held), each yielded with them let in."""
+        for result in results:
+            with self._gate.opened():
+                yield result
 
     def _write(self) -> list[RefreshResult]:
         """Write the unwritten answers (:meth:`_apply`); they stay unwritten if that fails."""
-        with _signals_held():
-            results = self._apply(self.unwritten)
-            self.unwritten = []
+        results = self._apply(self.unwritten)
+        self.unwritten = []
         return results
 
     def _stop_workers(self) -> None:
@@ -439,13 +456,13 @@ class Run:
         before the slots that carried them can be released, and the lane's error tokens
         renewed."""
         if wait:
-            self.answered.wait(wait)  # a signal may interrupt this wait: nothing is taken yet
+            with self._gate.opened():  # a signal may raise in this wait: nothing is taken yet
+                self.answered.wait(wait)
         self.answered.clear()
-        with _signals_held():
-            return self._take_answers()
+        return self._take_answers()
 
     def _take_answers(self) -> list[_Fetched]:
-        """:meth:`_collect`'s work once answers are there (signals held: see ``_signals_held``)."""
+        """:meth:`_collect`'s work once answers are there."""
         came: list[_Fetched] = []
         with contextlib.suppress(queue.Empty):
             while True:  # each kept on the run as it is taken off
@@ -583,23 +600,63 @@ class Run:
 
 
 #: Signals whose Python handlers raise in the main thread: django-q2's timeout (SIGALRM), Ctrl-C
-HELD_SIGNALS = {signal.SIGALRM, signal.SIGINT} if hasattr(signal, "pthread_sigmask") else set()
+HELD_SIGNALS = tuple(getattr(signal, name) for name in ("SIGALRM", "SIGINT") if hasattr(signal, name))
 
 
-@contextlib.contextmanager
-def _signals_held() -> Iterator[None]:
-    """Hold ``HELD_SIGNALS`` back while the main thread moves answers (off the queue, into the
-    database): an exception raised between taking an answer and keeping it, or halfway
-    through a transaction's commit, would lose the answer silently. A held signal is
-    delivered, and its exception raised, when the block ends (milliseconds later)."""
-    if not HELD_SIGNALS or threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    before = signal.pthread_sigmask(signal.SIG_BLOCK, HELD_SIGNALS)
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, before)
+class _Gate:
+    """Where in a run's thread the handlers of ``HELD_SIGNALS`` may raise: only while it waits
+    or while its caller holds a result, never while it moves answers (off the queue, into the
+    database) or talks to the database. An exception raised between taking an answer and
+    keeping it lost the answer, and one raised halfway through a query left the connection
+    unusable for writing the rest (CI: one answer lost; a run in a hundred lost all).
+
+    While the gate is closed, a signal is noted and its handler (django-q2's, Python's for
+    Ctrl-C) runs at the next wait or result, within a second. Masking the signal instead
+    would not do: Python runs handlers in the main thread whichever thread the signal hits.
+    Only Python-level handlers are deferred, and only in the main thread, where they run."""
+
+    def __init__(self) -> None:
+        self.handlers: dict[int, Callable] = {}  # the handlers in place before the run
+        self.pending: list[tuple[int, Any]] = []
+        self.is_open = False
+
+    def _note(self, signum: int, frame: Any) -> None:
+        if self.is_open:
+            self.handlers[signum](signum, frame)
+        else:
+            self.pending.append((signum, frame))
+
+    def _fire(self) -> None:
+        while self.pending:
+            signum, frame = self.pending.pop(0)
+            self.handlers[signum](signum, frame)
+
+    @contextlib.contextmanager
+    def closed(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        for signum in HELD_SIGNALS:
+            handler = signal.getsignal(signum)
+            if callable(handler):
+                self.handlers[signum] = handler
+                signal.signal(signum, self._note)
+        try:
+            yield
+        finally:
+            for signum, handler in self.handlers.items():
+                signal.signal(signum, handler)
+            if sys.exc_info()[0] is None:  # ended: what came in the last steps raises now
+                self._fire()
+
+    @contextlib.contextmanager
+    def opened(self) -> Iterator[None]:
+        self.is_open = True
+        try:
+            self._fire()
+            yield
+        finally:
+            self.is_open = False
 
 
 def longest_request(config: SmscSettings) -> float:
