@@ -35,7 +35,7 @@ PYTHON = VENV / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
 STAMP = VENV / ".installed"
 CI = os.environ.get("CI", "").lower() == "true"
 SERVERS = {"postgres": 5432, "mariadb": 3306}  # tox factor -> port its env needs
-LINTED = ("django_smsc_status", "tests", "example_project", "benchmarks", "runtests.py")
+LINTED = ("django_smsc_status", "tests", "example_project", "benchmarks", "docs", "runtests.py")
 COVERAGE_DATA = ROOT / ".coverage-data"
 CHECKS_ENVS = ("lint", "typecheck")  # tox envs for what checks() runs
 WORKERS = "2"  # pytest-xdist processes: this machine's 2 cores (tests wait on I/O half the time)

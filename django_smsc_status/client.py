@@ -224,7 +224,7 @@ class SmscClient:
     def __repr__(self) -> str:
         config = self.config
         return (
-            f"<SmscClient account={config.name!r} login={config.limits_key!r} endpoint={config.endpoint!r}>"
+            f"<SmscClient account={config.name!r} login={config.limits_login!r} endpoint={config.endpoint!r}>"
         )
 
     # -- operations -------------------------------------------------------------------------

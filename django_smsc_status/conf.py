@@ -1,4 +1,4 @@
-"""The ``SMSC_STATUS`` settings dict, read at call time so ``override_settings`` works.
+"""The ``SMSC_STATUS`` settings dict, validated once and read again when it changes.
 
 Every key, its default and its meaning is listed in ``DEFAULTS`` below and in the README
 (a test keeps the two in step). The top-level keys configure the account named ``"default"``;
@@ -6,10 +6,16 @@ Every key, its default and its meaning is listed in ``DEFAULTS`` below and in th
 ones (a key left out is inherited). :func:`get_settings` validates one account's settings and
 returns an immutable, hashable :class:`SmscSettings`; a missing or malformed key raises
 ``ImproperlyConfigured`` that names it (and the account).
+
+What was validated is kept (as DRF keeps its settings) and dropped on Django's
+``setting_changed`` (``override_settings``, pytest-django's ``settings``); a dict edited in
+place is seen too, as every call compares the settings with the copy they were read from
+(a few microseconds, against some fifty for validating an account).
 """
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import ipaddress
 import math
@@ -21,6 +27,7 @@ from urllib.parse import urlsplit
 import phonenumbers
 from django.conf import settings as django_settings
 from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
 
 from .redaction import RedactedSettings, Secret
 
@@ -204,31 +211,20 @@ class SmscSettings:
     name: str = DEFAULT_ACCOUNT  # the account's name in settings and in SentMessage.account
 
     @property
-    def limits_key(self) -> str:
+    def limits_login(self) -> str:
         """The login as SMSC counts its limits: the login, or a digest of the API key (never
         the key). Its state (slots, breaker, half-open) is kept per site *and* login
-        (:attr:`site`): one login at two sites is two accounts at SMSC."""
+        (:attr:`site`): SMSC counts one login at two sites separately."""
         if self.login:
             return self.login
         return "apikey:" + hashlib.sha256(self.api_key.encode()).hexdigest()[:12]
 
     @property
     def site(self) -> str:
-        """The SMSC site of ``ENDPOINT``, however it is spelled (:func:`site_of`)."""
+        """The SMSC site of ``ENDPOINT``, however it is spelled (:func:`site_of`). SMSC's IP
+        blocks count per site, whichever logins made the errors, so every account at one
+        site shares the site's limits (``limits``)."""
         return site_of(self.endpoint)
-
-    @property
-    def site_key(self) -> str:
-        """Key of the site's shared limits (request slots, authorisation-error budget): SMSC
-        blocks the calling IP after 5 errors 2 within 30 minutes whichever logins made them,
-        so every account at one site counts them together."""
-        return "site:" + self.site
-
-    @property
-    def errors_key(self) -> str:
-        """Key of the site's error budget (SMSC blocks the IP after 100 erroneous requests
-        within 10 minutes, whichever logins made them)."""
-        return "errors:" + self.site
 
     @property
     def endpoints(self) -> tuple[str, ...]:
@@ -369,9 +365,50 @@ def _push_token(key: Key, value: Any) -> Secret:
     return Secret(token)
 
 
-class UnknownAccount(ImproperlyConfigured):
+class UnknownAccount(LookupError):
     """A name that is not an account in ``SMSC_STATUS`` (e.g. one removed from settings while
-    messages still name it)."""
+    messages still name it): the caller's argument is wrong, not the settings, so this is a
+    ``LookupError`` (as Django's ``apps.get_app_config`` raises for an unknown label), not an
+    ``ImproperlyConfigured``."""
+
+
+class _Read:
+    """What was read from one version of ``SMSC_STATUS``: the copy it was read from (with the
+    ``FLOORS`` then in force), its account names and each account's validated settings.
+    Shown without values (the DEBUG error page prints every frame's locals)."""
+
+    def __init__(self, user: RedactedSettings) -> None:
+        try:  # compared with the settings at each call: a plain copy compares fastest
+            self.raw = copy.deepcopy(getattr(django_settings, SETTINGS_NAME))
+        except Exception:  # a value that cannot be copied: compared as read (a copy, too)
+            self.raw = user
+        self.user, self.floors = user, dict(FLOORS)
+        self.named: dict[str, RedactedSettings] | None = None
+        self.accounts: dict[str, SmscSettings] = {}
+
+    def __repr__(self) -> str:
+        return f"<{SETTINGS_NAME} as read: {', '.join(self.accounts) or 'no account yet'}>"
+
+
+_read: _Read | None = None
+
+
+def _current() -> _Read:
+    """What was read from the settings as they are now, read again if they changed."""
+    global _read
+    read = _read  # the settings themselves are never held in a local: see _user_settings
+    if read is None or read.floors != FLOORS or read.raw != getattr(django_settings, SETTINGS_NAME, None):
+        read = _read = _Read(_user_settings())
+    return read
+
+
+def _reload(*, setting: str, **kwargs) -> None:
+    global _read
+    if setting == SETTINGS_NAME:
+        _read = None
+
+
+setting_changed.connect(_reload)
 
 
 def _user_settings() -> RedactedSettings:
@@ -418,15 +455,26 @@ def _named_accounts(user: RedactedSettings) -> dict[str, RedactedSettings]:
 
 def account_names() -> list[str]:
     """Every configured account: ``"default"`` first, then ``ACCOUNTS`` in the order given."""
-    return [DEFAULT_ACCOUNT, *_named_accounts(_user_settings())]
+    return [DEFAULT_ACCOUNT, *_named(_current())]
+
+
+def _named(read: _Read) -> dict[str, RedactedSettings]:
+    if read.named is None:
+        read.named = _named_accounts(read.user)
+    return read.named
 
 
 def get_settings(account: str = DEFAULT_ACCOUNT) -> SmscSettings:
-    """Read and validate the settings of ``account`` (default: the top-level keys) now.
+    """The validated settings of ``account`` (default: the top-level keys) as they are now.
 
     Raises :class:`UnknownAccount` for a name that is not configured."""
-    user = _user_settings()
-    named = _named_accounts(user)
+    read = _current()
+    if account not in read.accounts:
+        read.accounts[account] = _read_account(read.user, _named(read), account)
+    return read.accounts[account]
+
+
+def _read_account(user: RedactedSettings, named: dict[str, RedactedSettings], account: str) -> SmscSettings:
     if account == DEFAULT_ACCOUNT:
         own: RedactedSettings | dict = {}
     elif account in named:

@@ -23,24 +23,26 @@ import contextlib
 import logging
 import math
 import queue
-import random
 import signal
+import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import partial
+from typing import Any
 
 from django.db import connections, router, transaction
 from django.utils import timezone
 
 from . import limits, policy, push
+from .backoff import Backoff
 from .client import StatusResult, get_client
 from .conf import SmscSettings
-from .exceptions import SmscAuthError, SmscBusy, SmscCallRefused, SmscCircuitOpen, SmscError, SmscIpBlocked
+from .exceptions import SmscBusy, SmscCallRefused, SmscCircuitOpen, SmscError
 from .models import SentMessage, StatusSnapshot
 from .outcomes import Outcome, RefreshResult
 from .policy import retry_after
@@ -50,6 +52,9 @@ logger = logging.getLogger(__name__)
 
 FINISH_MARGIN = 2.0  # seconds a run with a deadline keeps for its last writes and releases
 FLUSH_SECONDS = 1.0  # answers wait at most this long to be written (fewer lost if killed)
+#: Seconds of requests queued behind each slot: a quarter of the time a claim stays valid, so a
+#: claimed message is asked well within it (and claiming stops this long before a deadline).
+QUEUE_SPAN = limits.CLAIM_VALID_FOR / 4
 UNREADABLE_WHILE_UNPROVED = (
     "not asking SMSC again in this run: an answer to a login not yet proved could not be read, "
     "so it was counted as a possible SMSC error 2"
@@ -81,17 +86,13 @@ UPDATED_FIELDS = [
 
 def too_soon(pks: list[int], config: SmscSettings) -> Iterator[RefreshResult]:
     """Messages asked about less than ``MIN_CHECK_INTERVAL`` ago: their stored state."""
-    cutoff = timezone.now() - timedelta(seconds=config.min_check_interval)
-    for row in SentMessage.objects.filter(pk__in=pks, last_checked_at__gte=cutoff):
+    for row in limits.asked_too_recently(pks, config):
         yield _not_claimed(row, config)
 
 
 def _not_claimed(row: SentMessage, config: SmscSettings) -> RefreshResult:
     """A message someone else asked about moments ago, or (in a sweep) no longer due."""
-    wait = config.min_check_interval
-    if row.last_checked_at:
-        wait -= (timezone.now() - row.last_checked_at).total_seconds()
-    return RefreshResult(row, Outcome.TOO_SOON, retry_after=max(wait, 1))
+    return RefreshResult(row, Outcome.TOO_SOON, retry_after=max(limits.claimable_in(row, config), 1))
 
 
 def refused(pks: list[int], error: SmscCallRefused) -> Iterator[RefreshResult]:
@@ -174,7 +175,7 @@ class Due:
         allowance.sharing += 1
         # messages that never had a good answer may spend the site's error budget down to
         # its reserve (read once a sweep), so a flood of unknown ids leaves room for the rest
-        self.unproven_room = limits.error_budget(config)[0] - limits.ERROR_RESERVE
+        self.unproven_room = limits.unproven_room(config)
 
     @property
     def exhausted(self) -> bool:
@@ -215,9 +216,9 @@ class Due:
 
 class Lane:
     """One account's part of a run: its settings, request slots and client, the source of its
-    messages, and the queue its request threads take claimed messages from. Accounts never
-    share pauses or pace, nor their login's slots; lanes at one site share its slots (evenly,
-    see ``Run._share``) and its error budget. A lane that stops (error 2 or 4, no slot in time,
+    messages, and the queue its request threads take claimed messages from. Lanes never share
+    pace; lanes of one login share its pause and its slots, and lanes at one site the site's
+    slots (evenly, see ``Run._share``) and its error budget. A lane that stops (error 2 or 4, no slot in time,
     the site's error budget spent) stops alone."""
 
     def __init__(self, source: Listed | Due, lease: limits.SlotLease) -> None:
@@ -233,11 +234,11 @@ class Lane:
         self.tokens = threading.Semaphore(0)
         self.token_count = 0
         self.ran = bool(lease)  # had a slot at some point
-        self.took = limits.CLAIM_VALID_FOR / 4  # seconds per request, learnt as answers come
+        self.took = QUEUE_SPAN  # seconds per request, learnt as answers come (one queued at first)
         now = time.monotonic()
         self.topped_up = self.checked_open = now
         self.slot_deadline = now + self.config.slot_wait  # for a first slot
-        self.next_try, self.try_pause = now, 0.02  # polling for a first slot, backing off
+        self.next_try, self.slot_poll = now, Backoff()  # polling for a first slot
         self.last_send = math.inf  # no request starts later (the run's deadline, see Run)
 
     @property
@@ -245,9 +246,9 @@ class Lane:
         return self.source.exhausted and not self.outstanding
 
     def ahead(self) -> int:
-        """Requests to queue behind each slot: what SMSC answers in a quarter of the time a
-        claim stays valid, between 1 and 16."""
-        return max(1, min(16, int(limits.CLAIM_VALID_FOR / 4 / max(self.took, 0.001))))
+        """Requests to queue behind each slot: what SMSC answers in ``QUEUE_SPAN``, between 1
+        and 16."""
+        return max(1, min(16, int(QUEUE_SPAN / max(self.took, 0.001))))
 
     def halt(self, reason: SmscCallRefused) -> None:
         """Stop the lane (from any thread): no more claims, queued messages dropped unsent."""
@@ -281,7 +282,8 @@ class Run:
         self.lanes = lanes
         self.answers: queue.SimpleQueue = queue.SimpleQueue()  # _Fetched, from every lane
         self.answered = threading.Event()  # set after each put on ``answers``
-        self._pause = 0.02  # sleep while only lanes waiting for a slot are left
+        self._gate = _Gate()
+        self._slot_poll = Backoff()  # sleeps while only lanes waiting for a slot are left
         self.out_of_time = False  # claiming stopped for the deadline while messages were left
         # answers taken off ``answers`` and not yet written: kept here, not in a local, so that
         # a run stopped from outside in the middle of anything still writes them
@@ -299,6 +301,13 @@ class Run:
                     )
 
     def run(self) -> Iterator[RefreshResult]:
+        """The run's results as they are written. Signals that raise (django-q2's timeout,
+        Ctrl-C) are let in only while it waits or while the caller holds a result (see
+        :class:`_Gate`)."""
+        with self._gate.closed():
+            yield from self._loop()
+
+    def _loop(self) -> Iterator[RefreshResult]:
         flush_at = math.inf  # when the oldest unwritten answer must be written
         size = sum(lane.config.max_concurrent_requests for lane in self.lanes)
         batch = self.lanes[0].config.chunk_size if self.lanes else 1  # CHUNK_SIZE is site-wide
@@ -308,14 +317,14 @@ class Run:
                     self._start(pool, lane, len(lane.lease))
                 while True:
                     for lane in self.lanes:  # in turn: one claim per lane per round
-                        yield from self._feed(lane, pool)
+                        yield from self._hand_out(self._feed(lane, pool))
                     if not any(lane.outstanding for lane in self.lanes):
                         if all(lane.finished for lane in self.lanes):
                             break
                         if self.unwritten:  # nothing in flight: write what came
-                            yield from self._write()
-                        time.sleep(self._pause * (0.5 + random.random()))  # lanes await a slot
-                        self._pause = min(self._pause * 1.5, 0.25)
+                            yield from self._hand_out(self._write())
+                        with self._gate.opened():
+                            time.sleep(self._slot_poll.next())  # lanes await a slot
                         continue
                     came = self._collect(wait=1.0)
                     if came and len(self.unwritten) == len(came):
@@ -325,12 +334,13 @@ class Run:
                         if lane.finished and lane.lease:  # its site slots go to the other lanes
                             lane.lease.release()
                     if len(self.unwritten) >= batch or (self.unwritten and time.monotonic() >= flush_at):
-                        yield from self._write()
+                        yield from self._hand_out(self._write())
             except BaseException:
                 # stopped from outside: django-q2's timeout raises SystemExit in this thread
-                # (Ctrl-C, a caller that stops iterating), wherever it was: write every answer
-                # that came, send nothing more, wait for the requests in flight (their slots
-                # stay held until they end) and write their answers too; each step on its own
+                # (Ctrl-C, a caller that stops iterating) while it waited or the caller held a
+                # result: write every answer that came, send nothing more, wait for the
+                # requests in flight (their slots stay held until they end) and write their
+                # answers too; each step on its own
                 self._stop_workers()
                 collect = partial(self._collect, wait=0)
                 for step in (collect, self._write, pool.shutdown, collect, self._write):
@@ -341,13 +351,18 @@ class Run:
                 raise
             finally:
                 self._stop_workers()
-        yield from self._write()
+        yield from self._hand_out(self._write())
+
+    def _hand_out(self, results: Iterable[RefreshResult]) -> Iterator[RefreshResult]:
+        """``results`` (computed with signals held), each yielded with them let in."""
+        for result in results:
+            with self._gate.opened():
+                yield result
 
     def _write(self) -> list[RefreshResult]:
         """Write the unwritten answers (:meth:`_apply`); they stay unwritten if that fails."""
-        with _signals_held():
-            results = self._apply(self.unwritten)
-            self.unwritten = []
+        results = self._apply(self.unwritten)
+        self.unwritten = []
         return results
 
     def _stop_workers(self) -> None:
@@ -372,7 +387,7 @@ class Run:
         if waiting and time.monotonic() >= lane.next_try:
             self._await_slot(lane, pool)
         if (
-            time.monotonic() + limits.CLAIM_VALID_FOR / 4 >= lane.last_send
+            time.monotonic() + QUEUE_SPAN >= lane.last_send
             and not lane.source.exhausted
             and not lane.stop.is_set()
         ):
@@ -411,8 +426,7 @@ class Run:
             other.lease for other in self._at_site(lane) if other is not lane
         ):  # no slot in time, and none held by this run's lanes at the site (they free them)
             lane.halt(limits.busy(lane.config))
-        lane.next_try = time.monotonic() + lane.try_pause * (0.5 + random.random())
-        lane.try_pause = min(lane.try_pause * 1.5, 0.25)
+        lane.next_try = time.monotonic() + lane.slot_poll.next()
 
     def _claim(self, lane: Lane, want: int) -> tuple[int, list[RefreshResult]]:
         if time.monotonic() - lane.checked_open > 1:  # paused by another process meanwhile?
@@ -442,13 +456,13 @@ class Run:
         before the slots that carried them can be released, and the lane's error tokens
         renewed."""
         if wait:
-            self.answered.wait(wait)  # a signal may interrupt this wait: nothing is taken yet
+            with self._gate.opened():  # a signal may raise in this wait: nothing is taken yet
+                self.answered.wait(wait)
         self.answered.clear()
-        with _signals_held():
-            return self._take_answers()
+        return self._take_answers()
 
     def _take_answers(self) -> list[_Fetched]:
-        """:meth:`_collect`'s work once answers are there (signals held: see ``_signals_held``)."""
+        """:meth:`_collect`'s work once answers are there."""
         came: list[_Fetched] = []
         with contextlib.suppress(queue.Empty):
             while True:  # each kept on the run as it is taken off
@@ -519,10 +533,9 @@ class Run:
         unproved, started = lane.lease.proving, time.monotonic()
         try:
             answer = lane.client.get_status(row.smsc_id, row.phone)
-        except (SmscAuthError, SmscIpBlocked) as exc:
-            lane.halt(SmscCircuitOpen(f"calls paused after SMSC error {exc.code}", code=exc.code))
-            answer = exc
         except SmscError as exc:
+            if exc.stops_login:
+                lane.halt(SmscCircuitOpen(f"calls paused after SMSC error {exc.code}", code=exc.code))
             answer = exc
         except Exception as exc:  # one message's trouble stays its own
             logger.exception("refreshing message %s failed", row.pk)
@@ -589,23 +602,63 @@ class Run:
 
 
 #: Signals whose Python handlers raise in the main thread: django-q2's timeout (SIGALRM), Ctrl-C
-HELD_SIGNALS = {signal.SIGALRM, signal.SIGINT} if hasattr(signal, "pthread_sigmask") else set()
+HELD_SIGNALS = tuple(getattr(signal, name) for name in ("SIGALRM", "SIGINT") if hasattr(signal, name))
 
 
-@contextlib.contextmanager
-def _signals_held() -> Iterator[None]:
-    """Hold ``HELD_SIGNALS`` back while the main thread moves answers (off the queue, into the
-    database): an exception raised between taking an answer and keeping it, or halfway
-    through a transaction's commit, would lose the answer silently. A held signal is
-    delivered, and its exception raised, when the block ends (milliseconds later)."""
-    if not HELD_SIGNALS or threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    before = signal.pthread_sigmask(signal.SIG_BLOCK, HELD_SIGNALS)
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, before)
+class _Gate:
+    """Where in a run's thread the handlers of ``HELD_SIGNALS`` may raise: only while it waits
+    or while its caller holds a result, never while it moves answers (off the queue, into the
+    database) or talks to the database. An exception raised between taking an answer and
+    keeping it lost the answer, and one raised halfway through a query left the connection
+    unusable for writing the rest (CI: one answer lost; a run in a hundred lost all).
+
+    While the gate is closed, a signal is noted and its handler (django-q2's, Python's for
+    Ctrl-C) runs at the next wait or result, within a second. Masking the signal instead
+    would not do: Python runs handlers in the main thread whichever thread the signal hits.
+    Only Python-level handlers are deferred, and only in the main thread, where they run."""
+
+    def __init__(self) -> None:
+        self.handlers: dict[int, Callable] = {}  # the handlers in place before the run
+        self.pending: list[tuple[int, Any]] = []
+        self.is_open = False
+
+    def _note(self, signum: int, frame: Any) -> None:
+        if self.is_open:
+            self.handlers[signum](signum, frame)
+        else:
+            self.pending.append((signum, frame))
+
+    def _fire(self) -> None:
+        while self.pending:
+            signum, frame = self.pending.pop(0)
+            self.handlers[signum](signum, frame)
+
+    @contextlib.contextmanager
+    def closed(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        for signum in HELD_SIGNALS:
+            handler = signal.getsignal(signum)
+            if callable(handler):
+                self.handlers[signum] = handler
+                signal.signal(signum, self._note)
+        try:
+            yield
+        finally:
+            for signum, handler in self.handlers.items():
+                signal.signal(signum, handler)
+            if sys.exc_info()[0] is None:  # ended: what came in the last steps raises now
+                self._fire()
+
+    @contextlib.contextmanager
+    def opened(self) -> Iterator[None]:
+        self.is_open = True
+        try:
+            self._fire()
+            yield
+        finally:
+            self.is_open = False
 
 
 def longest_request(config: SmscSettings) -> float:

@@ -8,8 +8,12 @@
   process's slots are free again within ``SLOT_LEASE`` seconds (renewed every quarter of it).
 * **Authorisation budget**: SMSC blocks the calling IP for 30 minutes after 5 errors 2 within
   30 minutes, whichever logins made them. A site slot whose request got error 2 stays taken
-  for those 30 minutes, so requests in flight at a site plus its errors 2 within the window
-  never exceed 4: whatever is in flight, across logins and processes, cannot make the fifth.
+  for those 30 minutes, so requests in flight at a site (across its logins and processes,
+  each login capped at ``MAX_CONCURRENT_REQUESTS``) plus its errors 2 within the window never
+  exceed the site's 4 slots: the requests in flight cannot make the fifth, as long as every
+  error 2 is known. An answer that could not be read may have been one: from a half-open
+  login it is counted as one (:func:`may_be_auth_error`); from a login proved within the last
+  ``LOGIN_PROOF_SECONDS`` it is not.
 * **Error budget**: SMSC blocks the calling IP for 10 minutes after 100 erroneous requests
   within 10 minutes. Each site has ``ERROR_BUDGET`` (50) error tokens: a request in flight
   holds one, and an answer that is an error (any error, or no answer) keeps it for 10 minutes.
@@ -17,8 +21,9 @@
   never had a good answer may only spend the budget down to ``ERROR_RESERVE`` (see
   :func:`claim_due`): a flood of unknown ids cannot hold up the messages SMSC knows.
 * **Half-open**: until a login has had an answer from SMSC at a site since its first use there
-  or since its breaker opened, only one slot of it can be leased (one request in flight,
-  across every process): a wrong password costs one call, not four.
+  or since its breaker opened, and again when its last answer is older than
+  ``LOGIN_PROOF_SECONDS`` (5 minutes), only one slot of it can be leased (one request in
+  flight, across every process): a wrong password costs one call, not four.
 * **Pause** (circuit breaker): after error 2 every call for the login at that site stops until
   the breaker is reset or ``BREAKER_TIMEOUT`` passes; after error 4 calls pause for
   ``IP_BLOCK_BACKOFF``. A lease checks the pause *after* taking its slots, so the request that
@@ -27,7 +32,7 @@
   conditional UPDATE, to the latest moment the request may reach SMSC (see there).
 
 A login's state (slots, breaker, half-open) is kept per site and login (``SmscSettings.site``,
-``SmscSettings.limits_key``): one login at two SMSC sites is two accounts there. Conditional
+``SmscSettings.limits_login``): SMSC counts one login at two sites separately. Conditional
 UPDATEs (write first, never read-then-write) are atomic on PostgreSQL and do not trip SQLite's
 "database is locked" on lock upgrades.
 """
@@ -44,9 +49,10 @@ from datetime import datetime, timedelta
 from typing import TypeGuard
 
 from django.db import DatabaseError, connections, transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from .backoff import Backoff
 from .codes import MessageStatus
 from .conf import SmscSettings
 from .exceptions import (
@@ -56,10 +62,9 @@ from .exceptions import (
     SmscCircuitOpen,
     SmscError,
     SmscInvalidRequest,
-    SmscIpBlocked,
     SmscTransportError,
 )
-from .models import LOGIN_PROOF_SECONDS, AccountState, RequestSlot, SentMessage
+from .models import LOGIN_PROOF_SECONDS, AccountState, RequestSlot, SentMessage, SlotKind
 
 logger = logging.getLogger(__name__)
 
@@ -74,12 +79,48 @@ ERROR_HOLDER = "error"  # holds an error token for ERROR_WINDOW after an erroneo
 CLAIM_VALID_FOR = 2.0  # a claimed message must be on its way to SMSC within this
 
 
+@dataclass(frozen=True)
+class Slots:
+    """One set of :class:`RequestSlot` rows: a login's slots at a site, a site's slots, or a
+    site's error tokens (``kind``)."""
+
+    kind: SlotKind
+    site: str
+    login: str = ""  # kind login only
+
+    def rows(self) -> QuerySet[RequestSlot]:
+        return RequestSlot.objects.filter(kind=self.kind, site=self.site, login=self.login)
+
+    def new(self, number: int) -> RequestSlot:
+        return RequestSlot(kind=self.kind, site=self.site, login=self.login, number=number)
+
+    def __str__(self) -> str:  # for logs
+        if self.kind == SlotKind.LOGIN:
+            return f"the slots of login {self.login} at {self.site}"
+        return f"the {'slots' if self.kind == SlotKind.SITE else 'error tokens'} of site {self.site}"
+
+
+def login_slots(config: SmscSettings) -> Slots:
+    """The login's ``MAX_CONCURRENT_REQUESTS`` slots at its site."""
+    return Slots(SlotKind.LOGIN, config.site, config.limits_login)
+
+
+def site_slots(config: SmscSettings) -> Slots:
+    """The site's ``SITE_SLOTS``, across its logins (an error 2 keeps one)."""
+    return Slots(SlotKind.SITE, config.site)
+
+
+def error_tokens(config: SmscSettings) -> Slots:
+    """The site's ``ERROR_BUDGET`` error tokens, across its logins."""
+    return Slots(SlotKind.ERRORS, config.site)
+
+
 # -- pause / circuit breaker ---------------------------------------------------------------------
 
 
 def _state(config: SmscSettings):
     """The login's :class:`AccountState` row at its site, as a queryset."""
-    return AccountState.objects.filter(site=config.site, account=config.limits_key)
+    return AccountState.objects.filter(site=config.site, login=config.limits_login)
 
 
 def ensure_open(config: SmscSettings, state: AccountState | None = None) -> None:
@@ -101,13 +142,13 @@ def pause(config: SmscSettings, code: int, seconds: float) -> None:
     After error 2 the login is half-open again: it must prove itself with one request."""
     until = timezone.now() + timedelta(seconds=seconds)
     defaults = {"paused_until": until, "pause_code": code}
-    if code == 2:
+    if code == SmscAuthError.smsc_code:
         defaults["verified_at"] = None
-    AccountState.objects.update_or_create(site=config.site, account=config.limits_key, defaults=defaults)
+    AccountState.objects.update_or_create(site=config.site, login=config.limits_login, defaults=defaults)
     logger.error(
         "SMSC error %s for login %s at %s: all calls paused until %s",
         code,
-        config.limits_key,
+        config.limits_login,
         config.site,
         until,
     )
@@ -124,14 +165,15 @@ def pause_after(
     call: 2 (breaker, wins) or 4 (IP blocked)."""
     token = lease.token if lease is not None else ""
     if erroneous := sum(map(is_erroneous_request, errors)):
-        _keep(config.errors_key, ERROR_BUDGET, erroneous, token, ERROR_HOLDER, ERROR_WINDOW)
+        _keep(error_tokens(config), ERROR_BUDGET, erroneous, token, ERROR_HOLDER, ERROR_WINDOW)
     auth = sum(isinstance(e, SmscAuthError) for e in errors)
     if auth + suspects:
-        _keep(config.site_key, SITE_SLOTS, auth + suspects, token, AUTH_ERROR_HOLDER, AUTH_ERROR_WINDOW)
-    if auth:
-        pause(config, 2, config.breaker_timeout)
-    elif any(isinstance(e, SmscIpBlocked) for e in errors):
-        pause(config, 4, config.ip_block_backoff)
+        _keep(site_slots(config), SITE_SLOTS, auth + suspects, token, AUTH_ERROR_HOLDER, AUTH_ERROR_WINDOW)
+    stopping = [type(e) for e in errors if e.stops_login]
+    if stopping:  # errors 2 and 4; error 2 wins (its breaker also makes the login half-open)
+        cause = next((cls for cls in stopping if issubclass(cls, SmscAuthError)), stopping[0])
+        if cause.smsc_code is not None and cause.retry_setting:  # each names both (tests/test_errors.py)
+            pause(config, cause.smsc_code, getattr(config, cause.retry_setting))
 
 
 def is_erroneous_request(answer: object) -> TypeGuard[SmscError]:
@@ -145,17 +187,16 @@ def is_erroneous_request(answer: object) -> TypeGuard[SmscError]:
     )
 
 
-def _keep(key: str, rows: int, count: int, token: str, holder: str, seconds: float) -> None:
-    """Turn ``count`` of the slots of ``key`` held by ``token`` into ``holder``'s for
-    ``seconds`` (errors counted); free ones if it holds fewer (its lease ran out)."""
+def _keep(slots: Slots, rows: int, count: int, token: str, holder: str, seconds: float) -> None:
+    """Turn ``count`` of ``slots`` held by ``token`` into ``holder``'s for ``seconds`` (errors
+    counted); free ones if it holds fewer (its lease ran out)."""
     until = timezone.now() + timedelta(seconds=seconds)
-    slots = RequestSlot.objects.filter(account=key)
-    held = list(slots.filter(holder=token).values_list("number", flat=True)[:count]) if token else []
+    held = list(slots.rows().filter(holder=token).values_list("number", flat=True)[:count]) if token else []
     if held:
-        slots.filter(holder=token, number__in=held).update(holder=holder, expires_at=until)
+        slots.rows().filter(holder=token, number__in=held).update(holder=holder, expires_at=until)
     missing = count - len(held)
-    if missing and len(_lease_rows(key, rows, missing, holder, until=until)) < missing:
-        logger.error("%s errors at %s could not be counted: every slot is taken", missing, key)
+    if missing and len(_lease_rows(slots, rows, missing, holder, until=until)) < missing:
+        logger.error("%s errors could not be counted in %s: every one is taken", missing, slots)
 
 
 def reset(config: SmscSettings) -> bool:
@@ -168,11 +209,11 @@ def reset(config: SmscSettings) -> bool:
 
 
 def proves_login(answer: object) -> bool:
-    """Any answer from SMSC but error 2 or 4 shows that the credentials work (a refusal on
-    our side is no answer)."""
-    return not isinstance(answer, (SmscAuthError, SmscIpBlocked, SmscCallRefused)) and (
-        not isinstance(answer, SmscError) or answer.code is not None
-    )
+    """Any answer from SMSC but those that stop the login (errors 2 and 4) shows that the
+    credentials work (a refusal on our side is no answer)."""
+    if not isinstance(answer, SmscError):
+        return True
+    return not (answer.stops_login or isinstance(answer, SmscCallRefused)) and answer.code is not None
 
 
 def may_be_auth_error(answer: object) -> bool:
@@ -198,21 +239,22 @@ def auth_budget(config: SmscSettings) -> tuple[int, datetime | None, int]:
     """The site's authorisation budget: how many of its slots errors 2 leave (SMSC blocks the
     calling IP after 5 errors 2 of *any* logins there within 30 minutes); when none, the
     moment one comes free; and the errors 2 counted within the window."""
-    return _kept(config.site_key, AUTH_ERROR_HOLDER, SITE_SLOTS)
+    return _kept(site_slots(config), AUTH_ERROR_HOLDER, SITE_SLOTS)
 
 
 def error_budget(config: SmscSettings) -> tuple[int, datetime | None]:
     """Erroneous requests the site's error budget still allows within ``ERROR_WINDOW``, and
     when none, the moment one is allowed again."""
-    left, allowed_at, _spent = _kept(config.errors_key, ERROR_HOLDER, ERROR_BUDGET)
+    left, allowed_at, _spent = _kept(error_tokens(config), ERROR_HOLDER, ERROR_BUDGET)
     return left, allowed_at
 
 
-def _kept(key: str, holder: str, rows: int) -> tuple[int, datetime | None, int]:
-    """Of the ``rows`` slots of ``key``: how many errors (kept by ``holder``) leave; when none,
-    the moment one comes free; and how many errors keep one."""
+def _kept(slots: Slots, holder: str, rows: int) -> tuple[int, datetime | None, int]:
+    """Of the ``rows`` ``slots``: how many errors (kept by ``holder``) leave; when none, the
+    moment one comes free; and how many errors keep one."""
     kept = list(
-        RequestSlot.objects.filter(account=key, holder=holder, expires_at__gt=timezone.now())
+        slots.rows()
+        .filter(holder=holder, expires_at__gt=timezone.now())
         .order_by("expires_at")
         .values_list("expires_at", flat=True)
     )
@@ -249,25 +291,25 @@ def _refuse_without_budget(config: SmscSettings) -> None:
 
 
 @dataclass(frozen=True)
-class AccountStatus:
+class LoginStatus:
     """What the limits say about a login at its site now (admin, command, API)."""
 
-    account: str
+    login: str
     paused_until: datetime | None  # the breaker (error 2) or an IP block (error 4)
     pause_code: int | None
     half_open: bool  # one request at a time until SMSC answers
-    auth_errors: int  # SMSC errors 2 at the account's site within the last 30 minutes
+    auth_errors: int  # SMSC errors 2 at the login's site within the last 30 minutes
     next_call_at: datetime | None  # None: a call is allowed now (breaker, auth and error budgets)
 
 
-def account_status(config: SmscSettings) -> AccountStatus:
+def login_status(config: SmscSettings) -> LoginStatus:
     state = _state(config).first()
     paused = state.paused_until if state is not None and state.is_paused else None
     _budget, budget_at, errors = auth_budget(config)
     _left, errors_at = error_budget(config)
     waits = [t for t in (paused, budget_at, errors_at) if t is not None]
-    return AccountStatus(
-        account=config.limits_key,
+    return LoginStatus(
+        login=config.limits_login,
         paused_until=paused,
         pause_code=state.pause_code if state is not None and paused else None,
         half_open=state is None or state.is_half_open,
@@ -292,8 +334,8 @@ class SlotLease:
     lease does not depend on how fast the caller consumes results."""
 
     def __init__(self, config: SmscSettings, numbers: list[int], token: str, half_open: bool) -> None:
-        self.config, self.account = config, config.limits_key
-        self.numbers, self.token, self.half_open = numbers, token, half_open
+        self.config, self.login = config, config.limits_login
+        self.numbers, self.token = numbers, token
         self.proving = half_open
         self._stop = threading.Event()
         self._heartbeat = threading.Thread(target=self._beat, name="smsc-lease", daemon=True)
@@ -318,7 +360,7 @@ class SlotLease:
                 try:
                     self._mine().update(expires_at=lease_end(self.config))
                 except DatabaseError:
-                    logger.warning("could not renew the request slots of %s", self.account, exc_info=True)
+                    logger.warning("could not renew the request slots of %s", self.login, exc_info=True)
         finally:
             connections.close_all()  # this thread's connections only
 
@@ -339,7 +381,7 @@ class SlotLease:
         most = self.config.max_concurrent_requests if most is None else most
         added, half_open = _take(self.config, most - len(self.numbers), self.token, self.numbers)
         if not self.numbers:
-            self.half_open = self.proving = half_open
+            self.proving = half_open
         self.numbers += added
         return len(added)
 
@@ -348,7 +390,7 @@ class SlotLease:
         if count <= 0:
             return 0
         return len(
-            _lease_free(self.config.errors_key, ERROR_BUDGET, count, self.token, lease_end(self.config))
+            _lease_free(error_tokens(self.config), ERROR_BUDGET, count, self.token, lease_end(self.config))
         )
 
     def release(self) -> None:
@@ -381,20 +423,19 @@ def acquire_slots(config: SmscSettings, want: int = 1) -> SlotLease:
     site out of authorisation budget, :class:`SmscBusy` if no slot frees up in time."""
     token = uuid.uuid4().hex
     deadline = time.monotonic() + config.slot_wait
-    pause = 0.02
+    poll = Backoff()
     while True:
         taken, half_open = _take(config, want, token)
         if taken:
             return SlotLease(config, taken, token, half_open)
         if time.monotonic() >= deadline:
             raise busy(config)
-        time.sleep(pause * (0.5 + random.random()))  # waiting is cheap for the others, too
-        pause = min(pause * 1.5, 0.25)
+        time.sleep(poll.next())
 
 
 def busy(config: SmscSettings) -> SmscBusy:
     return SmscBusy(
-        f"all request slots of {config.limits_key} at {config.site} stayed busy for {config.slot_wait:g} s",
+        f"all request slots of {config.limits_login} at {config.site} stayed busy for {config.slot_wait:g} s",
     )
 
 
@@ -408,7 +449,7 @@ def _take(
     whoever held them before may have paused it) or while errors hold every slot or every
     error token of the site."""
     held = held or []
-    state, _ = AccountState.objects.get_or_create(site=config.site, account=config.limits_key)
+    state, _ = AccountState.objects.get_or_create(site=config.site, login=config.limits_login)
     ensure_open(config, state)
     half_open = state.is_half_open
     usable = 1 if half_open else config.max_concurrent_requests
@@ -416,16 +457,15 @@ def _take(
     if want <= 0:
         return [], half_open
     until = lease_end(config)
-    site = _lease_rows(config.site_key, SITE_SLOTS, want, token, until=until)
+    site = _lease_rows(site_slots(config), SITE_SLOTS, want, token, until=until)
     if not site:
         _refuse_without_budget(config)
         return [], half_open
-    login_key = f"{config.limits_key}@{config.site}"
     numbers = [n for n in range(usable) if n not in held]
     taken = _lease_rows(
-        login_key, config.max_concurrent_requests, len(site), token, numbers=numbers, until=until
+        login_slots(config), config.max_concurrent_requests, len(site), token, numbers=numbers, until=until
     )
-    tokens = _lease_free(config.errors_key, ERROR_BUDGET, len(taken), token, until) if taken else []
+    tokens = _lease_free(error_tokens(config), ERROR_BUDGET, len(taken), token, until) if taken else []
     kept = min(len(taken), len(tokens))
     try:
         if taken and not tokens:
@@ -436,17 +476,15 @@ def _take(
         kept = 0
         raise
     finally:
-        _give_back(login_key, token, taken[kept:])
-        _give_back(config.site_key, token, site[kept:])
-        _give_back(config.errors_key, token, tokens[kept:])
+        _give_back(login_slots(config), token, taken[kept:])
+        _give_back(site_slots(config), token, site[kept:])
+        _give_back(error_tokens(config), token, tokens[kept:])
     return taken[:kept], half_open
 
 
-def _give_back(account: str, token: str, numbers: list[int]) -> None:
+def _give_back(slots: Slots, token: str, numbers: list[int]) -> None:
     if numbers:
-        RequestSlot.objects.filter(account=account, holder=token, number__in=numbers).update(
-            holder="", expires_at=None
-        )
+        slots.rows().filter(holder=token, number__in=numbers).update(holder="", expires_at=None)
 
 
 def lease_end(config: SmscSettings) -> datetime:
@@ -454,7 +492,7 @@ def lease_end(config: SmscSettings) -> datetime:
     return timezone.now() + timedelta(seconds=config.slot_lease)
 
 
-def _lease(account: str, numbers: list[int], want: int, token: str, until: datetime) -> list[int]:
+def _lease(slots: Slots, numbers: list[int], want: int, token: str, until: datetime) -> list[int]:
     """Take up to ``want`` of the free slots ``numbers``, in random order (less contention),
     until ``until``."""
     now = timezone.now()
@@ -463,26 +501,24 @@ def _lease(account: str, numbers: list[int], want: int, token: str, until: datet
     for number in random.sample(numbers, len(numbers)):
         if len(taken) >= want:
             break
-        if RequestSlot.objects.filter(free, account=account, number=number).update(
-            holder=token, expires_at=until
-        ):
+        if slots.rows().filter(free, number=number).update(holder=token, expires_at=until):
             taken.append(number)
     return taken
 
 
-def _lease_free(account: str, rows: int, want: int, token: str, until: datetime) -> list[int]:
+def _lease_free(slots: Slots, rows: int, want: int, token: str, until: datetime) -> list[int]:
     """:func:`_lease_rows` of ``want`` of many slots (the error tokens): only those free now
     are tried."""
     now = timezone.now()
     free = Q(expires_at__isnull=True) | Q(expires_at__lt=now)
-    numbers = list(RequestSlot.objects.filter(free, account=account).values_list("number", flat=True))
-    if not numbers and RequestSlot.objects.filter(account=account).exists():
+    numbers = list(slots.rows().filter(free).values_list("number", flat=True))
+    if not numbers and slots.rows().exists():
         return []
-    return _lease_rows(account, rows, want, token, numbers=numbers or None, until=until)
+    return _lease_rows(slots, rows, want, token, numbers=numbers or None, until=until)
 
 
 def _lease_rows(
-    account: str,
+    slots: Slots,
     rows: int,
     want: int,
     token: str,
@@ -490,16 +526,14 @@ def _lease_rows(
     numbers: list[int] | None = None,
     until: datetime,
 ) -> list[int]:
-    """:func:`_lease` of ``numbers`` (default: all ``rows`` slots) of ``account``, making its
-    slot rows on first use."""
+    """:func:`_lease` of ``numbers`` (default: all ``rows``) of ``slots``, making their rows on
+    first use."""
     numbers = list(range(rows)) if numbers is None else numbers
     want = max(1, min(want, len(numbers)))
-    taken = _lease(account, numbers, want, token, until)
-    if not taken and not RequestSlot.objects.filter(account=account).exists():
-        RequestSlot.objects.bulk_create(
-            [RequestSlot(account=account, number=n) for n in range(rows)], ignore_conflicts=True
-        )
-        taken = _lease(account, numbers, want, token, until)
+    taken = _lease(slots, numbers, want, token, until)
+    if not taken and not slots.rows().exists():
+        RequestSlot.objects.bulk_create([slots.new(n) for n in range(rows)], ignore_conflicts=True)
+        taken = _lease(slots, numbers, want, token, until)
     return taken
 
 
@@ -533,6 +567,19 @@ def claim_messages(
     return stamp, claimed, taken
 
 
+def asked_too_recently(pks: list[int], config: SmscSettings):
+    """The messages of ``pks`` that may not be claimed now (asked about, or claimed, less than
+    ``MIN_CHECK_INTERVAL`` ago), as a queryset."""
+    return SentMessage.objects.filter(pk__in=pks).exclude(_claim_window(config)[1])
+
+
+def claimable_in(message: SentMessage, config: SmscSettings) -> float:
+    """Seconds until ``message`` may be claimed again (zero or less: now)."""
+    if message.last_checked_at is None:
+        return 0.0
+    return config.min_check_interval - (timezone.now() - message.last_checked_at).total_seconds()
+
+
 def any_due(config: SmscSettings, due_by: datetime) -> bool:
     """Whether a message of the account due by ``due_by`` is free to be claimed now."""
     return SentMessage.objects.due(due_by).filter(_claim_window(config)[1], account=config.name).exists()
@@ -544,7 +591,14 @@ UNPROVEN = Q(status__isnull=True) | Q(status=MessageStatus.NOT_FOUND)
 
 
 def is_unproven(message: SentMessage) -> bool:
+    """:data:`UNPROVEN` for a message in memory."""
     return message.status is None or message.status == MessageStatus.NOT_FOUND
+
+
+def unproven_room(config: SmscSettings) -> int:
+    """How many erroneous requests :data:`UNPROVEN` messages may still make now: the site's
+    error budget down to ``ERROR_RESERVE`` (zero or less: none)."""
+    return error_budget(config)[0] - ERROR_RESERVE
 
 
 def claim_due(

@@ -181,11 +181,12 @@ LOGIN_PROOF_SECONDS = 300
 class AccountState(models.Model):
     """Per-login state at one site, shared by every process: the circuit breaker (error 2), IP
     blocks (4), and whether the login has proved itself since it was first used or since the
-    breaker opened (until then it is *half-open*: one request in flight at a time). Kept per
-    site and login: one login at two SMSC sites is two accounts there."""
+    breaker opened, within the last ``LOGIN_PROOF_SECONDS`` (5 minutes; until then it is
+    *half-open*: one request in flight at a time). Kept per site and login: SMSC counts one
+    login at two sites separately."""
 
     site = models.CharField(_("site"), max_length=100, default="")  # SmscSettings.site
-    account = models.CharField(_("account"), max_length=100)  # SmscSettings.limits_key: the login
+    login = models.CharField(_("login"), max_length=100)  # SmscSettings.limits_login
     paused_until = models.DateTimeField(_("paused until"), null=True, blank=True)
     pause_code = models.IntegerField(_("SMSC error"), null=True, blank=True)
     verified_at = models.DateTimeField(_("last proved good at"), null=True, blank=True)
@@ -195,11 +196,11 @@ class AccountState(models.Model):
         verbose_name = _("SMSC account state")
         verbose_name_plural = _("SMSC account states")
         constraints = [
-            models.UniqueConstraint(fields=("site", "account"), name="smsc_status_unique_site_login"),
+            models.UniqueConstraint(fields=("site", "login"), name="smsc_status_unique_site_login"),
         ]
 
     def __str__(self) -> str:
-        return f"{self.account} @ {self.site}"
+        return f"{self.login} @ {self.site}"
 
     @property
     def pause_reason(self) -> str:
@@ -218,26 +219,40 @@ class AccountState(models.Model):
         return (timezone.now() - self.verified_at).total_seconds() > LOGIN_PROOF_SECONDS
 
 
+class SlotKind(models.TextChoices):
+    """Whose slots a :class:`RequestSlot` row is (see ``limits``)."""
+
+    LOGIN = "login"  # one of the MAX_CONCURRENT_REQUESTS slots of a login at a site
+    SITE = "site"  # one of the 4 slots of a site; held for 30 minutes after an error 2
+    ERRORS = "errors"  # one of the site's error tokens (its budget of erroneous requests)
+
+
 class RequestSlot(models.Model):
     """A lease held while calling SMSC: one of the ``MAX_CONCURRENT_REQUESTS`` slots of a login
-    at a site (``account`` is ``login@site``), or one of the 4 slots of a site (``site:host``),
-    which every request to that site holds too. A site slot whose request got SMSC's error 2
-    stays taken for 30 minutes (``holder`` ``"error 2"``): those rows are the site's count of
-    authorisation errors, so requests in flight plus errors 2 within 30 minutes never exceed
-    4 (SMSC blocks the IP at the fifth)."""
+    at a site (``kind`` login), one of the 4 slots of a site (``kind`` site, ``login`` empty),
+    which every request to that site holds too, or one of a site's error tokens (``kind``
+    errors). A site slot whose request got SMSC's error 2 stays taken for 30 minutes
+    (``holder`` ``"error 2"``): those rows are the site's count of authorisation errors, so
+    requests in flight plus errors 2 within 30 minutes never exceed 4 (SMSC blocks the IP at
+    the fifth)."""
 
-    account = models.CharField(max_length=100)
+    kind = models.CharField(max_length=10, choices=SlotKind.choices)
+    site = models.CharField(max_length=100)  # SmscSettings.site
+    login = models.CharField(max_length=100, blank=True)  # SmscSettings.limits_login; kind login only
     number = models.PositiveSmallIntegerField()
     holder = models.CharField(max_length=32, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=("account", "number"), name="smsc_status_unique_slot"),
+            models.UniqueConstraint(
+                fields=("kind", "site", "login", "number"), name="smsc_status_unique_request_slot"
+            ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.account}#{self.number}"
+        owner = f"{self.login} @ {self.site}" if self.login else self.site
+        return f"{self.kind} {owner} #{self.number}"
 
 
 class PushCounter(models.Model):
@@ -282,3 +297,16 @@ class ReceivedPush(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account}: {self.kind}"
+
+
+class PruneProgress(models.Model):
+    """Where a scheduled prune stopped for time (``retention.prune(resume=True)``): the next
+    run goes on from here instead of from the first message, so at any size every message
+    is reached. One row per phase; no row, or ``next_pk`` 0, means from the start."""
+
+    phase = models.CharField(max_length=20, unique=True)  # a retention.Phase value
+    next_pk = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.phase} from #{self.next_pk}"

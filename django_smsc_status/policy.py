@@ -1,6 +1,6 @@
 """The polling policy: how an answer or an error changes a message, and when to ask again.
 
-Pure functions on a :class:`SentMessage` in memory (``service`` locks, loads and saves it):
+Pure functions on a :class:`SentMessage` in memory (``engine`` locks, loads and saves it):
 
 * status never moves backwards: an answer older than the stored status (by SMSC's timestamp;
   within one second, by :func:`codes.lifecycle_rank`) or a pending status after a final one
@@ -39,13 +39,10 @@ from .client import StatusResult
 from .codes import MessageStatus, is_final_status, lifecycle_rank
 from .conf import SmscSettings, get_settings
 from .exceptions import (
-    SmscAuthError,
-    SmscBusy,
     SmscCallRefused,
     SmscCircuitOpen,
     SmscError,
     SmscInvalidRequest,
-    SmscIpBlocked,
     SmscNotFound,
     SmscProtocolError,
     SmscRequestError,
@@ -193,16 +190,12 @@ def _outcome_of(error: SmscError) -> Outcome:
 
 
 def retry_after(error: SmscError, config: SmscSettings | None = None) -> float | None:
-    """Seconds after which repeating a call that failed with ``error`` makes sense."""
+    """Seconds after which repeating a call that failed with ``error`` makes sense: until a
+    pause ends, else the setting the error names (``SmscError.retry_setting``)."""
     config = config or get_settings()
     if isinstance(error, SmscCircuitOpen):
         return max((error.until - timezone.now()).total_seconds(), 1) if error.until else None
-    return {
-        SmscTooManyRequests: config.rate_limit_backoff,
-        SmscIpBlocked: config.ip_block_backoff,
-        SmscAuthError: config.breaker_timeout,
-        SmscBusy: config.slot_wait,
-    }.get(type(error))
+    return getattr(config, error.retry_setting) if error.retry_setting else None
 
 
 def first_check(now: datetime, config: SmscSettings, pushes: bool = False) -> datetime:

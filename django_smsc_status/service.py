@@ -24,68 +24,70 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from . import engine, limits, policy, push
+from .backoff import Backoff
 from .client import get_client
 from .conf import DEFAULT_ACCOUNT, SmscSettings, UnknownAccount, account_names, get_settings
 from .exceptions import SmscAccountNotConfigured, SmscCallRefused, SmscError
 from .models import SentMessage
 from .outcomes import Outcome, RefreshReport, RefreshResult
-from .policy import retry_after
-from .retention import PruneReport, prune  # noqa: F401 - re-exported: shells call service.prune
-from .stats import GROUPS as STATS_GROUPS  # noqa: F401 - re-exported: shells call service.stats
+from .policy import retry_after  # noqa: F401 - for the shells (the API's Retry-After)
+from .retention import PruneReport, prune  # noqa: F401 - PruneReport for the shells
+from .stats import GROUPS as STATS_GROUPS  # noqa: F401 - for the shells
 from .stats import combine as combine_stats  # noqa: F401
-from .stats import stats  # noqa: F401
+from .stats import stats
 from .validation import clean_date, clean_sender, clean_smsc_id, clean_text, normalize_phone
 
 logger = logging.getLogger(__name__)
 
+#: The public API: what docs/reference/service.rst documents as the service (tests/test_docs.py
+#: keeps the two equal). The rest is for the package's own shells (admin, API, tasks, command).
 __all__ = [
-    "Outcome",
-    "RefreshReport",
-    "RefreshResult",
     "account_status",
-    "accounts_by_login",
     "balance",
-    "iter_refresh",
-    "normalize_phone",
+    "prune",
     "refresh",
     "refresh_due",
     "refresh_many",
     "refresh_selection",
     "register",
     "reset_breaker",
-    "retry_after",
     "send",
+    "stats",
     "wait_for_status",
 ]
 
 
 # -- registering and sending -------------------------------------------------------------------
 
-REGISTER_FIELDS = {"text", "sender", "sent_at", "cost", "sms_count"}
-
 
 def register(
-    smsc_id: str | int, phone: str, *, account: str = DEFAULT_ACCOUNT, **known
+    smsc_id: str | int,
+    phone: str,
+    *,
+    account: str = DEFAULT_ACCOUNT,
+    text: str | None = None,
+    sender: str | None = None,
+    sent_at: datetime | None = None,
+    cost: Decimal | None = None,
+    sms_count: int | None = None,
 ) -> tuple[SentMessage, bool]:
     """Start tracking a message sent elsewhere through ``account``; idempotent per account:
     returns ``(message, created)``.
 
-    ``known`` may give ``text``, ``sender``, ``sent_at``, ``cost``, ``sms_count``. The message
-    is due for its first check at once. Raises :class:`~.conf.UnknownAccount` for an account
-    that is not configured, ``ValidationError`` for data the :mod:`.validation` rules refuse
-    (a ``sent_at`` outside :func:`~.validation.date_window` among them).
+    What is known of the message may be given (None: not known). It is due for its first check
+    at once. Raises :class:`~.conf.UnknownAccount` for an account that is not configured,
+    ``ValidationError`` for data the :mod:`.validation` rules refuse (a ``sent_at`` outside
+    :func:`~.validation.date_window` among them).
     """
-    unknown = set(known) - REGISTER_FIELDS
-    if unknown:
-        raise TypeError(f"register() got unknown fields: {', '.join(sorted(unknown))}")
     region = get_settings(account).default_region
     smsc_id, phone = clean_smsc_id(smsc_id), normalize_phone(phone, region)
-    if known.get("text") is not None:
-        known["text"] = clean_text(known["text"])
-    if known.get("sender") is not None:
-        known["sender"] = clean_sender(known["sender"])
-    if known.get("sent_at") is not None:
-        known["sent_at"] = clean_date(known["sent_at"])
+    known = {
+        "text": None if text is None else clean_text(text),
+        "sender": None if sender is None else clean_sender(sender),
+        "sent_at": clean_date(sent_at),
+        "cost": cost,
+        "sms_count": sms_count,
+    }
     defaults = {k: v for k, v in known.items() if v is not None} | {"next_check_at": timezone.now()}
     try:
         with transaction.atomic():
@@ -102,16 +104,18 @@ def send(
     sender: str | None = None,
     *,
     account: str = DEFAULT_ACCOUNT,
-    **options,
+    smsc_id: str | int | None = None,
+    time: str | None = None,
 ) -> list[SentMessage]:
     """Send ``text`` through SMSC's ``account`` and track the result: one :class:`SentMessage`
     per phone.
 
-    ``options`` go to ``send_sms`` (``smsc_id`` for your own id, ``time`` to schedule). On an
-    SMSC or transport error nothing is recorded and the :class:`SmscError` propagates. The
-    first check comes ``FIRST_CHECK_AFTER`` seconds after sending (most SMS are delivered
-    within seconds), or ``PUSH_FIRST_CHECK_AFTER`` while status pushes arrive (its push is
-    expected first: :func:`.push.arriving`).
+    ``smsc_id`` gives the message your own id, ``time`` schedules it (SMSC's ``time``
+    parameter, as its documentation writes it). On an SMSC or transport error nothing is
+    recorded and the :class:`SmscError` propagates. The first check comes
+    ``FIRST_CHECK_AFTER`` seconds after sending (most SMS are delivered within seconds), or
+    ``PUSH_FIRST_CHECK_AFTER`` while status pushes arrive (its push is expected first:
+    :func:`.push.arriving`).
     """
     config = get_settings(account)
     if isinstance(phones, str):
@@ -120,13 +124,10 @@ def send(
     if not numbers:
         raise ValidationError(_("Give at least one phone number."), code="phones")
     text, sender = clean_text(text, required=True), clean_sender(sender) or None
-    unknown = set(options) - {"smsc_id", "time"}
-    if unknown:
-        raise TypeError(f"send() got unknown options: {', '.join(sorted(unknown))}")
-    if options.get("smsc_id") is not None:
-        options["smsc_id"] = clean_smsc_id(options["smsc_id"])
+    own_id = None if smsc_id is None else clean_smsc_id(smsc_id)
     result = _call_smsc(
-        config, lambda client: client.send_sms(",".join(numbers), text, sender=sender, **options)
+        config,
+        lambda client: client.send_sms(",".join(numbers), text, sender=sender, smsc_id=own_id, time=time),
     )
     now = timezone.now()
     first_check = policy.first_check(now, config, push.arriving(config))
@@ -176,21 +177,21 @@ def _call_smsc(config: SmscSettings, call):
         return result
 
 
-def account_status(account: str = DEFAULT_ACCOUNT) -> limits.AccountStatus:
+def account_status(account: str = DEFAULT_ACCOUNT) -> limits.LoginStatus:
     """Whether calls for the account's login are allowed, and if not, when: the breaker, an
     IP block, the half-open state and SMSC's authorisation-error budget."""
-    return limits.account_status(get_settings(account))
+    return limits.login_status(get_settings(account))
 
 
 def accounts_by_login() -> dict[tuple[str, str], list[str]]:
     """The configured account names per ``(site, login)`` (``SmscSettings.site`` and
-    ``limits_key``): the admin's and the command's way from an ``AccountState`` row to the
+    ``limits_login``): the admin's and the command's way from an ``AccountState`` row to the
     accounts it pauses (several accounts may share one login at one site)."""
     by_login: dict[tuple[str, str], list[str]] = {}
     for name in account_names():
         config = _account(name)
         if isinstance(config, SmscSettings):  # a malformed account is E001's business
-            by_login.setdefault((config.site, config.limits_key), []).append(name)
+            by_login.setdefault((config.site, config.limits_login), []).append(name)
     return by_login
 
 
@@ -229,7 +230,8 @@ def wait_for_status(message: SentMessage | int, timeout: float, *, final: bool =
     if transaction.get_connection(router.db_for_read(SentMessage)).in_atomic_block:
         raise RuntimeError("wait_for_status() inside a transaction would hold it while waiting")
     row = SentMessage.objects.get(pk=pk)
-    before, until, pause = (row.status, row.err), time.monotonic() + timeout, WAIT_POLL
+    before, until = (row.status, row.err), time.monotonic() + timeout
+    poll = Backoff(WAIT_POLL, WAIT_POLL_MAX, jitter=False)
     may_ask = True  # until a refresh is refused (the login is paused): then only re-read
 
     def done(row: SentMessage) -> bool:
@@ -242,8 +244,7 @@ def wait_for_status(message: SentMessage | int, timeout: float, *, final: bool =
             may_ask, row = result.outcome != Outcome.REFUSED, result.message
             if done(row):
                 break
-        time.sleep(max(min(pause, until - time.monotonic()), 0))
-        pause = min(pause * 1.5, WAIT_POLL_MAX)
+        time.sleep(max(min(poll.next(), until - time.monotonic()), 0))
         row = SentMessage.objects.get(pk=pk)
     return row
 
@@ -302,7 +303,8 @@ def refresh_due(
 
 def _follow(limit: int | None, report: RefreshReport, deadline: float | None, until: float):
     """Sweep once, then again as messages become due, until ``until`` (see ``refresh_due``)."""
-    allowance, pause, first = engine.Allowance(limit), FOLLOW_PAUSE, True
+    allowance, first = engine.Allowance(limit), True
+    idle = Backoff(FOLLOW_PAUSE, FOLLOW_PAUSE_MAX, jitter=False)
     configs = [c for c in map(_account, account_names()) if isinstance(c, SmscSettings)]
     if deadline is not None and configs:  # no round may start that could not send in time
         slowest = max(engine.longest_request(c) for c in configs)
@@ -315,12 +317,10 @@ def _follow(limit: int | None, report: RefreshReport, deadline: float | None, un
         if not clean or report.out_of_time or allowance.left <= 0 or now >= until:
             return
         if report.total > before:
-            pause = FOLLOW_PAUSE
+            idle.reset()
         due_in = _next_due_in(configs)
-        if due_in is not None and due_in > 0:
-            wait = min(due_in, FOLLOW_PAUSE_MAX)
-        else:  # nothing pending, or due but held by another process: back off
-            wait, pause = pause, min(pause * 1.5, FOLLOW_PAUSE_MAX)
+        # nothing pending, or due but held by another process: back off
+        wait = min(due_in, FOLLOW_PAUSE_MAX) if due_in is not None and due_in > 0 else idle.next()
         time.sleep(max(min(wait, until - now), 0))
 
 

@@ -76,13 +76,26 @@ def worker_timeout() -> float | None:
     return Conf.TIMEOUT or None
 
 
+#: The share of the worker's timeout a scheduled prune may use (the rest: the last batch's
+#: commit and django-q2's own bookkeeping).
+PRUNE_SHARE_OF_TIMEOUT = 0.9
+
+
 def prune_task() -> str:
-    """Task: delete old history as ``SMSC_STATUS["RETENTION"]`` says (nothing if unset)."""
+    """Task: delete old history as ``SMSC_STATUS["RETENTION"]`` says (nothing if unset),
+    within the worker's timeout, going on where the last run stopped for time."""
     retention = get_settings().retention
     if retention is None:
         return "RETENTION is not set: nothing pruned."
+    timeout = worker_timeout()
     return str(
-        service.prune(retention.snapshot_days, retention.message_days, batch_size=retention.batch_size)
+        service.prune(
+            retention.snapshot_days,
+            retention.message_days,
+            batch_size=retention.batch_size,
+            time_limit=None if timeout is None else timeout * PRUNE_SHARE_OF_TIMEOUT,
+            resume=True,
+        )
     )
 
 

@@ -85,9 +85,9 @@ def test_a_wrong_password_trips_only_its_own_accounts_breaker(
 
     assert first.counts[Outcome.CHANGED] == 4  # every ru message answered
     assert "kz" in first.skipped
-    kz_state = AccountState.objects.get(account=KZ_LOGIN)
+    kz_state = AccountState.objects.get(login=KZ_LOGIN)
     assert kz_state.is_paused and kz_state.pause_code == 2
-    assert not AccountState.objects.get(account=RU_LOGIN).is_paused
+    assert not AccountState.objects.get(login=RU_LOGIN).is_paused
     assert kz_site.smsc.calls["get_status"] == 1  # half-open: a wrong password costs one call
 
     SentMessage.objects.update(next_check_at=SentMessage.objects.first().created_at, last_checked_at=None)
@@ -169,12 +169,12 @@ def test_accounts_inherit_top_level_keys_and_override_their_own(settings):
     kz, marketing, default, ua = (get_settings(n) for n in ("kz", "marketing", "default", "ua"))
     assert (kz.name, kz.login, kz.timeout, kz.namespace) == ("kz", "kz", 7.0, "https://smsc.kz/sys/soap.php")
     assert (marketing.login, marketing.password, marketing.timeout) == ("ru", "p1", 3.0)
-    assert marketing.limits_key == default.limits_key  # one login: one set of limits
+    assert marketing.limits_login == default.limits_login  # one login: one set of limits
     assert (default.name, default.login) == ("default", "ru")
     # credentials are inherited all together or not at all: an API key never goes with the
     # top level's login and password
     assert (ua.login, ua.password, ua.api_key) == ("", "", "ua-key")
-    assert ua.limits_key.startswith("apikey:") and kz.limits_key == "kz"
+    assert ua.limits_login.startswith("apikey:") and kz.limits_login == "kz"
 
 
 @pytest.mark.parametrize(

@@ -266,7 +266,7 @@ def test_reset_breaker_action(admin_client, smsc_settings):
     from django.utils import timezone
 
     state = AccountState.objects.create(
-        site=get_settings().site, account="alex", pause_code=2, paused_until=timezone.now().replace(year=2099)
+        site=get_settings().site, login="alex", pause_code=2, paused_until=timezone.now().replace(year=2099)
     )
     text = admin_client.post(
         reverse("admin:django_smsc_status_accountstate_changelist"),
@@ -400,7 +400,7 @@ def paused(login):
     from django.utils import timezone
 
     return AccountState.objects.create(
-        site=get_settings().site, account=login, pause_code=2, paused_until=timezone.now().replace(year=2099)
+        site=get_settings().site, login=login, pause_code=2, paused_until=timezone.now().replace(year=2099)
     )
 
 
@@ -436,4 +436,4 @@ def test_reset_action_resets_configured_logins_and_says_which_are_not(admin_clie
         ("success", "Reset 2 accounts."),
         ("warning", f"No account in settings uses gone @ {get_settings().site}: nothing was reset for it."),
     ]
-    assert [s.account for s in AccountState.objects.order_by("account") if s.is_paused] == ["gone"]
+    assert [s.login for s in AccountState.objects.order_by("login") if s.is_paused] == ["gone"]

@@ -24,7 +24,7 @@ REPORT = "admin:django_smsc_status_sentmessage_report"
 
 
 def state(login: str, **fields) -> AccountState:
-    return AccountState.objects.create(site=get_settings().site, account=login, **fields)
+    return AccountState.objects.create(site=get_settings().site, login=login, **fields)
 
 
 # -- items 1 and 3: the account-state page ------------------------------------------------------

@@ -261,9 +261,9 @@ def test_refresh_error_mapping(
 def test_error_types_are_documented():
     from django_smsc_status.api.errors import ERROR_TYPES
 
-    readme = (Path(__file__).resolve().parent.parent / "README.rst").read_text()
+    page = (Path(__file__).resolve().parent.parent / "docs" / "reference" / "rest-api.rst").read_text()
     for kind, _label in ERROR_TYPES.values():
-        assert f"``{kind}``" in readme, kind
+        assert f"``{kind}``" in page, kind
 
 
 def test_not_found_at_smsc_is_shown_as_such(smsc_settings, smsc_simulator, api_with):
@@ -319,7 +319,7 @@ def test_refresh_while_breaker_is_open(smsc_settings, smsc_simulator, tracked, a
     message = tracked((1,))
     AccountState.objects.create(
         site=get_settings().site,
-        account="alex",
+        login="alex",
         pause_code=2,
         paused_until=timezone.now() + timezone.timedelta(minutes=10),
     )

@@ -172,11 +172,11 @@ def test_admin_lists_fit_without_scrolling_sideways(
     fast_polling["ACCOUNTS"]["demo-kz"] = {"LOGIN": "demo-kz-login", "PASSWORD": "x"}
     site = get_settings().site
     AccountState.objects.create(
-        site=site, account="alex", pause_code=2, paused_until=timezone.now() + timezone.timedelta(minutes=30)
+        site=site, login="alex", pause_code=2, paused_until=timezone.now() + timezone.timedelta(minutes=30)
     )
-    AccountState.objects.create(site=site, account="kzlogin", verified_at=timezone.now())
-    AccountState.objects.create(site=site, account="demo-kz-login")
-    AccountState.objects.create(site="smsc.kz", account="old-login-no-longer-used")
+    AccountState.objects.create(site=site, login="kzlogin", verified_at=timezone.now())
+    AccountState.objects.create(site=site, login="demo-kz-login")
+    AccountState.objects.create(site="smsc.kz", login="old-login-no-longer-used")
     messages = [
         tracked((1,), text="Ваш код: 4242", sender="DemoShop"),
         tracked((20, 1), text="Заказ №1042 передан в доставку", sender="DemoShop", account="kz"),

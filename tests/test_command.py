@@ -69,10 +69,10 @@ def test_reset_breaker(smsc_settings):
     from django.utils import timezone
 
     AccountState.objects.create(
-        site=get_settings().site, account="alex", paused_until=timezone.now().replace(year=2099), pause_code=2
+        site=get_settings().site, login="alex", paused_until=timezone.now().replace(year=2099), pause_code=2
     )
     assert "reset" in run("reset-breaker")[0]
-    assert not AccountState.objects.get(account="alex").is_paused
+    assert not AccountState.objects.get(login="alex").is_paused
     assert "was not open" in run("reset-breaker")[0]
 
 
@@ -183,7 +183,7 @@ def test_accounts_and_reset_breaker_per_account(kz_login):
 
     AccountState.objects.create(
         site=get_settings().site,
-        account="kzlogin",
+        login="kzlogin",
         paused_until=timezone.now().replace(year=2099),
         pause_code=2,
     )
@@ -198,7 +198,7 @@ def test_accounts_and_reset_breaker_per_account(kz_login):
     ]
     assert "was not open" in run("reset-breaker")[0]  # the default account's login
     assert "Breaker reset" in run("reset-breaker", "--account", "kz")[0]
-    assert not AccountState.objects.get(account="kzlogin").is_paused
+    assert not AccountState.objects.get(login="kzlogin").is_paused
     assert "kz: login kzlogin: calls allowed" in run("accounts")[0]
 
 

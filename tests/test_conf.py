@@ -60,8 +60,8 @@ def test_bad_values_name_the_key(settings, override, key):
 def test_api_key_alone_is_enough(settings):
     settings.SMSC_STATUS = {"API_KEY": "k3y"}
     config = get_settings()
-    assert config.limits_key.startswith("apikey:")
-    assert "k3y" not in config.limits_key
+    assert config.limits_login.startswith("apikey:")
+    assert "k3y" not in config.limits_login
 
 
 def test_repr_hides_secrets(settings):
@@ -130,3 +130,44 @@ def test_no_settings_error_repeats_a_value(settings, value):
         except ImproperlyConfigured as exc:
             said.append(str(exc))
     assert not [text for text in said if SECRET in text]
+
+
+# -- kept, and read again when the settings change ------------------------------------------------
+
+
+def test_validated_settings_are_kept_until_the_setting_changes(settings):
+    from django.test import override_settings
+
+    kz = {"LOGIN": "k", "PASSWORD": "q"}
+    settings.SMSC_STATUS = {"LOGIN": "a", "PASSWORD": "b", "ACCOUNTS": {"kz": kz}}
+    assert get_settings("kz") is get_settings("kz")  # validated once
+    with override_settings(SMSC_STATUS={"LOGIN": "a", "PASSWORD": "b", "TIMEOUT": 3}):
+        assert get_settings().timeout == 3
+    assert get_settings().timeout == DEFAULTS["TIMEOUT"]
+
+
+def test_a_settings_dict_edited_in_place_is_read_again(settings):
+    """The ``smsc_settings`` fixture is edited in place: no ``setting_changed`` is sent."""
+    from django_smsc_status.conf import account_names
+
+    settings.SMSC_STATUS = {"LOGIN": "a", "PASSWORD": "b"}
+    before = get_settings()
+    settings.SMSC_STATUS["TIMEOUT"] = 3
+    settings.SMSC_STATUS.setdefault("ACCOUNTS", {})["kz"] = {"LOGIN": "k", "PASSWORD": "q"}
+    assert get_settings().timeout == 3 and before.timeout == DEFAULTS["TIMEOUT"]
+    assert account_names() == ["default", "kz"]
+    settings.SMSC_STATUS["ACCOUNTS"]["kz"]["TIMEOUT"] = 2  # nested, too
+    assert get_settings("kz").timeout == 2
+    settings.SMSC_STATUS["MIN_CHECK_INTERVAL"] = 1  # below its floor: refused every time
+    for _ in range(2):
+        with pytest.raises(ImproperlyConfigured, match="MIN_CHECK_INTERVAL"):
+            get_settings()
+
+
+def test_an_unknown_account_is_the_callers_mistake_not_the_settings(settings):
+    from django_smsc_status.conf import UnknownAccount
+
+    settings.SMSC_STATUS = {"LOGIN": "a", "PASSWORD": "b"}
+    with pytest.raises(LookupError, match="no account 'nope'") as raised:
+        get_settings("nope")
+    assert isinstance(raised.value, UnknownAccount) and not isinstance(raised.value, ImproperlyConfigured)

@@ -28,8 +28,8 @@ from django_smsc_status.service import Outcome
 
 def errors_2_counted_at_the_site() -> int:
     """Errors 2 (certain or possible) the site's budget holds: each keeps a site slot."""
-    site = get_settings().site_key
-    return RequestSlot.objects.filter(account=site, holder=limits.AUTH_ERROR_HOLDER).count()
+    site = get_settings().site
+    return RequestSlot.objects.filter(kind="site", site=site, holder=limits.AUTH_ERROR_HOLDER).count()
 
 
 def first_error_2_ends():
@@ -54,7 +54,7 @@ def test_a_wrong_password_costs_one_call_not_four(smsc_settings, smsc_simulator,
     assert smsc_simulator.smsc.calls["get_status"] == 1  # half-open: one request, not a pool's worth
     assert [r.outcome for r in results].count(Outcome.REQUEST_ERROR) == 1
     assert [r.outcome for r in results].count(Outcome.REFUSED) == 9
-    assert AccountState.objects.get(account="alex").is_half_open
+    assert AccountState.objects.get(login="alex").is_half_open
 
 
 @pytest.mark.django_db
@@ -143,7 +143,7 @@ def test_an_unreadable_answer_to_a_half_open_login_counts_as_a_possible_error_2(
     assert smsc_simulator.smsc.errors_answered == {"2": 4}  # never the fifth
     assert smsc_simulator.smsc.blocked_until == {}
     assert errors_2_counted_at_the_site() == 4
-    assert AccountState.objects.get(account="alex").is_half_open  # never taken as proved
+    assert AccountState.objects.get(login="alex").is_half_open  # never taken as proved
     assert "possible SMSC error 2" in str(reports[0])
     assert "a fifth would get this server's IP blocked" in str(reports[-1])
     smsc_simulator.faults.clear()
@@ -158,7 +158,7 @@ def test_an_unreadable_answer_to_balance_from_a_half_open_login_is_counted(smsc_
         service.balance()
     assert errors_2_counted_at_the_site() == 1
     assert service.balance() == Decimal("1000.00")  # the next call goes out and proves the login
-    assert not AccountState.objects.get(account="alex").is_half_open
+    assert not AccountState.objects.get(login="alex").is_half_open
 
 
 @pytest.mark.django_db
@@ -178,7 +178,7 @@ def test_an_answer_other_than_2_or_4_proves_the_login(smsc_settings, smsc_simula
     assert not limits.proves_login(SmscAuthError(code=2))
     assert not limits.proves_login(SmscBusy())  # no answer at all
     service.balance()
-    assert not AccountState.objects.get(account="alex").is_half_open
+    assert not AccountState.objects.get(login="alex").is_half_open
 
 
 # -- real OS processes ----------------------------------------------------------------------------
@@ -195,7 +195,7 @@ def test_leases_outlive_their_length_while_alive_and_free_up_after_sigkill(fast_
     impatient = dataclasses.replace(config, slot_wait=0.1)
     service.balance()  # the login proves itself: all four slots can be leased
     holder = spawn("hold", 4)
-    slots = RequestSlot.objects.filter(account=f"{config.limits_key}@{config.site}")
+    slots = RequestSlot.objects.filter(kind="login", site=config.site, login=config.limits_login)
     first = dict(slots.exclude(holder="").values_list("number", "expires_at"))
     assert len(first) == 4
 
@@ -278,3 +278,26 @@ def test_admin_and_command_say_when_a_call_is_allowed_again(
     assert "4 authorisation errors" in out.getvalue() and allowed_at in out.getvalue()
     page = admin_client.get("/admin/django_smsc_status/accountstate/").content.decode()
     assert "Authorisation errors in 30 min" in page and 'class="field-auth_errors">4<' in page
+
+
+@pytest.mark.django_db
+def test_too_soon_and_claimable_are_one_rule(smsc_settings, tracked):
+    """The messages ``asked_too_recently`` names are exactly those a claim leaves, and
+    ``claimable_in`` says when each may be claimed; ``UNPROVEN`` is ``is_unproven`` in SQL."""
+    from datetime import timedelta
+
+    config = get_settings()
+    now = timezone.now()
+    rows = [tracked() for _ in range(4)]
+    stamps = [None, now - timedelta(seconds=60), now - timedelta(seconds=5), now + timedelta(seconds=3)]
+    for row, stamp, status in zip(rows, stamps, (None, 1, -3, -1), strict=True):
+        SentMessage.objects.filter(pk=row.pk).update(last_checked_at=stamp, status=status)
+    pks = [row.pk for row in rows]
+    too_soon = set(limits.asked_too_recently(pks, config).values_list("pk", flat=True))
+    waits = {row.pk: limits.claimable_in(row, config) for row in SentMessage.objects.filter(pk__in=pks)}
+    _stamp, claimed, taken = limits.claim_messages(pks, config)
+    assert too_soon == {row.pk for row in taken} == {rows[2].pk, rows[3].pk}
+    assert {row.pk for row in claimed} == {pk for pk, wait in waits.items() if wait <= 0}
+    assert 9 < waits[rows[2].pk] <= 10 and waits[rows[3].pk] > config.min_check_interval
+    unproven = set(SentMessage.objects.filter(limits.UNPROVEN, pk__in=pks).values_list("pk", flat=True))
+    assert unproven == {row.pk for row in SentMessage.objects.filter(pk__in=pks) if limits.is_unproven(row)}

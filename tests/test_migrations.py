@@ -83,3 +83,78 @@ def test_single_account_data_moves_to_the_default_account(migrate):
     Message.objects.create(account="kz", smsc_id="600", phone="79991234560")  # same key, other account
     with pytest.raises(IntegrityError), transaction.atomic():
         Message.objects.create(account="kz", smsc_id="600", phone="79991234560")
+
+
+def test_logins_and_sites_get_columns_of_their_own_and_every_row_survives(migrate, settings):
+    """0009: ``AccountState.account`` (a login) becomes ``login``; ``RequestSlot.account`` (a
+    login's slots ``login@site``, a site's ``site:host``, its error tokens ``errors:host``)
+    becomes ``kind``, ``site`` and ``login``. Every row keeps its holder and expiry, the limits
+    read them as before, and migrating back gives the old strings again."""
+    settings.SMSC_STATUS = {"LOGIN": "shop", "PASSWORD": "p"}  # ENDPOINT's default: smsc.ru
+    old = migrate((APP, "0008_prune_progress"))
+    State = old.get_model(APP, "AccountState")
+    Slot = old.get_model(APP, "RequestSlot")
+    now = timezone.now()
+    paused_until = now + timezone.timedelta(minutes=20)
+    State.objects.create(site="smsc.ru", account="shop", paused_until=paused_until, pause_code=2)
+    State.objects.create(site="smsc.kz", account="apikey:0123456789ab")
+    error_2 = [now + timezone.timedelta(minutes=m) for m in (5, 25)]
+    rows = [
+        ("shop@smsc.ru", 0, "a" * 32, now),
+        ("shop@smsc.ru", 1, "", None),
+        ("me@example.com@smsc.kz", 0, "", None),  # a login with an "@": the last one ends it
+        ("site:smsc.ru", 0, "error 2", error_2[0]),
+        ("site:smsc.ru", 1, "error 2", error_2[1]),
+        ("site:smsc.ru", 2, "", None),
+        ("site:[2001:db8::1]:8443", 0, "", None),
+        ("errors:smsc.ru", 0, "error", now),
+        ("errors:smsc.ru", 1, "", None),
+        ("alex", 0, "", None),  # a bare login of before 0006: kept as it was
+    ]
+    for key, number, holder, expires_at in rows:
+        Slot.objects.create(account=key, number=number, holder=holder, expires_at=expires_at)
+    before = sorted(Slot.objects.values_list("pk", "account", "number", "holder", "expires_at"))
+
+    new = migrate((APP, "0009_login_and_site_names"))
+    State = new.get_model(APP, "AccountState")
+    Slot = new.get_model(APP, "RequestSlot")
+    assert sorted(State.objects.values_list("site", "login", "pause_code")) == [
+        ("smsc.kz", "apikey:0123456789ab", None),
+        ("smsc.ru", "shop", 2),
+    ]
+    split = {(s.kind, s.site, s.login, s.number): (s.holder, s.expires_at) for s in Slot.objects.all()}
+    assert split == {
+        ("login", "smsc.ru", "shop", 0): ("a" * 32, now),
+        ("login", "smsc.ru", "shop", 1): ("", None),
+        ("login", "smsc.kz", "me@example.com", 0): ("", None),
+        ("site", "smsc.ru", "", 0): ("error 2", error_2[0]),
+        ("site", "smsc.ru", "", 1): ("error 2", error_2[1]),
+        ("site", "smsc.ru", "", 2): ("", None),
+        ("site", "[2001:db8::1]:8443", "", 0): ("", None),
+        ("errors", "smsc.ru", "", 0): ("error", now),
+        ("errors", "smsc.ru", "", 1): ("", None),
+        ("login", "", "alex", 0): ("", None),
+    }
+    assert sorted(Slot.objects.values_list("pk", flat=True)) == [row[0] for row in before]
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Slot.objects.create(kind="site", site="smsc.ru", login="", number=0)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        State.objects.create(site="smsc.ru", login="shop")
+
+    # the limits read the migrated rows: the pause holds, both errors 2 still count
+    from django_smsc_status import limits
+    from django_smsc_status.conf import get_settings
+    from django_smsc_status.exceptions import SmscCircuitOpen
+
+    config = get_settings()
+    with pytest.raises(SmscCircuitOpen):
+        limits.ensure_open(config)
+    assert limits.auth_budget(config) == (limits.SITE_SLOTS - 2, None, 2)
+
+    old = migrate((APP, "0008_prune_progress"))
+    Slot = old.get_model(APP, "RequestSlot")
+    assert sorted(Slot.objects.values_list("pk", "account", "number", "holder", "expires_at")) == before
+    assert sorted(old.get_model(APP, "AccountState").objects.values_list("site", "account")) == [
+        ("smsc.kz", "apikey:0123456789ab"),
+        ("smsc.ru", "shop"),
+    ]

@@ -416,7 +416,7 @@ def test_admin_shows_counters_and_raw_pushes(admin_client, client, pushes_on, tr
 
     message = tracked()
     config = get_settings()
-    state = AccountState.objects.create(site=config.site, account=config.limits_key)
+    state = AccountState.objects.create(site=config.site, login=config.limits_login)
     page = admin_client.get(reverse("admin:django_smsc_status_accountstate_change", args=[state.pk]))
     assert "none received" in page.content.decode()
     post(client, status_push(message, sender_id="Магазин"))

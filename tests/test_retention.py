@@ -1,5 +1,6 @@
 """Retention: ``service.prune`` and ``smsc_status prune`` keep what matters, in batches."""
 
+import threading
 from datetime import timedelta
 from io import StringIO
 
@@ -10,7 +11,7 @@ from django.utils import timezone
 
 from django_smsc_status import service, tasks
 from django_smsc_status.conf import get_settings
-from django_smsc_status.models import SentMessage, StatusSnapshot
+from django_smsc_status.models import PruneProgress, SentMessage, StatusSnapshot
 
 pytestmark = pytest.mark.django_db
 
@@ -186,3 +187,87 @@ def test_prune_refuses_numbers_out_of_range(world, args, kwargs, name):
     with pytest.raises(ValueError, match=f"{name} must be .*from 1 to"):
         service.prune(*args, **kwargs)
     assert StatusSnapshot.objects.count() == 18
+
+
+def test_a_prune_stopped_for_time_goes_on_where_it_stopped(world):
+    """Each run does at least one batch: with no time at all, one batch a run, and the runs
+    together do what one run would have done."""
+    runs = []
+    while not runs or runs[-1].stopped_at is not None:
+        runs.append(service.prune(30, 150, batch_size=1, time_limit=0, resume=True))
+        assert len(runs) < 10
+    assert [r.batches for r in runs] == [1] * len(runs)
+    assert sum(r.messages for r in runs) == 2 and sum(r.snapshots for r in runs) == 4
+    assert "the next run goes on from message #" in str(runs[0])
+    assert kept(world["mixed"]) == ["0", "5"] and kept(world["recent"]) == ["0", "1", "2"]
+    assert set(PruneProgress.objects.values_list("phase", "next_pk")) == {("messages", 0), ("snapshots", 0)}
+    # the pass is over: the next one starts from the first message again (its one batch: "mixed")
+    assert service.prune(30, 150, batch_size=1, time_limit=0, resume=True).stopped_at == world["recent"].pk
+
+
+def test_without_resume_a_prune_starts_from_the_first_message(world):
+    PruneProgress.objects.create(phase="snapshots", next_pk=world["recent"].pk + 1)
+    assert service.prune(30).snapshots == 6  # the command's prune: the whole table
+    assert service.prune(30, dry_run=True, resume=True).snapshots == 0  # counts all, records nothing
+    assert PruneProgress.objects.get(phase="snapshots").next_pk == world["recent"].pk + 1
+
+
+def test_the_prune_task_resumes_and_stays_inside_the_worker_timeout(world, smsc_settings, monkeypatch):
+    from django_q.conf import Conf
+
+    limits = []
+    real_prune = service.prune
+
+    def prune(*args, **kwargs):
+        limits.append(kwargs["time_limit"])
+        return real_prune(*args, **kwargs)
+
+    monkeypatch.setattr(service, "prune", prune)
+    monkeypatch.setattr(Conf, "TIMEOUT", 60)
+    smsc_settings["RETENTION"] = {"SNAPSHOT_DAYS": 30}
+    PruneProgress.objects.create(phase="snapshots", next_pk=world["recent"].pk + 1)  # past them all
+    assert tasks.prune_task().startswith("Deleted 0 old snapshots")
+    assert limits == [60 * tasks.PRUNE_SHARE_OF_TIMEOUT]
+    assert PruneProgress.objects.get(phase="snapshots").next_pk == 0  # the pass ended
+    assert tasks.prune_task().startswith("Deleted 6 old snapshots")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_refresh_writing_history_meanwhile_waits_and_costs_the_batch_nothing(world):
+    """A refresh locks its message before writing a snapshot (``engine._apply``); the prune's
+    batch locks its messages first, so the refresh waits, then finds its message deleted.
+    Before, the refresh wrote its snapshot between the prune's two deletes."""
+    from django.db import connection, connections, transaction
+
+    target = world["old"]
+    found: list = []
+    go = threading.Event()
+
+    def refresh_like():
+        try:
+            connection.ensure_connection()  # connected before the prune starts
+            go.wait(10)
+            with transaction.atomic():
+                row = SentMessage.objects.select_for_update().filter(pk=target.pk).first()
+                if row is not None:
+                    StatusSnapshot.objects.create(message=row, status=1, raw={"n": "late"})
+                found.append(row)
+        finally:
+            connections.close_all()
+
+    refresher = threading.Thread(target=refresh_like)
+    refresher.start()
+
+    def after_history_delete(execute, sql, params, many, context):
+        result = execute(sql, params, many, context)
+        if not go.is_set() and sql.startswith('DELETE FROM "django_smsc_status_statussnapshot"'):
+            go.set()
+            refresher.join(2)  # unlocked, it writes now (milliseconds), between the two deletes
+        return result
+
+    with connection.execute_wrapper(after_history_delete):
+        report = service.prune(None, 150)
+    refresher.join(10)
+    assert found == [None]  # it waited, then found the message gone
+    assert report.messages == 2
+    assert not SentMessage.objects.filter(pk=target.pk).exists()

@@ -62,7 +62,7 @@ def test_accounts_spelling_one_site_differently_share_its_key(settings):
         "PASSWORD": "p",
         "ACCOUNTS": {"backup": {"ENDPOINT": "https://www2.smsc.ru/sys/soap.php"}},
     }
-    assert get_settings().site_key == get_settings("backup").site_key == "site:smsc.ru"
+    assert get_settings().site == get_settings("backup").site == "smsc.ru"
 
 
 def test_an_endpoint_with_a_port_out_of_range_is_refused(settings):
@@ -129,7 +129,7 @@ def test_one_login_at_two_sites_keeps_its_state_at_each(
     assert service.account_status("kz").paused_until is not None
     assert service.account_status().paused_until is None  # the first site goes on
     assert len(smsc_simulator.smsc.status_checks) == len(ru)
-    assert {(s.site, s.account) for s in AccountState.objects.all()} == {
+    assert {(s.site, s.login) for s in AccountState.objects.all()} == {
         (get_settings().site, "alex"),
         (get_settings("kz").site, "alex"),
     }
@@ -279,5 +279,5 @@ def test_migration_keeps_pauses_per_site_and_recent_errors_2_as_site_slots(migra
     assert [(s.site, s.account, s.pause_code) for s in states] == [(config.site, "alex", 2)]
     slots = new.get_model("django_smsc_status", "RequestSlot").objects
     assert not slots.filter(account="alex").exists()
-    kept = slots.filter(account=config.site_key, holder=limits.AUTH_ERROR_HOLDER).order_by("expires_at")
+    kept = slots.filter(account="site:" + config.site, holder=limits.AUTH_ERROR_HOLDER).order_by("expires_at")
     assert [s.expires_at for s in kept] == [now + timedelta(minutes=28), now + timedelta(minutes=29)]

@@ -109,3 +109,43 @@ def test_wherever_the_alarm_lands_every_answer_taken_is_written(
 
     assert _answered() == smsc_simulator.smsc.calls["get_status"]
     assert not RequestSlot.objects.exclude(holder="").exists()
+
+
+class _Alarm(Exception):
+    pass
+
+
+def test_the_runs_gate_holds_a_signal_until_it_waits_or_hands_out_a_result(monkeypatch):
+    """The mechanism behind the two tests above, without timing: a signal that comes while the
+    run moves answers or queries the database raises only once the run waits or yields. Sent
+    while another thread runs too: Python runs the handler in the main thread whichever thread
+    the kernel picks, so masking the signal would not hold it."""
+    import os
+    import signal
+    import threading
+
+    def alarm(signum, frame):
+        raise _Alarm
+
+    previous = signal.signal(signal.SIGALRM, alarm)
+    other = threading.Thread(target=threading.Event().wait, args=(1,), daemon=True)
+    other.start()
+    try:
+        gate, reached = engine._Gate(), []
+        with pytest.raises(_Alarm), gate.closed():
+            os.kill(os.getpid(), signal.SIGALRM)
+            sum(range(100_000))  # bytecodes run: an unheld handler would have raised by now
+            reached.append("held")
+            with gate.opened():
+                reached.append("let in")
+        assert reached == ["held"]  # raised as the gate opened, not before, not never
+        assert signal.getsignal(signal.SIGALRM) is alarm  # the caller's handler is back
+
+        gate, reached = engine._Gate(), []
+        with pytest.raises(_Alarm), gate.closed():
+            os.kill(os.getpid(), signal.SIGALRM)
+            sum(range(100_000))
+            reached.append("held")
+        assert reached == ["held"]  # one that came in the run's last steps raises as it ends
+    finally:
+        signal.signal(signal.SIGALRM, previous)

@@ -32,13 +32,7 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 
 from .. import service
-from ..exceptions import (
-    SmscAccountNotConfigured,
-    SmscCallRefused,
-    SmscError,
-    SmscInvalidRequest,
-    SmscRequestError,
-)
+from ..exceptions import SmscError
 from ..models import SentMessage
 from ..service import Outcome
 from ..tasks import enqueue_refresh
@@ -60,8 +54,6 @@ from .serializers import (
     StatsSerializer,
 )
 from .throttles import SmscScopedRateThrottle
-
-UNAVAILABLE_CODES = {2, 4, 9}
 
 
 class Pagination(PageNumberPagination):
@@ -98,17 +90,8 @@ def filter_names(view) -> set[str]:
 
 
 def _status_for_error(error: SmscError | None) -> int:
-    if error is None:
-        return status.HTTP_200_OK
-    if isinstance(error, SmscAccountNotConfigured):  # refused, but waiting will not help
-        return status.HTTP_422_UNPROCESSABLE_ENTITY
-    if isinstance(error, SmscCallRefused) or (
-        isinstance(error, SmscRequestError) and error.code in UNAVAILABLE_CODES
-    ):
-        return status.HTTP_503_SERVICE_UNAVAILABLE
-    if isinstance(error, (SmscRequestError, SmscInvalidRequest)):
-        return status.HTTP_422_UNPROCESSABLE_ENTITY
-    return status.HTTP_502_BAD_GATEWAY
+    """The table above; each error class names its status (``SmscError.api_status``)."""
+    return status.HTTP_200_OK if error is None else error.api_status
 
 
 def _with_retry_after(response: Response, seconds: float | None) -> Response:

@@ -27,7 +27,7 @@ def states_per_site(apps, schema_editor):
         sites: dict[str, set[str]] = {}
         for name in account_names():
             config = get_settings(name)
-            sites.setdefault(config.limits_key, set()).add(config.site)
+            sites.setdefault(config.limits_login, set()).add(config.site)
     except ImproperlyConfigured:
         sites = {}
     for state in AccountState.objects.filter(site=""):
