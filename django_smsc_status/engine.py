@@ -40,13 +40,13 @@ from django.utils import timezone
 
 from . import limits, policy
 from .backoff import Backoff
-from .client import StatusResult, get_client
 from .conf import SmscSettings
 from .exceptions import SmscBusy, SmscCallRefused, SmscCircuitOpen, SmscError
 from .models import SentMessage, StatusSnapshot
 from .outcomes import Outcome, RefreshResult
 from .policy import retry_after
 from .signals import status_changed
+from .soap import StatusResult, get_client
 
 logger = logging.getLogger(__name__)
 

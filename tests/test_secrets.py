@@ -6,11 +6,11 @@ import re
 
 import pytest
 
-from django_smsc_status.client import SmscClient
 from django_smsc_status.conf import get_settings
 from django_smsc_status.exceptions import SmscError
 from django_smsc_status.redaction import HIDDEN
 from django_smsc_status.simulator import SimulatorServer, Smsc, timeline
+from django_smsc_status.soap.client import SmscClient
 
 PASSWORD = "s3cret-Pa55"
 API_KEY = "k3y-0f-the-API"
@@ -163,7 +163,7 @@ def debug_page(request_factory, call) -> str:
 @pytest.mark.django_db
 def test_debug_error_page_shows_no_secret(settings, smsc_settings, smsc_simulator, tracked, rf, monkeypatch):
     from django_smsc_status import limits, service
-    from django_smsc_status.client import get_client
+    from django_smsc_status.soap.client import get_client
 
     settings.DEBUG = True
     smsc_settings["API_KEY"] = API_KEY  # configured but unused by this WSDL: hidden as well
@@ -224,7 +224,7 @@ class SentMessageIds(list):
 
 
 def test_secrets_hidden_in_settings_and_envelopes(smsc_settings, smsc_simulator):
-    from django_smsc_status.client import get_client
+    from django_smsc_status.soap.client import get_client
 
     config = get_settings()
     envelope = get_client(config)._envelope("get_balance", get_client(config)._credentials())
