@@ -35,7 +35,7 @@ def main() -> None:
     try:
         django.setup()
         configure_smsc(endpoint)
-        from django_smsc_status.client import get_client
+        from django_smsc_status.soap.client import get_client
 
         client = get_client()
         # SMSC allows 5 checks of one message a minute: spread the calls over many phones.

@@ -245,7 +245,7 @@ def run(name: str, load, speed: float, minutes: float, smsc, endpoint: str, push
     smsc.reset()
     smsc.rate_window = 60 / speed
     service.FOLLOW_PAUSE, service.FOLLOW_PAUSE_MAX = 0.05 / speed, 1.0 / speed
-    engine.FLUSH_SECONDS = 1.0 / speed
+    engine.loop.FLUSH_SECONDS = 1.0 / speed
     config = get_settings()
 
     stop = threading.Event()

@@ -25,7 +25,7 @@ def rss_mb() -> float:
 
 def send_all(n: int) -> list[tuple[str, str]]:
     """Send to n phones through the simulator (10,000 per request): (smsc_id, phone) pairs."""
-    from django_smsc_status.client import get_client
+    from django_smsc_status.soap.client import get_client
 
     pairs = []
     for start in range(0, n, 10_000):

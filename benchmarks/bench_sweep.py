@@ -32,9 +32,9 @@ def add_due(account: str, n: int) -> None:
     from django.utils import timezone
 
     from django_smsc_status import service
-    from django_smsc_status.client import get_client
     from django_smsc_status.conf import get_settings
     from django_smsc_status.models import SentMessage
+    from django_smsc_status.soap.client import get_client
 
     phones = [f"7999{i:07d}" for i in range(n + 1)]
     smsc_id = get_client(get_settings(account)).send_sms(",".join(phones), "bench").smsc_id
@@ -52,7 +52,7 @@ def measured_round_trip(calls: int = 25) -> float:
     floor N×L/4 leaves out."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from django_smsc_status.client import get_client
+    from django_smsc_status.soap.client import get_client
 
     client = get_client()
     phones = [f"7998{i:07d}" for i in range(4 * calls)]

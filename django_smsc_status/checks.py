@@ -87,7 +87,9 @@ def check_settings(app_configs=None, **kwargs) -> list:
 
 
 def _invalid(exc: ImproperlyConfigured) -> Error:
-    return Error(str(exc), hint="See the settings reference in the README.", id="smsc_status.E001")
+    return Error(
+        str(exc), hint="See docs/reference/settings.rst (the settings reference).", id="smsc_status.E001"
+    )
 
 
 def _accounts(names: list[str]) -> str:
@@ -187,8 +189,8 @@ def _sweep_fits(timeout: float) -> list[CheckMessage]:
         Warning(
             f"Q_CLUSTER['timeout'] ({timeout:g} s) leaves the sweep of {accounts} no time for a "
             f"request (one may take up to {needed:g} s with its last writes)",
-            hint="Raise Q_CLUSTER['timeout'] (the README's 110 lets a sweep follow due messages for "
-            "its whole interval; keep it below 'retry') or lower SMSC_STATUS TIMEOUT / CONNECT_TIMEOUT.",
+            hint="Raise Q_CLUSTER['timeout'] (the worker guide's 110 lets a sweep follow due messages "
+            "for its whole interval; keep it below 'retry') or lower SMSC_STATUS TIMEOUT / CONNECT_TIMEOUT.",
             id="smsc_status.W005",
         )
     ]

@@ -2,7 +2,7 @@
 
 The API's error bodies carry the type (never a Python class name); the admin, the API and
 :attr:`RefreshResult.detail <django_smsc_status.outcomes.RefreshResult.detail>` show the meaning
-in the user's language. The README lists the types. Each exception class carries its own
+in the user's language. docs/reference/rest-api.rst lists the types. Each exception class carries its own
 (``exceptions``); this module lists them, with the API's refusals of a request itself.
 """
 

@@ -25,13 +25,13 @@ from django.utils.translation import ngettext
 
 from . import engine, limits, policy, push
 from .backoff import Backoff
-from .client import get_client
 from .conf import DEFAULT_ACCOUNT, SmscSettings, UnknownAccount, account_names, get_settings
 from .exceptions import SmscAccountNotConfigured, SmscCallRefused, SmscError
 from .models import SentMessage
 from .outcomes import Outcome, RefreshReport, RefreshResult
 from .policy import retry_after  # noqa: F401 - for the shells (the API's Retry-After)
 from .retention import PruneReport, prune  # noqa: F401 - PruneReport for the shells
+from .soap import get_client
 from .stats import GROUPS as STATS_GROUPS  # noqa: F401 - for the shells
 from .stats import combine as combine_stats  # noqa: F401
 from .stats import stats

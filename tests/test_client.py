@@ -6,7 +6,6 @@ from decimal import Decimal
 
 import pytest
 
-from django_smsc_status.client import SmscClient, get_client, parse_smsc_time
 from django_smsc_status.conf import get_settings
 from django_smsc_status.exceptions import (
     SmscAuthError,
@@ -25,6 +24,7 @@ from django_smsc_status.exceptions import (
     SmscTransportError,
 )
 from django_smsc_status.simulator import SimulatorServer, Smsc, timeline
+from django_smsc_status.soap import SmscClient, get_client, parse_smsc_time
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from decimal import Decimal
 import pytest
 
 from django_smsc_status import policy
-from django_smsc_status.client import StatusResult
 from django_smsc_status.conf import get_settings
 from django_smsc_status.exceptions import (
     SmscAuthError,
@@ -21,6 +20,7 @@ from django_smsc_status.exceptions import (
 )
 from django_smsc_status.models import SentMessage
 from django_smsc_status.outcomes import Outcome
+from django_smsc_status.soap import StatusResult
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=timezone.utc)
 T0 = NOW - timedelta(minutes=10)  # SMSC's time of the stored status

@@ -16,7 +16,8 @@ def slow_smsc(fast_polling, smsc_simulator, tracked, monkeypatch):
     """100 due messages, SMSC answering in 0.1 s: 2.5 s of work for 4 slots; a request may
     take 1 s (TIMEOUT + CONNECT_TIMEOUT), and a run keeps 0.5 s to finish."""
     fast_polling.update(TIMEOUT=0.5, CONNECT_TIMEOUT=0.5)
-    monkeypatch.setattr(engine, "FINISH_MARGIN", 0.5)
+    monkeypatch.setattr(engine, "FINISH_MARGIN", 0.5)  # read by service
+    monkeypatch.setattr(engine.loop, "FINISH_MARGIN", 0.5)  # read by the run
     smsc_simulator.smsc.latency = 0.1
     for _ in range(100):
         tracked((-1,))
@@ -131,7 +132,7 @@ def test_the_runs_gate_holds_a_signal_until_it_waits_or_hands_out_a_result(monke
     other = threading.Thread(target=threading.Event().wait, args=(1,), daemon=True)
     other.start()
     try:
-        gate, reached = engine._Gate(), []
+        gate, reached = engine.gate._Gate(), []
         with pytest.raises(_Alarm), gate.closed():
             os.kill(os.getpid(), signal.SIGALRM)
             sum(range(100_000))  # bytecodes run: an unheld handler would have raised by now
@@ -141,7 +142,7 @@ def test_the_runs_gate_holds_a_signal_until_it_waits_or_hands_out_a_result(monke
         assert reached == ["held"]  # raised as the gate opened, not before, not never
         assert signal.getsignal(signal.SIGALRM) is alarm  # the caller's handler is back
 
-        gate, reached = engine._Gate(), []
+        gate, reached = engine.gate._Gate(), []
         with pytest.raises(_Alarm), gate.closed():
             os.kill(os.getpid(), signal.SIGALRM)
             sum(range(100_000))

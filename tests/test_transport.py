@@ -14,11 +14,11 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from django_smsc_status.client import SmscClient
 from django_smsc_status.conf import get_settings
 from django_smsc_status.exceptions import SmscAnswerTooLarge, SmscConnectionError, SmscError, SmscTimeout
 from django_smsc_status.simulator import timeline
-from django_smsc_status.transport import MAX_ANSWER
+from django_smsc_status.soap.client import SmscClient
+from django_smsc_status.soap.transport import MAX_ANSWER
 
 PROXY_USER, PROXY_PASSWORD = "proxy-user", "pr0xy p@ss"  # quoted in the URL: %20 and %40
 

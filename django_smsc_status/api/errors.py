@@ -2,7 +2,7 @@
 
 An error body never names a Python class: ``{"type": "smsc_not_found", "code": 3,
 "detail": "..."}``. ``type`` is one of :data:`~django_smsc_status.error_types.ERROR_TYPES`
-(listed in the README), ``code`` is SMSC's number where there is one, ``detail`` is in the
+(listed in docs/reference/rest-api.rst), ``code`` is SMSC's number where there is one, ``detail`` is in the
 request's language.
 
 Django refuses some requests itself, with its HTML 400 page (they are ``SuspiciousOperation``):

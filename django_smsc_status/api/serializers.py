@@ -193,7 +193,7 @@ class BulkRefreshSerializer(serializers.Serializer):
 class ErrorSerializer(serializers.Serializer):
     type = serializers.ChoiceField(
         choices=sorted({kind for kind, _label in ERROR_TYPES.values()}),
-        help_text="Stable error type (see the README)",
+        help_text="Stable error type (see the REST API reference, docs/reference/rest-api.rst)",
     )
     code = serializers.IntegerField(allow_null=True)
     detail = serializers.CharField()

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from xml.sax.saxutils import escape
 
-from .. import wsdl
+from ..soap import wsdl
 from .smsc import Smsc
 
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"

@@ -38,7 +38,7 @@ import urllib.request
 from typing import cast
 from urllib.parse import SplitResult, unquote, urlsplit
 
-from .exceptions import SmscAnswerTooLarge, SmscConnectionError, SmscTimeout
+from ..exceptions import SmscAnswerTooLarge, SmscConnectionError, SmscTimeout
 
 #: Largest answer read, in bytes: SMSC's answers are a few hundred bytes (a status with
 #: ``all=2`` and a long text a few KB), so this only stops a broken or hostile server.

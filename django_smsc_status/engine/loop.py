@@ -1,20 +1,6 @@
-"""How a refresh runs: claims, one request thread per leased slot, and writing the answers.
-
-``service`` decides what to refresh and calls :class:`Run` with one :class:`Lane` per SMSC
-account, each with its own request slots and a source of that account's messages
-(:class:`Listed` for a caller's selection, :class:`Due` for the sweep). The lanes are served in
-turn from one calling thread, so accounts run in parallel and none starves another:
-
-1. Messages are **claimed** just before a slot can take them (``limits.claim_messages`` /
-   ``limits.claim_due``): a conditional UPDATE stamps ``last_checked_at`` with the latest moment
-   the request may reach SMSC, so however many processes refresh at once, two requests about
-   one message are ``MIN_CHECK_INTERVAL`` apart; messages asked moments ago are answered from
-   the database ("too soon"). A sweep claims only messages no other process holds.
-2. One thread per leased request slot takes claimed messages in order from a queue and only
-   talks to SMSC, never to the database; a message it gets too late is dropped unsent.
-3. The calling thread writes the answers in batches, in one transaction each (rows locked with
-   ``SELECT ... FOR UPDATE`` where the database has it), row by row if a batch fails. How an
-   answer changes a message is ``policy``'s business; ``status_changed`` is sent after commit.
+"""The run loop: :class:`Run` serves its lanes in turn from the calling thread, one request
+thread per leased slot, and writes the answers in batches (``writes``); with a deadline it
+stops claiming in time to finish (:func:`longest_request`, ``FINISH_MARGIN``).
 """
 
 from __future__ import annotations
@@ -23,38 +9,31 @@ import contextlib
 import logging
 import math
 import queue
-import signal
-import sys
 import threading
 import time
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
-from typing import Any
 
-from django.db import connections, router, transaction
+from django.db import transaction
 from django.utils import timezone
 
-from . import limits, policy, push
-from .backoff import Backoff
-from .client import StatusResult, get_client
-from .conf import SmscSettings
-from .exceptions import SmscBusy, SmscCallRefused, SmscCircuitOpen, SmscError
-from .models import SentMessage, StatusSnapshot
-from .outcomes import Outcome, RefreshResult
-from .policy import retry_after
-from .signals import status_changed
+from .. import limits, push
+from ..backoff import Backoff
+from ..conf import SmscSettings
+from ..exceptions import SmscBusy, SmscCallRefused, SmscCircuitOpen, SmscError
+from ..models import SentMessage, StatusSnapshot
+from ..outcomes import Outcome, RefreshResult
+from ..soap import StatusResult
+from .gate import _Gate
+from .lanes import QUEUE_SPAN, Lane, _Fetched
+from .writes import _announcer, _apply_one, _write
 
 logger = logging.getLogger(__name__)
 
 FINISH_MARGIN = 2.0  # seconds a run with a deadline keeps for its last writes and releases
 FLUSH_SECONDS = 1.0  # answers wait at most this long to be written (fewer lost if killed)
-#: Seconds of requests queued behind each slot: a quarter of the time a claim stays valid, so a
-#: claimed message is asked well within it (and claiming stops this long before a deadline).
-QUEUE_SPAN = limits.CLAIM_VALID_FOR / 4
 UNREADABLE_WHILE_UNPROVED = (
     "not asking SMSC again in this run: an answer to a login not yet proved could not be read, "
     "so it was counted as a possible SMSC error 2"
@@ -63,197 +42,6 @@ UNPROVEN_HELD_BACK = (
     "not asked in this sweep: messages without a good answer from SMSC have spent their part "
     "of the site's error budget"
 )
-
-UPDATED_FIELDS = [
-    "text",
-    "sender",
-    "sent_at",
-    "cost",
-    "sms_count",
-    "status",
-    "err",
-    "status_changed_at",
-    "operator",
-    "region",
-    "is_final",
-    "next_check_at",
-    "check_attempts",
-    "last_request_error",
-    "last_checked_at",
-    "quarantine_reason",
-]
-
-
-def too_soon(pks: list[int], config: SmscSettings) -> Iterator[RefreshResult]:
-    """Messages asked about less than ``MIN_CHECK_INTERVAL`` ago: their stored state."""
-    for row in limits.asked_too_recently(pks, config):
-        yield _not_claimed(row, config)
-
-
-def _not_claimed(row: SentMessage, config: SmscSettings) -> RefreshResult:
-    """A message someone else asked about moments ago, or (in a sweep) no longer due."""
-    return RefreshResult(row, Outcome.TOO_SOON, retry_after=max(limits.claimable_in(row, config), 1))
-
-
-def refused(pks: list[int], error: SmscCallRefused) -> Iterator[RefreshResult]:
-    rows = SentMessage.objects.in_bulk(pks)
-    retry = retry_after(error)
-    for pk in pks:
-        if pk in rows:
-            yield RefreshResult(rows[pk], Outcome.REFUSED, error=error, retry_after=retry)
-
-
-@dataclass(frozen=True)
-class _Fetched:
-    """What a pool thread brings back for one claimed message."""
-
-    lane: Lane
-    message: SentMessage
-    stamp: datetime  # the claim's last_checked_at
-    answer: StatusResult | SmscError
-    finished_at: datetime  # when the answer (or the failure) came: after SMSC got the request
-    sent: bool  # False: dropped before any request; the claim's stamp stands
-    took: float = 0.0  # seconds the request took
-    suspect: bool = False  # a login not yet proved got no readable answer: a possible error 2
-
-
-class Listed:
-    """Messages of one account given by the caller: each is claimed once, in the order given;
-    one asked moments ago (by anyone) is answered from the database."""
-
-    def __init__(self, config: SmscSettings, chunks: Iterator[list[int]]) -> None:
-        self.config, self.chunks = config, chunks
-        self.waiting: deque[int] = deque()
-        self.exhausted = False
-
-    def claim(self, want: int) -> tuple[datetime, list[SentMessage], list[RefreshResult]]:
-        while len(self.waiting) < want and (chunk := next(self.chunks, None)):
-            self.waiting.extend(chunk)
-        batch = [self.waiting.popleft() for _ in range(min(want, len(self.waiting)))]
-        self.exhausted = not self.waiting and len(batch) < want
-        stamp, claimed, taken = limits.claim_messages(batch, self.config)
-        return stamp, claimed, [_not_claimed(row, self.config) for row in taken]
-
-    def answered(self, message: SentMessage, erred: bool) -> None:
-        pass
-
-    def holds_back(self, message: SentMessage) -> bool:
-        return False
-
-    def still_needed(self) -> bool:
-        return True
-
-    def refuse_rest(self, error: SmscCallRefused) -> Iterator[RefreshResult]:
-        yield from refused(list(self.waiting), error)
-        self.waiting.clear()
-        for chunk in self.chunks:
-            yield from refused(chunk, error)
-        self.exhausted = True
-
-
-class Allowance:
-    """How many more messages a sweep may claim, shared by its accounts: a claim takes at most
-    an even share of what is left, so an account with a long backlog (or more free slots)
-    cannot use up what another account's messages need."""
-
-    def __init__(self, limit: int | None) -> None:
-        self.left: float = float("inf") if limit is None else limit
-        self.sharing = 0  # accounts still claiming
-
-    def share(self) -> float:
-        return math.ceil(self.left / max(self.sharing, 1)) if self.left != float("inf") else self.left
-
-
-class Due:
-    """The sweep's messages of one account: due when the sweep began, not held by anyone, most
-    overdue first, while the sweep's allowance lasts. What is left when calls stop stays due
-    for the next sweep."""
-
-    def __init__(self, config: SmscSettings, allowance: Allowance, due_by: datetime) -> None:
-        self.config, self.allowance, self.due_by = config, allowance, due_by
-        self._exhausted = False
-        allowance.sharing += 1
-        # messages that never had a good answer may spend the site's error budget down to
-        # its reserve (read once a sweep), so a flood of unknown ids leaves room for the rest
-        self.unproven_room = limits.unproven_room(config)
-
-    @property
-    def exhausted(self) -> bool:
-        return self._exhausted or self.allowance.left <= 0
-
-    @exhausted.setter
-    def exhausted(self, value: bool) -> None:
-        if value and not self._exhausted:
-            self.allowance.sharing -= 1
-        self._exhausted = value
-
-    def claim(self, want: int) -> tuple[datetime, list[SentMessage], list[RefreshResult]]:
-        count = int(min(want, self.allowance.share()))
-        unproven = None if self.unproven_room > 0 else 0  # once it is spent: known ones only
-        stamp, claimed = limits.claim_due(self.config, count, self.due_by, unproven)
-        self.allowance.left -= len(claimed)
-        if len(claimed) < count:  # nothing more due for this account (that may be asked)
-            self.exhausted = True
-        return stamp, claimed, []
-
-    def answered(self, message: SentMessage, erred: bool) -> None:
-        if erred and limits.is_unproven(message):
-            self.unproven_room -= 1
-
-    def holds_back(self, message: SentMessage) -> bool:
-        """Whether a claimed message must not be sent (a request thread asks): unproven ones
-        once their room is spent, however many are queued."""
-        return self.unproven_room <= 0 and limits.is_unproven(message)
-
-    def still_needed(self) -> bool:
-        """Whether waiting for a slot is still worth it (other sweeps may have done the work)."""
-        return limits.any_due(self.config, self.due_by)
-
-    def refuse_rest(self, error: SmscCallRefused) -> Iterator[RefreshResult]:
-        self.exhausted = True
-        return iter(())
-
-
-class Lane:
-    """One account's part of a run: its settings, request slots and client, the source of its
-    messages, and the queue its request threads take claimed messages from. Lanes never share
-    pace; lanes of one login share its pause and its slots, and lanes at one site the site's
-    slots (evenly, see ``Run._share``) and its error budget. A lane that stops (error 2 or 4, no slot in time,
-    the site's error budget spent) stops alone."""
-
-    def __init__(self, source: Listed | Due, lease: limits.SlotLease) -> None:
-        self.config, self.source, self.lease = source.config, source, lease
-        self.client = get_client(self.config)
-        self.todo: queue.SimpleQueue = queue.SimpleQueue()  # (row, stamp, send_by) or None: stop
-        self.stop = threading.Event()
-        self.stopped_by: SmscCallRefused | None = None
-        self.outstanding = 0  # claimed, answer not back yet
-        self.workers = 0
-        # error tokens (``limits.ERROR_BUDGET``) of the lease free for a request: each slot
-        # came with one; an erroneous answer keeps its token, and another is taken if any is left
-        self.tokens = threading.Semaphore(0)
-        self.token_count = 0
-        self.ran = bool(lease)  # had a slot at some point
-        self.took = QUEUE_SPAN  # seconds per request, learnt as answers come (one queued at first)
-        now = time.monotonic()
-        self.topped_up = self.checked_open = now
-        self.slot_deadline = now + self.config.slot_wait  # for a first slot
-        self.next_try, self.slot_poll = now, Backoff()  # polling for a first slot
-        self.last_send = math.inf  # no request starts later (the run's deadline, see Run)
-
-    @property
-    def finished(self) -> bool:
-        return self.source.exhausted and not self.outstanding
-
-    def ahead(self) -> int:
-        """Requests to queue behind each slot: what SMSC answers in ``QUEUE_SPAN``, between 1
-        and 16."""
-        return max(1, min(16, int(QUEUE_SPAN / max(self.took, 0.001))))
-
-    def halt(self, reason: SmscCallRefused) -> None:
-        """Stop the lane (from any thread): no more claims, queued messages dropped unsent."""
-        self.stopped_by = self.stopped_by or reason
-        self.stop.set()
 
 
 class Run:
@@ -601,160 +389,7 @@ class Run:
         return list(results.values())
 
 
-#: Signals whose Python handlers raise in the main thread: django-q2's timeout (SIGALRM), Ctrl-C
-HELD_SIGNALS = tuple(getattr(signal, name) for name in ("SIGALRM", "SIGINT") if hasattr(signal, name))
-
-
-class _Gate:
-    """Where in a run's thread the handlers of ``HELD_SIGNALS`` may raise: only while it waits
-    or while its caller holds a result, never while it moves answers (off the queue, into the
-    database) or talks to the database. An exception raised between taking an answer and
-    keeping it lost the answer, and one raised halfway through a query left the connection
-    unusable for writing the rest (CI: one answer lost; a run in a hundred lost all).
-
-    While the gate is closed, a signal is noted and its handler (django-q2's, Python's for
-    Ctrl-C) runs at the next wait or result, within a second. Masking the signal instead
-    would not do: Python runs handlers in the main thread whichever thread the signal hits.
-    Only Python-level handlers are deferred, and only in the main thread, where they run."""
-
-    def __init__(self) -> None:
-        self.handlers: dict[int, Callable] = {}  # the handlers in place before the run
-        self.pending: list[tuple[int, Any]] = []
-        self.is_open = False
-
-    def _note(self, signum: int, frame: Any) -> None:
-        if self.is_open:
-            self.handlers[signum](signum, frame)
-        else:
-            self.pending.append((signum, frame))
-
-    def _fire(self) -> None:
-        while self.pending:
-            signum, frame = self.pending.pop(0)
-            self.handlers[signum](signum, frame)
-
-    @contextlib.contextmanager
-    def closed(self) -> Iterator[None]:
-        if threading.current_thread() is not threading.main_thread():
-            yield
-            return
-        for signum in HELD_SIGNALS:
-            handler = signal.getsignal(signum)
-            if callable(handler):
-                self.handlers[signum] = handler
-                signal.signal(signum, self._note)
-        try:
-            yield
-        finally:
-            for signum, handler in self.handlers.items():
-                signal.signal(signum, handler)
-            if sys.exc_info()[0] is None:  # ended: what came in the last steps raises now
-                self._fire()
-
-    @contextlib.contextmanager
-    def opened(self) -> Iterator[None]:
-        self.is_open = True
-        try:
-            self._fire()
-            yield
-        finally:
-            self.is_open = False
-
-
 def longest_request(config: SmscSettings) -> float:
     """The longest a status request can take: connecting to each endpoint it may fail over to
     (before the request could arrive), then ``TIMEOUT`` for the answer."""
     return config.connect_timeout * len(config.endpoints) + config.timeout
-
-
-def _announcer(message: SentMessage, old_status: int | None, snapshot: StatusSnapshot):
-    def send_status_changed() -> None:
-        status_changed.send(
-            sender=SentMessage,
-            message=message,
-            old_status=old_status,
-            new_status=message.status,
-            snapshot=snapshot,
-        )
-
-    return send_status_changed
-
-
-def _apply_one(
-    row: SentMessage,
-    answer: StatusResult | SmscError,
-    now: datetime,
-    config: SmscSettings,
-    pushes: bool = False,
-) -> RefreshResult:
-    """``policy`` applied to one row in memory; a failure there becomes the row's outcome.
-    ``pushes``: status pushes arrive for the row's account (``push.arriving``)."""
-    try:
-        if isinstance(answer, SmscError):
-            return policy.record_error(row, answer, now, config)
-        snapshot = policy.apply_answer(row, answer, now, config, pushes=pushes)
-    except Exception:
-        logger.exception("applying SMSC's answer to message %s failed", row.pk)
-        row.refresh_from_db()
-        error = SmscError("could not apply SMSC's answer; see the log")
-        return policy.record_error(row, error, now, config)
-    outcome = Outcome.UNCHANGED if snapshot is None else Outcome.CHANGED
-    return RefreshResult(row, outcome, snapshot=snapshot)
-
-
-def _write(
-    rows: list[SentMessage],
-    snapshots: dict[int, StatusSnapshot],
-    now: datetime,
-    configs: dict[int, SmscSettings],
-) -> dict[int, SmscError]:
-    """Save rows and snapshots in one go; if that fails, row by row, so a row the database
-    refuses costs that row only (the error is noted on it where possible). Returns the
-    failures by primary key."""
-    try:
-        with transaction.atomic():  # a savepoint: a failed batch leaves the transaction usable
-            _save_rows(rows, UPDATED_FIELDS)
-            StatusSnapshot.objects.bulk_create(snapshots.values())
-        return {}
-    except Exception:
-        logger.warning("writing %s answers at once failed; writing them one by one", len(rows), exc_info=True)
-    failed = {}
-    for row in rows:
-        try:
-            with transaction.atomic():
-                _save_rows([row], UPDATED_FIELDS)
-                if row.pk in snapshots:
-                    snapshots[row.pk].save()
-        except Exception as exc:
-            logger.exception("could not save SMSC's answer for message %s", row.pk)
-            failed[row.pk] = error = SmscError(
-                f"could not save SMSC's answer ({type(exc).__name__}); see the log"
-            )
-            with contextlib.suppress(Exception), transaction.atomic():
-                row.refresh_from_db()
-                policy.record_error(row, error, now, configs[row.pk])
-                _save_rows([row], ["last_request_error", "check_attempts", "next_check_at"])
-    return failed
-
-
-def _save_rows(rows: list[SentMessage], fields: list[str]) -> None:
-    """Save ``fields`` of ``rows`` with one UPDATE statement run for every row (executemany).
-
-    ``bulk_update`` builds a CASE WHEN expression per field and row: about a second of CPU per
-    thousand rows, taken from the threads waiting on SMSC (benchmarks/bench_sweep.py).
-    """
-    if not rows:
-        return
-    connection = connections[router.db_for_write(SentMessage)]
-    meta, quote = SentMessage._meta, connection.ops.quote_name
-    columns: list = [meta.get_field(name) for name in fields]  # concrete fields only
-    sql = "UPDATE {} SET {} WHERE {} = %s".format(  # noqa: S608 - quoted model metadata only
-        quote(meta.db_table),
-        ", ".join(f"{quote(c.column)} = %s" for c in columns),
-        quote(meta.pk.column),  # type: ignore[arg-type]
-    )
-    params = [
-        [c.get_db_prep_save(getattr(row, c.attname), connection) for c in columns] + [row.pk] for row in rows
-    ]
-    with connection.cursor() as cursor:
-        cursor.executemany(sql, params)
