@@ -18,12 +18,16 @@ Strategies:
   fixed 15 s   every message asked every 15 s (a following sweep)
   new          the defaults (5, 20, 40, 80 ... s) and a following sweep (``sweep_task``)
   new, no follow   the defaults with one sweep a minute (what following adds)
-  new + pushes     "new", and the simulator pushes each status change (``Pusher``) over HTTP
-                   to the app's real endpoint (``push.receive``, served in this process by a
-                   small threaded WSGI server): token check, ``hint`` makes the message due,
-                   and the following sweep asks SMSC within its pause. No qcluster runs, so
-                   the refresh ``hint`` queues is never run (``SMSC_Q_SYNC=0``): the sweep
-                   alone asks, as the README's production setup would at worst.
+  new + pushes     the defaults, and the simulator pushes each status change (``Pusher``,
+                   4 pushes in flight at most) over HTTP to the app's real endpoint
+                   (``push.receive``, served in this process by a small threaded WSGI
+                   server): token check, ``hint`` makes the message due (not for a push of
+                   -1 or 0), and the following sweep asks SMSC within its pause. Pushes
+                   arriving, polling follows the push schedule (PUSH_FIRST_CHECK_AFTER 30,
+                   PUSH_BACKOFF_INITIAL 60: 30, 90, 210 ... s), as ``service.send`` sets it.
+                   No qcluster runs, so the refresh ``hint`` queues is never run
+                   (``SMSC_Q_SYNC=0``): the sweep alone asks, as the README's production
+                   setup would at worst.
   new + pushes, 30 % lost   the same with each push dropped with probability 0.3, decided
                    per (message, status) from the seed, so every run drops the same pushes
   oracle           one request exactly when the status turns final, from the timeline
@@ -31,16 +35,19 @@ Strategies:
                    the floor, not a run
 
 Diagnostic, only with ``--only``: ``final pushes, first 60 s`` — pushes of final statuses
-only (the simulator's push of 0 "at the operator" is not sent) and ``FIRST_CHECK_AFTER`` 60:
+only (the simulator's push of 0 "at the operator" is not sent) and the first check at 60 s:
 what the push path gives when no request precedes the final push by less than
 ``MIN_CHECK_INTERVAL`` (``push.hint`` makes such a message due only when the interval ends).
 
 Reported: the delay from the moment SMSC has the final status to the moment the app has
 written it (median, 90th percentile), messages final at SMSC but not known at the end,
 requests per learned message and per never-final message, error 9 answers; for the push
-strategies also the pushes sent, dropped and failed, and how the endpoint counted them.
+strategies also the pushes sent, dropped and failed, how the endpoint counted them, and the
+delay split: SMSC's final status to its push recorded by the endpoint, and from there to the
+app knowing (the first is the harness: the pusher and the endpoint share this process).
 
-    python benchmarks/bench_latency.py [--messages 100] [--speed 10] [--minutes 20] [--seed 7]
+    [BENCH_DB=postgres] python benchmarks/bench_latency.py [--messages 100] [--speed 10]
+        [--minutes 20] [--seed 7] [--only STRATEGY ...]
 """
 
 from __future__ import annotations
@@ -52,6 +59,7 @@ import random
 import statistics
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from socketserver import ThreadingMixIn
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
@@ -64,6 +72,7 @@ os.environ.setdefault("SMSC_Q_SYNC", "0")
 SEND_SPAN = 120  # seconds (simulated) over which the messages are sent
 PUSH_TOKEN = "bench-push-token-0123456789abcdef"
 PUSH_TICK = 0.1  # seconds (simulated) between the pusher's looks at the timelines
+PUSH_SENDERS = 4  # pushes in flight at once (one at a time, a slow answer delayed the rest)
 
 #: name -> (settings in simulated seconds, seconds between scheduled sweeps, follow?,
 #: pushes: None for none, else the fraction lost)
@@ -81,12 +90,16 @@ STRATEGIES = {
     "new + pushes, 30 % lost": ({}, 60, True, 0.3),
 }
 #: diagnostic strategies, run only when named with --only
-DIAGNOSTIC = {"final pushes, first 60 s": ({"FIRST_CHECK_AFTER": 60}, 60, True, 0.0)}
+DIAGNOSTIC = {
+    "final pushes, first 60 s": ({"FIRST_CHECK_AFTER": 60, "PUSH_FIRST_CHECK_AFTER": 60}, 60, True, 0.0)
+}
 FINAL_ONLY = frozenset(DIAGNOSTIC)
 ORACLE = "oracle"
 SECONDS_KEYS = (
     "FIRST_CHECK_AFTER",
     "BACKOFF_INITIAL",
+    "PUSH_FIRST_CHECK_AFTER",
+    "PUSH_BACKOFF_INITIAL",
     "BACKOFF_MAX",
     "MIN_CHECK_INTERVAL",
     "RATE_LIMIT_BACKOFF",
@@ -143,6 +156,7 @@ def pusher(smsc, url: str, lost: float, seed: int, speed: float, final_only: boo
 
     class SeededLoss(push.Pusher):
         answer_times: list[float] = []
+        lost: set[tuple[str, str]] = set()  # (id, status) of each push dropped
 
         def _queue(self, login: str, url: str, fields: dict[str, str]) -> None:
             if final_only and fields["status"] in ("-1", "0"):
@@ -151,21 +165,31 @@ def pusher(smsc, url: str, lost: float, seed: int, speed: float, final_only: boo
             roll = random.Random(f"{seed}:{fields['id']}:{fields['status']}").random()
             if roll < lost:
                 self.counts["dropped"] += 1
+                self.lost.add((fields["id"], fields["status"]))
                 return
             super()._queue(login, url, fields)
 
-        def _send_due(self) -> None:  # Pusher._send_due, timing each push
+        def _send_due(self) -> None:  # Pusher._send_due, PUSH_SENDERS at once, timing each
             now = time.monotonic()
             due = [item for item in self._waiting if item[0] <= now]
             self._waiting = [item for item in self._waiting if item[0] > now]
             for _at, url, fields in due:
-                began = time.perf_counter()
-                ok = push.send(url, fields)
+                self.senders.submit(self._send_one, url, fields)
+
+        def _send_one(self, url: str, fields: dict[str, str]) -> None:
+            began = time.perf_counter()
+            ok = push.send(url, fields)
+            with self.count_lock:
                 self.answer_times.append(time.perf_counter() - began)
                 self.counts["sent" if ok else "failed"] += 1
 
+        def stop(self) -> None:
+            super().stop()
+            self.senders.shutdown(wait=True)
+
     made = SeededLoss(smsc, {"bench": url}, tick=PUSH_TICK / speed, seed=seed)
-    made.answer_times = []
+    made.answer_times, made.lost = [], set()
+    made.senders, made.count_lock = ThreadPoolExecutor(PUSH_SENDERS), threading.Lock()
     return made
 
 
@@ -191,8 +215,9 @@ def run(name: str, load, speed: float, minutes: float, smsc, endpoint: str, push
     from django.db import connections
     from django.utils import timezone
 
-    from django_smsc_status import engine, service
-    from django_smsc_status.conf import DEFAULT_ACCOUNT, DEFAULTS
+    from django_smsc_status import engine, policy, service
+    from django_smsc_status import push as push_module
+    from django_smsc_status.conf import DEFAULT_ACCOUNT, DEFAULTS, get_settings
     from django_smsc_status.models import (
         AccountState,
         PushCounter,
@@ -216,11 +241,12 @@ def run(name: str, load, speed: float, minutes: float, smsc, endpoint: str, push
     }
     for model in (StatusSnapshot, ReceivedPush, PushCounter, SentMessage, RequestSlot, AccountState):
         model.objects.all().delete()
+    push_module.KEEP = 100_000  # every push's arrival, to split a delay into push and request
     smsc.reset()
     smsc.rate_window = 60 / speed
     service.FOLLOW_PAUSE, service.FOLLOW_PAUSE_MAX = 0.05 / speed, 1.0 / speed
     engine.loop.FLUSH_SECONDS = 1.0 / speed
-    first_check = values["FIRST_CHECK_AFTER"]
+    config = get_settings()
 
     stop = threading.Event()
 
@@ -247,9 +273,8 @@ def run(name: str, load, speed: float, minutes: float, smsc, endpoint: str, push
         sim = smsc.add_message(phone, smsc_id=smsc_id, steps=timeline(*scaled))
         message, _ = service.register(smsc_id, phone)
         now = timezone.now()  # as service.send records a message it sent
-        SentMessage.objects.filter(pk=message.pk).update(
-            sent_at=now, next_check_at=now + timezone.timedelta(seconds=first_check)
-        )
+        first_check = policy.first_check(now, config, push_module.arriving(config))
+        SentMessage.objects.filter(pk=message.pk).update(sent_at=now, next_check_at=first_check)
         if len(steps) == 3:
             final_at[message.pk] = sim.sent_at + scaled[-1][2]
     time.sleep(max(started + minutes * 60 / speed - time.monotonic(), 0))
@@ -282,10 +307,29 @@ def run(name: str, load, speed: float, minutes: float, smsc, endpoint: str, push
     }
 
     def median_delay(pks) -> str:
-        values = [(known[pk] - final_at[pk]) * speed for pk in pks]
-        return f"{statistics.median(values):.1f} s" if values else "-"
+        values = sorted((known[pk] - final_at[pk]) * speed for pk in pks)
+        p90 = values[int(0.9 * (len(values) - 1))] if values else 0
+        return f"{statistics.median(values):.1f} s / {p90:.1f} s" if values else "-"
 
     free = [pk for pk in due_final if pk in known and pk not in held]
+    final_status = {pk: str(rows[pk].status) for pk in due_final if pk in known}
+    dropped = pushes.lost if pushes is not None else set()
+    unpushed = [pk for pk in final_status if (rows[pk].smsc_id, final_status[pk]) in dropped]
+    pushed_at: dict[int, float] = {}  # pk -> when the endpoint got the final status's first push
+    for message_id, fields, at in ReceivedPush.objects.filter(message__isnull=False).values_list(
+        "message_id", "fields", "received_at"
+    ):
+        if message_id in final_status and fields.get("status") == final_status[message_id]:
+            pushed_at[message_id] = min(pushed_at.get(message_id, at.timestamp()), at.timestamp())
+
+    def split(pks) -> str:
+        """Median seconds from SMSC's final status to its push's arrival, and from there on."""
+        came = [(pushed_at[pk] - final_at[pk]) * speed for pk in pks if pk in pushed_at]
+        asked = [(known[pk] - pushed_at[pk]) * speed for pk in pks if pk in pushed_at]
+        if not came:
+            return "-"
+        return f"{statistics.median(came):.1f} s to arrive, then {statistics.median(asked):.1f} s to know"
+
     counters = PushCounter.objects.filter(account=DEFAULT_ACCOUNT)
     return {
         "name": name,
@@ -305,8 +349,14 @@ def run(name: str, load, speed: float, minutes: float, smsc, endpoint: str, push
                 if pushes.answer_times
                 else "-"
             ),
-            "learned messages asked < MIN_CHECK_INTERVAL before turning final (median delay)": (
+            "learned messages asked < MIN_CHECK_INTERVAL before turning final (median / p90 delay)": (
                 f"{len(held)} ({median_delay(held)}), the others {len(free)} ({median_delay(free)})"
+            ),
+            "final pushes that came (median)": split(final_status),
+            "learned messages whose final push was lost (median / p90 delay)": (
+                f"{len(unpushed)} ({median_delay(unpushed)}), the others "
+                f"{len(final_status) - len(unpushed)} "
+                f"({median_delay([pk for pk in final_status if pk not in unpushed])})"
             ),
             **(counters.values("matched", "unknown", "malformed").first() or {}),
         },

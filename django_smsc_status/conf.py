@@ -114,6 +114,12 @@ DEFAULTS: dict[str, Any] = {
     "PUSH_SECRET": "",
     # Pushes taken per account per second by one process; more are answered 429 untouched.
     "PUSH_RATE_LIMIT": 50,
+    # While pushes arrive for the account (one matched a message in the last 24 h), polling
+    # is the safety net for a lost push and backs off further: the first check this many
+    # seconds after sending, then BACKOFF_INITIAL's part is played by PUSH_BACKOFF_INITIAL.
+    # Defaults: checks 30, 90, 210, 450 ... s after sending (FIRST_CHECK_AFTER etc. otherwise).
+    "PUSH_FIRST_CHECK_AFTER": 30,
+    "PUSH_BACKOFF_INITIAL": 60,
     # More SMSC accounts, by name: {"kz": {"LOGIN": ..., "PASSWORD": ..., "ENDPOINT": ...}}.
     # Each takes the per-account keys; a key left out inherits the top-level value.
     "ACCOUNTS": {},
@@ -200,6 +206,8 @@ class SmscSettings:
     push_token: str = field(default="", repr=False)
     push_secret: str = field(default="", repr=False)
     push_rate_limit: int = 50
+    push_first_check_after: float = 30
+    push_backoff_initial: float = 60
     name: str = DEFAULT_ACCOUNT  # the account's name in settings and in SentMessage.account
 
     @property

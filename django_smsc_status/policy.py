@@ -9,7 +9,11 @@ Pure functions on a :class:`SentMessage` in memory (``engine`` locks, loads and 
   (``BACKOFF_INITIAL`` up to ``BACKOFF_MAX``, ± ``BACKOFF_JITTER``, never below
   ``MIN_CHECK_INTERVAL``); a change resets it. With the defaults a message sent through the
   app is checked 5 s after sending (``FIRST_CHECK_AFTER``, see ``service.send``), then 15, 20,
-  40, 80 ... s apart: most SMS are final within seconds, a few take minutes;
+  40, 80 ... s apart: most SMS are final within seconds, a few take minutes. While status
+  pushes arrive for the account (``push.arriving``) polling only catches lost pushes, and
+  ``PUSH_FIRST_CHECK_AFTER`` / ``PUSH_BACKOFF_INITIAL`` take those parts (30, 90, 210 ... s):
+  fewer requests, and a poll seldom lands just before a final push, which it would hold back
+  for ``MIN_CHECK_INTERVAL``;
 * final statuses and messages older than ``GIVE_UP_AFTER`` are not checked again;
 * an error keeps the stored status, is noted on the row and backs off (error 9:
   ``RATE_LIMIT_BACKOFF``);
@@ -99,9 +103,10 @@ def fit_raw(raw: Mapping[str, str]) -> dict[str, str]:
 
 
 def apply_answer(
-    row: SentMessage, answer: StatusResult, now: datetime, config: SmscSettings
+    row: SentMessage, answer: StatusResult, now: datetime, config: SmscSettings, *, pushes: bool = False
 ) -> StatusSnapshot | None:
     """Apply an answer to ``row`` in memory; the snapshot to write if the status changed.
+    ``pushes``: status pushes arrive for the account (the next check follows their schedule).
 
     ``status_changed_at`` holds SMSC's own time of the change (None when SMSC gives none), so
     "older" compares SMSC's clock with SMSC's clock, never with ours."""
@@ -137,13 +142,13 @@ def apply_answer(
                 "ignored stale status %s for message %s (stored %s)", answer.status, row.pk, row.status
             )
         row.check_attempts += 1
-        row.next_check_at = next_check(row, now, config)
+        row.next_check_at = next_check(row, now, config, pushes=pushes)
         return None
     row.status, row.err = answer.status, answer.err
     row.status_changed_at = changed_at
     row.is_final = is_final_status(answer.status)
     row.check_attempts = 0
-    row.next_check_at = next_check(row, now, config)
+    row.next_check_at = next_check(row, now, config, pushes=pushes)
     return StatusSnapshot(
         message=row,
         status=answer.status,
@@ -193,18 +198,31 @@ def retry_after(error: SmscError, config: SmscSettings | None = None) -> float |
     return getattr(config, error.retry_setting) if error.retry_setting else None
 
 
+def first_check(now: datetime, config: SmscSettings, pushes: bool = False) -> datetime:
+    """When a message sent ``now`` is first checked: ``FIRST_CHECK_AFTER``, or with status
+    pushes arriving for the account ``PUSH_FIRST_CHECK_AFTER`` (its push is expected first)."""
+    return now + timedelta(seconds=config.push_first_check_after if pushes else config.first_check_after)
+
+
 def next_check(
-    row: SentMessage, now: datetime, config: SmscSettings, delay: float | None = None
+    row: SentMessage,
+    now: datetime,
+    config: SmscSettings,
+    delay: float | None = None,
+    *,
+    pushes: bool = False,
 ) -> datetime | None:
     """Exponential backoff with jitter, capped, never sooner than ``MIN_CHECK_INTERVAL`` (a
-    message due before that could not be claimed anyway); None for final or given-up messages."""
+    message due before that could not be claimed anyway); None for final or given-up messages.
+    With ``pushes`` arriving for the account the backoff starts at ``PUSH_BACKOFF_INITIAL``."""
     if row.is_final:
         return None
     born = row.sent_at or row.created_at
     if born and (now - born).total_seconds() > config.give_up_after:
         return None
     if delay is None:
-        delay = min(config.backoff_initial * 2 ** min(row.check_attempts, 30), config.backoff_max)
+        initial = config.push_backoff_initial if pushes else config.backoff_initial
+        delay = min(initial * 2 ** min(row.check_attempts, 30), config.backoff_max)
     jitter = config.backoff_jitter
     seconds = max(delay * random.uniform(1 - jitter, 1 + jitter), config.min_check_interval)
     return now + timedelta(seconds=seconds)

@@ -7,6 +7,13 @@ worker asks SMSC through every existing limit within about a second. A forged, r
 reordered push therefore costs at most one status request per ``MIN_CHECK_INTERVAL`` (the
 claim in :func:`.limits.claim_messages`), and a lost one leaves the message to polling.
 
+A push whose ``status`` reads as "on the way" (:data:`ON_THE_WAY`: -1 waiting, 0 at the
+operator) triggers nothing: asking would only learn that, and the request would hold back the
+final status's push, which comes seconds later, for ``MIN_CHECK_INTERVAL``. It is counted and
+kept like any other. Any other or unreadable ``status`` is a trigger. While pushes arrive
+(:func:`arriving`) polling backs off further (``PUSH_FIRST_CHECK_AFTER``,
+``PUSH_BACKOFF_INITIAL``; :mod:`.policy`).
+
 The view answers ``OK`` at once: it never calls SMSC, and any failure after the token matched
 (a database error among them) is logged and still answered ``OK``: polling learns the status
 anyway, and an error would only make SMSC retry or stop calling. Responses other than ``OK``
@@ -32,6 +39,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
+from .codes import MessageStatus
 from .conf import SmscSettings, account_names, get_settings
 from .models import PushCounter, ReceivedPush, SentMessage
 from .policy import fit_raw
@@ -48,12 +56,16 @@ MAX_FIELDS = 50
 KEEP = 100
 #: URL parameters that say how SMSC encodes the push, not what it is about.
 URL_OPTIONS = frozenset({"charset", "fmt"})
+#: Pushed statuses that say more is to come: such a push makes nothing due.
+ON_THE_WAY = frozenset({MessageStatus.WAITING, MessageStatus.TRANSFERRED})
+#: Pushes count as arriving for an account while one matched a message this recently.
+ARRIVING_WITHIN = timedelta(hours=24)
 
 
 class Kind(str, enum.Enum):
     """What a push was; each is a :class:`PushCounter` field."""
 
-    MATCHED = "matched"  # a status push for a tracked message: made due, refresh queued
+    MATCHED = "matched"  # a status push for a tracked message: made due, refresh queued (unless ON_THE_WAY)
     UNKNOWN = "unknown"  # a status push for no tracked message
     INCOMING = "incoming"  # an incoming SMS (``mes``): not stored as a message
     CALL = "calls"  # a call confirmation (``waitcall=1``)
@@ -170,10 +182,30 @@ def handle(config: SmscSettings, fields: dict[str, str] | None) -> Kind:
             if config.push_secret and not checksum_ok(fields, config.push_secret):
                 kind = Kind.BAD_CHECKSUM
             else:
-                message = hint(config, smsc_id, phone)
+                act = tracked if on_the_way(fields) else hint  # "on the way": counted, not due
+                message = act(config, smsc_id, phone)
                 kind = Kind.MATCHED if message else Kind.UNKNOWN
     record(config, kind, fields, message)
     return kind
+
+
+def on_the_way(fields: dict[str, str]) -> bool:
+    """Whether the push's ``status`` reads as one of :data:`ON_THE_WAY` (a trigger otherwise)."""
+    try:
+        return int(fields.get("status", "").strip()) in ON_THE_WAY
+    except ValueError:
+        return False
+
+
+def arriving(config: SmscSettings) -> bool:
+    """Whether status pushes arrive for the account: it has a ``PUSH_TOKEN`` and a push matched
+    one of its messages within :data:`ARRIVING_WITHIN` (a query on at most :data:`KEEP`
+    rows; none without a token). Polling is then only the safety net (:mod:`.policy`)."""
+    if not config.push_token:
+        return False
+    since = timezone.now() - ARRIVING_WITHIN
+    pushes = ReceivedPush.objects.filter(account=config.name, kind=Kind.MATCHED.value, received_at__gte=since)
+    return pushes.exists()
 
 
 def checksum_ok(fields: dict[str, str], secret: str) -> bool:
@@ -187,6 +219,11 @@ def checksum_ok(fields: dict[str, str], secret: str) -> bool:
     return False
 
 
+def tracked(config: SmscSettings, smsc_id: str, phone: str) -> SentMessage | None:
+    """The account's message ``(smsc_id, phone)``, or None if none is tracked."""
+    return SentMessage.objects.filter(account=config.name, smsc_id=smsc_id, phone=phone).first()
+
+
 def hint(config: SmscSettings, smsc_id: str, phone: str) -> SentMessage | None:
     """Make the account's message ``(smsc_id, phone)`` due as soon as it may be asked about
     and, if that is now, queue its refresh; the message, or None if none is tracked.
@@ -197,7 +234,7 @@ def hint(config: SmscSettings, smsc_id: str, phone: str) -> SentMessage | None:
     stopped for a reason)."""
     from .tasks import enqueue_refresh  # tasks imports service, which the app loads first
 
-    row = SentMessage.objects.filter(account=config.name, smsc_id=smsc_id, phone=phone).first()
+    row = tracked(config, smsc_id, phone)
     if row is None or row.is_final or row.next_check_at is None or row.quarantine_reason:
         return row
     now = timezone.now()

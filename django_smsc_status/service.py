@@ -14,7 +14,7 @@ import itertools
 import logging
 import time
 from collections.abc import Callable, Generator, Iterable, Iterator
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 
 from django.core.exceptions import ImproperlyConfigured, ValidationError
@@ -23,7 +23,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from . import engine, limits
+from . import engine, limits, policy, push
 from .backoff import Backoff
 from .conf import DEFAULT_ACCOUNT, SmscSettings, UnknownAccount, account_names, get_settings
 from .exceptions import SmscAccountNotConfigured, SmscCallRefused, SmscError
@@ -113,7 +113,9 @@ def send(
     ``smsc_id`` gives the message your own id, ``time`` schedules it (SMSC's ``time``
     parameter, as its documentation writes it). On an SMSC or transport error nothing is
     recorded and the :class:`SmscError` propagates. The first check comes
-    ``FIRST_CHECK_AFTER`` seconds after sending (most SMS are delivered within seconds).
+    ``FIRST_CHECK_AFTER`` seconds after sending (most SMS are delivered within seconds), or
+    ``PUSH_FIRST_CHECK_AFTER`` while status pushes arrive (its push is expected first:
+    :func:`.push.arriving`).
     """
     config = get_settings(account)
     if isinstance(phones, str):
@@ -128,6 +130,7 @@ def send(
         lambda client: client.send_sms(",".join(numbers), text, sender=sender, smsc_id=own_id, time=time),
     )
     now = timezone.now()
+    first_check = policy.first_check(now, config, push.arriving(config))
     per_phone = result.sms_count // len(numbers) if result.sms_count else None
     rows = [
         SentMessage(
@@ -139,7 +142,7 @@ def send(
             sent_at=now,
             cost=result.cost if len(numbers) == 1 else None,
             sms_count=per_phone,
-            next_check_at=now + timedelta(seconds=config.first_check_after),
+            next_check_at=first_check,
         )
         for phone in numbers
     ]

@@ -62,7 +62,14 @@ def fast_polling(smsc_settings, monkeypatch):
     from django_smsc_status import conf
 
     monkeypatch.setattr(conf, "FLOORS", {})
-    smsc_settings.update(MIN_CHECK_INTERVAL=0, FIRST_CHECK_AFTER=0, BACKOFF_INITIAL=0, BACKOFF_JITTER=0)
+    smsc_settings.update(
+        MIN_CHECK_INTERVAL=0,
+        FIRST_CHECK_AFTER=0,
+        BACKOFF_INITIAL=0,
+        BACKOFF_JITTER=0,
+        PUSH_FIRST_CHECK_AFTER=0,
+        PUSH_BACKOFF_INITIAL=0,
+    )
     return smsc_settings
 
 

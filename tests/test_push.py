@@ -186,6 +186,64 @@ def test_final_message_is_not_asked_again(client, pushes_on, tracked, smsc_simul
     assert asked(smsc_simulator, message) == 0 and counters()["matched"] == 1
 
 
+# -- a status on the way is no trigger -----------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("status", ["0", "-1", " 0"])
+def test_a_push_of_a_status_on_the_way_makes_nothing_due(client, pushes_on, tracked, smsc_simulator, status):
+    """ "At the operator" (0) or "waiting" (-1) says more is to come: asking would only hold
+    back the final status's push. Counted and kept like any push, nothing asked or changed."""
+    message = tracked((-1,), (1, 0, 0))
+    SentMessage.objects.filter(pk=message.pk).update(next_check_at="2099-01-01T00:00Z")
+    before = SentMessage.objects.values().get(pk=message.pk)
+    assert post(client, {**status_push(message), "status": status}).status_code == 200
+    assert asked(smsc_simulator, message) == 0
+    assert SentMessage.objects.values().get(pk=message.pk) == before
+    assert counters() == {"received": 1, "matched": 1}
+    kept = ReceivedPush.objects.get()
+    assert (kept.kind, kept.message_id, kept.fields["status"]) == ("matched", message.pk, status)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("status", [None, "", "delivered", "1.0", "-2", "5", "99999999999999999999"])
+def test_a_push_whose_status_is_unreadable_or_not_on_the_way_is_a_trigger(
+    client, pushes_on, tracked, smsc_simulator, status
+):
+    """Only the two statuses known to mean "more to come" are skipped: anything else, a code
+    SMSC may add later included, costs one request as any push does."""
+    message = tracked((-1,), (1, 0, 0))
+    SentMessage.objects.filter(pk=message.pk).update(next_check_at="2099-01-01T00:00Z")
+    fields = status_push(message)
+    if status is None:
+        del fields["status"]
+    else:
+        fields["status"] = status
+    post(client, fields)
+    assert asked(smsc_simulator, message) == 1
+    assert SentMessage.objects.get(pk=message.pk).status == 1  # SMSC's answer
+
+
+@pytest.mark.django_db(transaction=True)
+def test_simulator_pushes_ask_once_per_message_at_its_final_status(
+    live_server, pushes_on, tracked, smsc_simulator
+):
+    """SMSC pushes 0 ("at the operator") 0.3 s after sending and the final status 0.3 s later:
+    only the final push makes the app ask, so nothing holds it back (no request in the last
+    ``MIN_CHECK_INTERVAL``) and each message costs exactly one request."""
+    messages = [tracked((-1,), (0, 0, 0.3), (1, 0, 0.6)), tracked((-1,), (0, 0, 0.3), (20, 1, 0.6))]
+    SentMessage.objects.update(next_check_at="2099-01-01T00:00Z")
+    with Pusher(smsc_simulator.smsc, {"alex": live_server.url + URL}) as pusher:
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and (
+            SentMessage.objects.filter(is_final=True).count() < 2 or pusher.counts["sent"] < 4
+        ):
+            time.sleep(0.05)
+    assert sorted(SentMessage.objects.values_list("status", flat=True)) == [1, 20]
+    assert pusher.counts == {"sent": 4} and counters()["matched"] == 4
+    assert [asked(smsc_simulator, m) for m in messages] == [1, 1]
+
+
 # -- encodings, methods, JSON --------------------------------------------------------------------
 
 

@@ -41,6 +41,74 @@ def test_a_sent_message_is_first_checked_seconds_after_sending(smsc_settings, sm
     assert message.next_check_at - message.sent_at == timedelta(seconds=5)  # FIRST_CHECK_AFTER
 
 
+# -- polling while status pushes arrive ----------------------------------------------------------
+
+PUSH_TOKEN = "pUsh-T0ken-for-schedule_0123456789"
+
+
+def matched_push(message, status: int = 1, **received):
+    """A status push the endpoint matched to ``message`` (as ``push.handle`` records it)."""
+    from django_smsc_status import push
+    from django_smsc_status.conf import get_settings
+    from django_smsc_status.models import ReceivedPush
+
+    config = get_settings(message.account)
+    push.record(config, push.Kind.MATCHED, {"id": message.smsc_id, "status": str(status)}, message)
+    if received:
+        ReceivedPush.objects.update(**received)
+
+
+@pytest.fixture
+def pushes_arrive(smsc_settings, smsc_simulator, tracked):
+    """Pushes on for the default account, one matched a message a moment ago; no jitter."""
+    smsc_settings.update(PUSH_TOKEN=PUSH_TOKEN, BACKOFF_JITTER=0)
+    matched_push(tracked((1,)))
+    return smsc_settings
+
+
+def test_with_pushes_arriving_the_first_check_comes_later(pushes_arrive, smsc_simulator):
+    """The push is expected first; the first poll (PUSH_FIRST_CHECK_AFTER) only catches a
+    lost one, and is seldom less than MIN_CHECK_INTERVAL before a final push it would hold back."""
+    (message,) = service.send("79991234567", "Your code is 1234")
+    assert message.next_check_at - message.sent_at == timedelta(seconds=30)
+
+
+@pytest.mark.parametrize("why", ["no token", "push a day old", "no push matched"])
+def test_without_pushes_arriving_the_first_check_is_as_ever(pushes_arrive, smsc_simulator, why):
+    from django_smsc_status.models import ReceivedPush
+
+    if why == "no token":
+        pushes_arrive["PUSH_TOKEN"] = ""
+    elif why == "push a day old":
+        ReceivedPush.objects.update(received_at=timezone.now() - timedelta(hours=24, seconds=1))
+    else:
+        ReceivedPush.objects.update(kind="unknown")
+    (message,) = service.send("79991234567", "Your code is 1234")
+    assert message.next_check_at - message.sent_at == timedelta(seconds=5)
+
+
+@pytest.mark.parametrize(("pushes", "after_change", "after_unchanged"), [(True, 60, 120), (False, 15, 20)])
+def test_with_pushes_arriving_polling_backs_off_further(
+    pushes_arrive, smsc_simulator, tracked, pushes, after_change, after_unchanged
+):
+    """After an answer: PUSH_BACKOFF_INITIAL (60 s) doubling, instead of BACKOFF_INITIAL (10 s,
+    raised to MIN_CHECK_INTERVAL) doubling. Each request is still the sweep's claim, spaced
+    by MIN_CHECK_INTERVAL."""
+    from django_smsc_status.models import ReceivedPush
+
+    if not pushes:
+        ReceivedPush.objects.all().delete()
+    message = tracked((-1,))
+    for delay in (after_change, after_unchanged):  # -1 is a change from nothing, then unchanged
+        before = timezone.now()
+        service.refresh(message)
+        message.refresh_from_db()
+        assert before + timedelta(seconds=delay) <= message.next_check_at
+        assert message.next_check_at <= timezone.now() + timedelta(seconds=delay)
+        SentMessage.objects.filter(pk=message.pk).update(last_checked_at=before - timedelta(minutes=1))
+    assert len(checks(smsc_simulator.smsc, message)) == 2
+
+
 # -- the following sweep --------------------------------------------------------------------------
 
 

@@ -19,7 +19,7 @@ from functools import partial
 from django.db import transaction
 from django.utils import timezone
 
-from .. import limits
+from .. import limits, push
 from ..backoff import Backoff
 from ..conf import SmscSettings
 from ..exceptions import SmscBusy, SmscCallRefused, SmscCircuitOpen, SmscError
@@ -364,6 +364,7 @@ class Run:
         results: dict[int, RefreshResult] = {}
         changes: dict[int, tuple[int | None, StatusSnapshot]] = {}  # pk -> (old status, snapshot)
         configs = {f.message.pk: f.lane.config for f in fetched}
+        pushes = {config.name: push.arriving(config) for config in set(configs.values())}
         with transaction.atomic():
             rows = SentMessage.objects.select_for_update().in_bulk([f.message.pk for f in fetched])
             now = timezone.now()  # after the lock: history's order is the order of application
@@ -374,7 +375,8 @@ class Run:
                 if item.sent and row.last_checked_at == item.stamp:
                     row.last_checked_at = item.finished_at  # our claim, used: when SMSC answered
                 old_status = row.status
-                results[row.pk] = _apply_one(row, item.answer, now, item.lane.config)
+                config = item.lane.config
+                results[row.pk] = _apply_one(row, item.answer, now, config, pushes[config.name])
                 if (snapshot := results[row.pk].snapshot) is not None:
                     changes[row.pk] = (old_status, snapshot)
             snapshots = {pk: snapshot for pk, (_old, snapshot) in changes.items()}

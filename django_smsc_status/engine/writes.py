@@ -54,13 +54,18 @@ def _announcer(message: SentMessage, old_status: int | None, snapshot: StatusSna
 
 
 def _apply_one(
-    row: SentMessage, answer: StatusResult | SmscError, now: datetime, config: SmscSettings
+    row: SentMessage,
+    answer: StatusResult | SmscError,
+    now: datetime,
+    config: SmscSettings,
+    pushes: bool = False,
 ) -> RefreshResult:
-    """``policy`` applied to one row in memory; a failure there becomes the row's outcome."""
+    """``policy`` applied to one row in memory; a failure there becomes the row's outcome.
+    ``pushes``: status pushes arrive for the row's account (``push.arriving``)."""
     try:
         if isinstance(answer, SmscError):
             return policy.record_error(row, answer, now, config)
-        snapshot = policy.apply_answer(row, answer, now, config)
+        snapshot = policy.apply_answer(row, answer, now, config, pushes=pushes)
     except Exception:
         logger.exception("applying SMSC's answer to message %s failed", row.pk)
         row.refresh_from_db()
