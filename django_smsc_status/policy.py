@@ -35,7 +35,6 @@ from typing import Any, cast
 from django.db import models
 from django.utils import timezone
 
-from .client import StatusResult
 from .codes import MessageStatus, is_final_status, lifecycle_rank
 from .conf import SmscSettings, get_settings
 from .exceptions import (
@@ -51,6 +50,7 @@ from .exceptions import (
 )
 from .models import SentMessage, StatusSnapshot
 from .outcomes import Outcome, RefreshResult
+from .soap import StatusResult
 from .validation import is_plausible_date
 
 logger = logging.getLogger(__name__)
