@@ -244,7 +244,7 @@ def run(name: str, load, speed: float, minutes: float, smsc, endpoint: str, push
     push_module.KEEP = 100_000  # every push's arrival, to split a delay into push and request
     smsc.reset()
     smsc.rate_window = 60 / speed
-    service.FOLLOW_PAUSE, service.FOLLOW_PAUSE_MAX = 0.05 / speed, 1.0 / speed
+    engine.sweep.FOLLOW_PAUSE, engine.sweep.FOLLOW_PAUSE_MAX = 0.05 / speed, 1.0 / speed
     engine.loop.FLUSH_SECONDS = 1.0 / speed
     config = get_settings()
 
