@@ -378,7 +378,7 @@ def main() -> None:
     from django_smsc_status.simulator.server import SimulatorServer
     from django_smsc_status.simulator.smsc import Smsc
 
-    conf.FLOORS = {}  # the floors are real seconds; here every setting is divided by --speed
+    conf.defaults.FLOORS = {}  # the floors are real seconds; here every setting is divided by --speed
     load = workload(args.messages, args.seed)
     print(f"B7 latency — {args.messages} messages sent over {SEND_SPAN} s, {args.minutes:g} min each,")
     print(f"time {args.speed:g}× compressed, seed {args.seed}; {machine()}")
