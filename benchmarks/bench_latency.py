@@ -244,7 +244,7 @@ def run(name: str, load, speed: float, minutes: float, smsc, endpoint: str, push
     push_module.KEEP = 100_000  # every push's arrival, to split a delay into push and request
     smsc.reset()
     smsc.rate_window = 60 / speed
-    service.FOLLOW_PAUSE, service.FOLLOW_PAUSE_MAX = 0.05 / speed, 1.0 / speed
+    engine.sweep.FOLLOW_PAUSE, engine.sweep.FOLLOW_PAUSE_MAX = 0.05 / speed, 1.0 / speed
     engine.loop.FLUSH_SECONDS = 1.0 / speed
     config = get_settings()
 
@@ -378,7 +378,7 @@ def main() -> None:
     from django_smsc_status.simulator.server import SimulatorServer
     from django_smsc_status.simulator.smsc import Smsc
 
-    conf.FLOORS = {}  # the floors are real seconds; here every setting is divided by --speed
+    conf.defaults.FLOORS = {}  # the floors are real seconds; here every setting is divided by --speed
     load = workload(args.messages, args.seed)
     print(f"B7 latency — {args.messages} messages sent over {SEND_SPAN} s, {args.minutes:g} min each,")
     print(f"time {args.speed:g}× compressed, seed {args.seed}; {machine()}")

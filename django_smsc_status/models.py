@@ -174,14 +174,10 @@ class StatusSnapshot(CodesMixin, models.Model):
         super().save(*args, **kwargs)
 
 
-#: How long an answer from SMSC proves a login's credentials (see ``AccountState.is_half_open``).
-LOGIN_PROOF_SECONDS = 300
-
-
 class AccountState(models.Model):
     """Per-login state at one site, shared by every process: the circuit breaker (error 2), IP
     blocks (4), and whether the login has proved itself since it was first used or since the
-    breaker opened, within the last ``LOGIN_PROOF_SECONDS`` (5 minutes; until then it is
+    breaker opened, within the last ``limits.LOGIN_PROOF_SECONDS`` (5 minutes; until then it is
     *half-open*: one request in flight at a time). Kept per site and login: SMSC counts one
     login at two sites separately."""
 
@@ -214,6 +210,8 @@ class AccountState(models.Model):
     def is_half_open(self) -> bool:
         """No answer from SMSC yet, or none for ``LOGIN_PROOF_SECONDS``: the next request goes
         alone, so a password changed meanwhile costs one request."""
+        from .limits import LOGIN_PROOF_SECONDS  # limits imports these models: not at the top
+
         if self.verified_at is None:
             return True
         return (timezone.now() - self.verified_at).total_seconds() > LOGIN_PROOF_SECONDS

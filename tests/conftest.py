@@ -61,7 +61,7 @@ def fast_polling(smsc_settings, monkeypatch):
     Lifts the floors that keep real settings within SMSC's limits (tests only)."""
     from django_smsc_status import conf
 
-    monkeypatch.setattr(conf, "FLOORS", {})
+    monkeypatch.setattr(conf.defaults, "FLOORS", {})  # read there
     smsc_settings.update(
         MIN_CHECK_INTERVAL=0,
         FIRST_CHECK_AFTER=0,
@@ -112,7 +112,7 @@ def spawn(smsc_settings):
             "PGDATABASE": str(db["NAME"]),
             "SMSC_TEST_MARIADB_DB": str(db["NAME"]),
             "SMSC_TEST_SETTINGS": json.dumps({**smsc_settings, **overrides}),
-            "SMSC_TEST_NO_FLOORS": "" if conf.FLOORS else "1",  # as lifted in this test
+            "SMSC_TEST_NO_FLOORS": "" if conf.defaults.FLOORS else "1",  # as lifted in this test
         }
         process = subprocess.Popen(
             [sys.executable, "-m", "tests.procs", role, *map(str, args)],

@@ -10,7 +10,7 @@
     python -m tests.procs refresh_many PK...      one refresh of these messages
 
 ``SMSC_TEST_SETTINGS`` holds the ``SMSC_STATUS`` dict as JSON (``SMSC_TEST_NO_FLOORS=1``: the
-test lifted ``conf.FLOORS``); the database comes from the environment as in
+test lifted ``conf.defaults.FLOORS``); the database comes from the environment as in
 ``tests.settings``. Each role prints ``ready`` when it has started.
 """
 
@@ -36,7 +36,7 @@ def main(role: str, *args: str) -> None:
     if os.environ.get("SMSC_TEST_NO_FLOORS") == "1":  # the test lifted them (fast_polling)
         from django_smsc_status import conf
 
-        conf.FLOORS = {}
+        conf.defaults.FLOORS = {}  # read there
     if role == "hold":
         limits.acquire_slots(get_settings(), int(args[0]))
         print("ready", flush=True)

@@ -15,7 +15,8 @@ from django.utils import timezone
 from django_smsc_status import service
 from django_smsc_status.conf import UnknownAccount, account_names, get_settings
 from django_smsc_status.exceptions import SmscAccountNotConfigured
-from django_smsc_status.models import LOGIN_PROOF_SECONDS, AccountState, SentMessage
+from django_smsc_status.limits import LOGIN_PROOF_SECONDS
+from django_smsc_status.models import AccountState, SentMessage
 from django_smsc_status.service import Outcome
 from django_smsc_status.simulator import timeline
 

@@ -16,8 +16,7 @@ def slow_smsc(fast_polling, smsc_simulator, tracked, monkeypatch):
     """100 due messages, SMSC answering in 0.1 s: 2.5 s of work for 4 slots; a request may
     take 1 s (TIMEOUT + CONNECT_TIMEOUT), and a run keeps 0.5 s to finish."""
     fast_polling.update(TIMEOUT=0.5, CONNECT_TIMEOUT=0.5)
-    monkeypatch.setattr(engine, "FINISH_MARGIN", 0.5)  # read by service
-    monkeypatch.setattr(engine.loop, "FINISH_MARGIN", 0.5)  # read by the run
+    monkeypatch.setattr(engine.loop, "FINISH_MARGIN", 0.5)  # read by the run and the sweep
     smsc_simulator.smsc.latency = 0.1
     for _ in range(100):
         tracked((-1,))

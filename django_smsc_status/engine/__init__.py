@@ -1,9 +1,9 @@
 """How a refresh runs: claims, one request thread per leased slot, and writing the answers.
 
-``service`` decides what to refresh and calls :class:`Run` with one :class:`Lane` per SMSC
-account, each with its own request slots and a source of that account's messages
-(:class:`Listed` for a caller's selection, :class:`Due` for the sweep). The lanes are served in
-turn from one calling thread, so accounts run in parallel and none starves another:
+``service`` says what to refresh; ``sweep`` groups it per SMSC account and calls :class:`Run`
+with one :class:`Lane` per account, each with its own leased request slots and a source of that
+account's messages (:class:`Listed` for a caller's selection, :class:`Due` for the sweep). The
+lanes are served in turn from one calling thread, so accounts run in parallel and none starves another:
 
 1. Messages are **claimed** just before a slot can take them (``limits.claim_messages`` /
    ``limits.claim_due``): a conditional UPDATE stamps ``last_checked_at`` with the latest moment
@@ -16,12 +16,15 @@ turn from one calling thread, so accounts run in parallel and none starves anoth
    ``SELECT ... FOR UPDATE`` where the database has it), row by row if a batch fails. How an
    answer changes a message is ``policy``'s business; ``status_changed`` is sent after commit.
 
-The package: ``lanes`` (lanes and their sources, claiming), ``loop`` (:class:`Run`), ``gate``
+The package: ``sweep`` (the sweep's passes and a selection's lanes, behind ``service``),
+``lanes`` (lanes and their sources, claiming), ``loop`` (:class:`Run`), ``gate``
 (where signals may raise) and ``writes`` (applying answers). ``from django_smsc_status import
 engine`` and ``engine.<name>`` reach every public name; a setting read inside the loop, such as
-``FINISH_MARGIN`` or ``FLUSH_SECONDS``, is ``engine.loop.<name>``.
+``FINISH_MARGIN`` or ``FLUSH_SECONDS``, is ``engine.loop.<name>`` (``FOLLOW_PAUSE``:
+``engine.sweep``).
 """
 
+from . import sweep  # noqa: F401 - engine.sweep, where FOLLOW_PAUSE is read
 from .gate import HELD_SIGNALS
 from .lanes import QUEUE_SPAN, Allowance, Due, Lane, Listed, refused, too_soon
 from .loop import (

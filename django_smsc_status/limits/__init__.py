@@ -40,12 +40,14 @@ The package, by concern (``from django_smsc_status import limits`` and ``limits.
 every public name below):
 
 * ``slots``: SMSC's numbers and the :class:`RequestSlot` rows counting them;
-* ``breaker``: pauses, the half-open rule, the authorisation and error budgets;
+* ``breaker``: pauses, the half-open rule (``LOGIN_PROOF_SECONDS``), the authorisation and
+  error budgets;
 * ``leases``: :class:`SlotLease` and taking slots;
 * ``claims``: the per-message limit.
 """
 
 from .breaker import (
+    LOGIN_PROOF_SECONDS,
     LoginStatus,
     auth_budget,
     ensure_open,
@@ -98,6 +100,7 @@ __all__ = [
     "ERROR_HOLDER",
     "ERROR_RESERVE",
     "ERROR_WINDOW",
+    "LOGIN_PROOF_SECONDS",
     "SITE_SLOTS",
     "UNPROVEN",
     "LoginStatus",

@@ -22,7 +22,7 @@ from ..exceptions import (
     SmscInvalidRequest,
     SmscTransportError,
 )
-from ..models import LOGIN_PROOF_SECONDS, AccountState
+from ..models import AccountState
 from .slots import (
     AUTH_ERROR_HOLDER,
     AUTH_ERROR_WINDOW,
@@ -37,6 +37,10 @@ from .slots import (
 )
 
 logger = logging.getLogger(__name__)
+
+#: How long an answer from SMSC proves a login's credentials: after that the login is half-open
+#: again (``AccountState.is_half_open``, :func:`mark_verified`).
+LOGIN_PROOF_SECONDS = 300
 
 
 def _state(config: SmscSettings):
