@@ -284,8 +284,9 @@ def refresh_due(
     the first pass the sweep keeps claiming what becomes due until ``follow`` seconds after it
     began (and before ``time_limit``'s last request), so a message is asked within about a
     second of its ``next_check_at``, not at the next scheduled run. While nothing can be
-    claimed it sleeps until the next message is due, at most ``FOLLOW_PAUSE_MAX``, and longer
-    each time a due message cannot be claimed (another sweep holds it). It stops following
+    claimed it sleeps until the next message is due, at most
+    ``engine.sweep.FOLLOW_PAUSE_MAX``, and longer each time a due message cannot be claimed
+    (another sweep holds it). It stops following
     once an account is paused or cannot get a request slot (the next scheduled run tries again)
     and when ``limit`` is used up. Several following sweeps share the due messages as
     overlapping sweeps always do.

@@ -240,7 +240,7 @@ def test_account_passwords_stay_out_of_reprs(settings):
         "PASSWORD": "top-Secret-1",
         "ACCOUNTS": {"kz": {"LOGIN": "kz", "PASSWORD": "kz-Secret-2", "API_KEY": "kz-Key-3"}},
     }
-    from django_smsc_status.conf import _user_settings
+    from django_smsc_status.conf.accounts import _user_settings
 
     shown = repr(_user_settings()) + repr(get_settings("kz")) + str(get_settings("kz"))
     for secret in ("top-Secret-1", "kz-Secret-2", "kz-Key-3"):

@@ -18,7 +18,7 @@ inheritance and the cached settings). ``conf.<name>`` reaches every name below; 
 read as ``conf.defaults.FLOORS``, so lift it there.
 """
 
-from .accounts import UnknownAccount, _user_settings, account_names, get_settings
+from .accounts import UnknownAccount, account_names, get_settings
 from .defaults import (
     ACCOUNT_NAME,
     CREDENTIALS,
@@ -50,7 +50,6 @@ __all__ = [
     "Retention",
     "SmscSettings",
     "UnknownAccount",
-    "_user_settings",
     "account_names",
     "get_settings",
     "site_of",
