@@ -308,3 +308,68 @@ class PruneProgress(models.Model):
 
     def __str__(self) -> str:
         return f"{self.phase} from #{self.next_pk}"
+
+
+class StatsTally(models.Model):
+    """Delivery figures of one sending day, precomputed on PostgreSQL (``tallies``): how many
+    messages and what they cost, per (day, account, status, final, has a sending time) and one
+    grouping ``kind`` (err, operator, region; ``seconds``: whole seconds from sending to the
+    final status, the histogram behind ``median_seconds``). Kept exact by database triggers
+    through :class:`StatsTallyDelta`; never written by Python but by ``tallies.compact``."""
+
+    day = models.DateField()
+    account = models.CharField(max_length=40)
+    kind = models.CharField(max_length=8)
+    key = models.CharField(max_length=200, null=True)
+    status = models.IntegerField(null=True)
+    is_final = models.BooleanField()
+    has_sent = models.BooleanField()
+    n = models.BigIntegerField()
+    cost = models.DecimalField(max_digits=20, decimal_places=4)
+
+    class Meta:
+        # the unique index (NULLS NOT DISTINCT) that compaction upserts on is PostgreSQL's own,
+        # made by migration 0012 with the triggers
+        default_permissions = ()
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.account} {self.kind}={self.key}: {self.n}"
+
+
+class StatsTallyDelta(models.Model):
+    """One change to the tallies, written by the triggers on ``SentMessage`` (+1 for a row as
+    it is now, -1 for a row as it was): append-only, so concurrent sweeps never wait for each
+    other on a tally row; ``tallies.compact`` folds them into :class:`StatsTally`."""
+
+    sign = models.SmallIntegerField()
+    day = models.DateField()
+    account = models.CharField(max_length=40)
+    status = models.IntegerField(null=True)
+    is_final = models.BooleanField()
+    has_sent = models.BooleanField()
+    err = models.IntegerField(null=True)
+    operator = models.CharField(max_length=100)
+    region = models.CharField(max_length=200)
+    seconds = models.BigIntegerField(null=True)
+    cost = models.DecimalField(max_digits=12, decimal_places=4, null=True)
+
+    class Meta:
+        default_permissions = ()
+
+    def __str__(self) -> str:
+        return f"{self.sign:+d} {self.day} {self.account}"
+
+
+class TallyState(models.Model):
+    """The time zone the tallies' days are in (the triggers' own; one row). The fast path of
+    ``stats`` is used only while it is the site's ``TIME_ZONE``; ``smsc_status tallies
+    --rebuild`` moves them to another."""
+
+    time_zone = models.CharField(max_length=100)
+    rebuilt_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        default_permissions = ()
+
+    def __str__(self) -> str:
+        return self.time_zone

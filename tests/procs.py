@@ -8,6 +8,7 @@
                                           PAUSE: seconds its caller takes over each answer
     python -m tests.procs refresh SECONDS PK...   manual refreshes of random messages
     python -m tests.procs refresh_many PK...      one refresh of these messages
+    python -m tests.procs compact SECONDS     fold the stats deltas into the tallies, over and over
 
 ``SMSC_TEST_SETTINGS`` holds the ``SMSC_STATUS`` dict as JSON (``SMSC_TEST_NO_FLOORS=1``: the
 test lifted ``conf.defaults.FLOORS``); the database comes from the environment as in
@@ -47,6 +48,13 @@ def main(role: str, *args: str) -> None:
         while time.monotonic() < until:
             service.refresh_due()
             time.sleep(0.1)
+    elif role == "compact":
+        from django_smsc_status import tallies
+
+        until = time.monotonic() + float(args[0])
+        while time.monotonic() < until:
+            tallies.compact()
+            time.sleep(0.05)
     elif role == "follow":
         service.refresh_due(follow=float(args[0]))
     elif role == "sweep_alarm":

@@ -1,0 +1,196 @@
+"""Per-day tallies of the delivery figures, kept exact by PostgreSQL triggers (issue 23).
+
+At ten million messages a ``GROUP BY`` over every matching row takes seconds. On PostgreSQL
+three triggers on the messages table write one *delta* row per change of a figure-bearing
+column (``+1`` for the row as it is now, ``-1`` for the row as it was): an INSERT one, an
+UPDATE of account, status, finality, error, operator, region, cost or a time two, a DELETE
+(prune) one. The sweep's other updates (``next_check_at``, ``check_attempts`` …) write nothing:
+the UPDATE trigger has a ``WHEN`` clause. Deltas are append-only, so concurrent sweeps never
+wait on one another for a tally row (no lock contention, no deadlock);
+:func:`compact` folds them, in one transaction, into :class:`~models.StatsTally` rows per
+(local sending day, account, status, final, has ``sent_at``, grouping kind, key). A read adds
+the tallies and the deltas not folded yet in one statement (one snapshot: exact to the row).
+
+Each grouping kind has its own row set, so the cardinality stays small: ``err`` (which also
+answers day, status, account and no grouping), ``operator``, ``region``, and ``seconds``
+(whole seconds from sending to the final status: the histogram ``median_seconds`` is read
+from, see ``stats``).
+
+The days are the local days of the time zone the triggers were made with (``TallyState``):
+:func:`install` (migration 0012, ``smsc_status tallies --rebuild``) bakes ``TIME_ZONE`` into the
+trigger function and recounts every message. A message sent before ``validation.EARLIEST_DATE``
+has no day and is not tallied: such rows (and anything past tomorrow, which the moving upper
+end of ``validation.date_window`` may reach) are always counted live.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.db import connection, transaction
+
+from .models import SentMessage, StatsTally, StatsTallyDelta, TallyState
+from .validation import EARLIEST_DATE
+
+logger = logging.getLogger(__name__)
+
+MESSAGES = SentMessage._meta.db_table
+TALLY = StatsTally._meta.db_table
+DELTA = StatsTallyDelta._meta.db_table
+STATE = TallyState._meta.db_table
+
+#: The columns the figures depend on: an UPDATE that changes none of them writes no delta.
+WATCHED = (
+    "account",
+    "status",
+    "is_final",
+    "err",
+    "operator",
+    "region",
+    "cost",
+    "sent_at",
+    "created_at",
+    "status_changed_at",
+)
+DELTA_COLUMNS = "sign, day, account, status, is_final, has_sent, err, operator, region, seconds, cost"
+TALLY_KEY = "kind, day, account, key, status, is_final, has_sent"
+#: compact() runs one at a time (a second one returns at once): an advisory lock's id.
+COMPACT_LOCK = 0x5D5C_7A11
+
+
+def enabled() -> bool:
+    """Tallies exist on this database (PostgreSQL; elsewhere ``stats`` stays live)."""
+    return connection.vendor == "postgresql"
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _delta_insert(record: str, sign: int, time_zone: str) -> str:
+    """The trigger's INSERT of one delta row for ``record`` (``NEW`` or ``OLD``)."""
+    sent = f"coalesce({record}.sent_at, {record}.created_at)"
+    earliest = _literal(EARLIEST_DATE.isoformat())
+    seconds = (
+        f"CASE WHEN {record}.is_final AND {record}.status_changed_at >= {earliest} "
+        f"THEN floor(extract(epoch FROM {record}.status_changed_at - {sent}))::bigint END"
+    )
+    return (
+        f"IF {sent} >= {earliest} THEN INSERT INTO {DELTA} ({DELTA_COLUMNS}) VALUES ({sign}, "
+        f"({sent} AT TIME ZONE {_literal(time_zone)})::date, {record}.account, {record}.status, "
+        f"{record}.is_final, {record}.sent_at IS NOT NULL, {record}.err, {record}.operator, "
+        f"{record}.region, {seconds}, {record}.cost); END IF;"
+    )
+
+
+def function_sql(time_zone: str) -> str:
+    """The trigger function, with ``time_zone``'s days baked in."""
+    return f"""
+CREATE OR REPLACE FUNCTION smsc_status_tally_delta() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP IN ('UPDATE', 'DELETE') THEN {_delta_insert("OLD", -1, time_zone)} END IF;
+    IF TG_OP IN ('UPDATE', 'INSERT') THEN {_delta_insert("NEW", 1, time_zone)} END IF;
+    RETURN NULL;
+END $$;
+"""
+
+
+def triggers_sql() -> list[str]:
+    changed = " OR ".join(f"OLD.{c} IS DISTINCT FROM NEW.{c}" for c in WATCHED)
+    run = "FOR EACH ROW EXECUTE FUNCTION smsc_status_tally_delta()"
+    return [
+        f"CREATE TRIGGER smsc_status_tally_ins AFTER INSERT ON {MESSAGES} {run}",
+        f"CREATE TRIGGER smsc_status_tally_upd AFTER UPDATE OF {', '.join(WATCHED)} ON {MESSAGES} "
+        f"FOR EACH ROW WHEN ({changed}) EXECUTE FUNCTION smsc_status_tally_delta()",
+        f"CREATE TRIGGER smsc_status_tally_del AFTER DELETE ON {MESSAGES} {run}",
+        # the upsert's arbiter; also the reads' index (kind and day lead)
+        f"CREATE UNIQUE INDEX smsc_status_tally_key ON {TALLY} ({TALLY_KEY}) NULLS NOT DISTINCT",
+    ]
+
+
+REVERSE_SQL = [
+    f"DROP TRIGGER IF EXISTS smsc_status_tally_ins ON {MESSAGES}",
+    f"DROP TRIGGER IF EXISTS smsc_status_tally_upd ON {MESSAGES}",
+    f"DROP TRIGGER IF EXISTS smsc_status_tally_del ON {MESSAGES}",
+    "DROP FUNCTION IF EXISTS smsc_status_tally_delta()",
+    "DROP INDEX IF EXISTS smsc_status_tally_key",
+]
+
+#: One delta row as a row of each kind (``seconds``: final messages with a change time only).
+_KINDS_SQL = " UNION ALL ".join(
+    f"SELECT '{kind}' AS kind, day, account, {key} AS key, status, is_final, has_sent, sign, cost "
+    f"FROM {{source}}{where}"
+    for kind, key, where in (
+        ("err", "err::text", ""),
+        ("operator", "operator", ""),
+        ("region", "region", ""),
+        ("seconds", "seconds::text", " WHERE seconds IS NOT NULL"),
+    )
+)
+
+
+def compact(using=None) -> int:
+    """Fold the deltas into the tallies, in one transaction; returns how many were folded
+    (0 also when another compaction is running: it folds them). Called by the scheduled
+    sweep and prune tasks; safe at any time, from any process."""
+    conn = using or connection
+    if conn.vendor != "postgresql":
+        return 0
+    with transaction.atomic(using=conn.alias), conn.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [COMPACT_LOCK])
+        if not cursor.fetchone()[0]:
+            return 0
+        cursor.execute(
+            f"""
+            WITH moved AS (DELETE FROM {DELTA} RETURNING {DELTA_COLUMNS}),
+            parts AS ({_KINDS_SQL.format(source="moved")}),
+            folded AS (
+                INSERT INTO {TALLY} ({TALLY_KEY}, n, cost)
+                SELECT {TALLY_KEY}, sum(sign), coalesce(sum(sign * cost), 0) FROM parts
+                GROUP BY {TALLY_KEY}
+                ON CONFLICT ({TALLY_KEY}) DO UPDATE
+                SET n = {TALLY}.n + EXCLUDED.n, cost = {TALLY}.cost + EXCLUDED.cost
+                RETURNING id, n
+            )
+            SELECT (SELECT count(*) FROM moved), array(SELECT id FROM folded WHERE n = 0)
+            """
+        )
+        moved, empty = cursor.fetchone()
+        if empty:  # groups whose every message left (pruned, or changed status)
+            cursor.execute(f"DELETE FROM {TALLY} WHERE id = ANY(%s) AND n = 0", [empty])
+    return moved
+
+
+def install(time_zone: str | None = None, using=None) -> None:
+    """(Re)make the trigger function for ``time_zone`` (default ``TIME_ZONE``) and recount
+    every message into the tallies, in one transaction: writers of messages wait for it (the
+    table is locked against writes while it counts, so no change is lost or counted twice)."""
+    time_zone = time_zone or settings.TIME_ZONE
+    earliest = _literal(EARLIEST_DATE.isoformat())
+    sent = "coalesce(sent_at, created_at)"
+    conn = using or connection
+    with transaction.atomic(using=conn.alias), conn.cursor() as cursor:
+        cursor.execute(f"LOCK TABLE {MESSAGES} IN SHARE MODE")
+        cursor.execute(function_sql(time_zone))
+        cursor.execute(f"TRUNCATE {TALLY}, {DELTA}")
+        source = f"""(SELECT 1 AS sign, ({sent} AT TIME ZONE {_literal(time_zone)})::date AS day,
+            account, status, is_final, sent_at IS NOT NULL AS has_sent, err, operator, region,
+            CASE WHEN is_final AND status_changed_at >= {earliest}
+                THEN floor(extract(epoch FROM status_changed_at - {sent}))::bigint END AS seconds,
+            cost FROM {MESSAGES} WHERE {sent} >= {earliest}) AS m"""
+        cursor.execute(
+            f"INSERT INTO {TALLY} ({TALLY_KEY}, n, cost) "
+            f"SELECT {TALLY_KEY}, count(*), coalesce(sum(cost), 0) "
+            f"FROM ({_KINDS_SQL.format(source=source)}) AS parts GROUP BY {TALLY_KEY}"
+        )
+        cursor.execute(f"DELETE FROM {STATE}")
+        cursor.execute(f"INSERT INTO {STATE} (time_zone, rebuilt_at) VALUES (%s, now())", [time_zone])
+
+
+def current_time_zone() -> str | None:
+    """The time zone the tallies are in (None: no tallies on this database)."""
+    if not enabled():
+        return None
+    row = TallyState.objects.values_list("time_zone", flat=True).first()
+    return row

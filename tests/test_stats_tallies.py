@@ -1,0 +1,244 @@
+"""The per-day tallies (PostgreSQL) answer exactly what a direct GROUP BY answers.
+
+After random inserts, status, account and operator changes, deletes and prunes, and while
+sweeping OS processes write (concurrent compaction included), ``stats(..., tally=...)`` equals
+the live ``stats(...)`` for every grouping and every filter the tallies can take, in a constant
+number of queries. On SQLite and MariaDB there are no tallies: the same calls are live (the
+comparisons still run, and show the fallback).
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.db.models import Q
+from django.test.utils import CaptureQueriesContext, override_settings
+from django.utils import timezone
+
+from django_smsc_status import retention, service, stats_tallied, tallies
+from django_smsc_status.models import SentMessage, StatsTally, StatsTallyDelta
+from django_smsc_status.stats import GROUPS, TallyFilter
+
+UTC = dt_timezone.utc
+PG = pytest.mark.skipif("connection.vendor != 'postgresql'")
+GROUPINGS = [*GROUPS, None]
+STATUSES = [None, -1, 0, 1, 2, 3, 4, 20, 22, 25, 102]
+FINAL = {1, 3, 4, 20, 22, 25}
+OPERATORS = ["MTS", "Beeline", "", "Tele2"]
+REGIONS = ["Moscow", "Kazan", "", "Omsk"]
+ACCOUNTS = ["default", "kz", "old"]
+
+
+def messages_queryset(spec: TallyFilter):
+    """What the API's filters make of ``spec``."""
+    qs = SentMessage.objects.all()
+    if spec.sent_after is not None:
+        qs = qs.filter(sent_at__gte=spec.sent_after)
+    if spec.sent_before is not None:
+        qs = qs.filter(sent_at__lt=spec.sent_before)
+    if spec.account is not None:
+        qs = qs.filter(account=spec.account)
+    if spec.statuses is not None:
+        codes = [s for s in spec.statuses if s is not None]
+        none = Q(status__isnull=True) if None in spec.statuses else Q(pk__in=[])
+        qs = qs.filter(Q(status__in=codes) | none)
+    if spec.is_final is not None:
+        qs = qs.filter(is_final=spec.is_final)
+    return qs
+
+
+def specs(now: datetime) -> list[TallyFilter]:
+    tz = timezone.get_default_timezone()
+    midnight = datetime.combine((now - timedelta(days=10)).astimezone(tz).date(), datetime.min.time(), tzinfo=tz)
+    return [
+        TallyFilter(),
+        TallyFilter(account="kz"),
+        TallyFilter(statuses=(1, 20)),
+        TallyFilter(statuses=(None, -1)),
+        TallyFilter(is_final=False),
+        TallyFilter(is_final=True, account="default"),
+        TallyFilter(sent_after=midnight),  # a whole day
+        TallyFilter(sent_after=midnight + timedelta(hours=5, minutes=7)),  # a partial first day
+        TallyFilter(sent_before=midnight + timedelta(days=3, hours=13)),
+        TallyFilter(sent_after=midnight - timedelta(days=5), sent_before=midnight + timedelta(days=1)),
+        TallyFilter(sent_after=midnight + timedelta(hours=1), sent_before=midnight + timedelta(hours=2)),
+        TallyFilter(sent_after=now - timedelta(days=30), statuses=(1,), account="kz", is_final=True),
+    ]
+
+
+def assert_exact(now: datetime | None = None) -> None:
+    """Every grouping and filter: the tallied answer is the live one."""
+    if connection.vendor == "postgresql":
+        assert stats_tallied.usable()
+    for spec in specs(now or timezone.now()):
+        qs = messages_queryset(spec)
+        for group_by in GROUPINGS:
+            live = service.stats(qs, group_by)
+            tallied = service.stats(qs, group_by, tally=spec)
+            assert tallied == live, (spec, group_by)
+            assert service.stats(qs, group_by, limit=2, tally=spec) == live[:2], (spec, group_by)
+
+
+def random_message(rng: random.Random, i: int, now: datetime) -> SentMessage:
+    sent = now - timedelta(seconds=rng.randrange(0, 40 * 86400))
+    if rng.random() < 0.03:
+        sent = datetime(1999, 12, 31, 23, 30, tzinfo=UTC)  # before the window: no day
+    elif rng.random() < 0.03:
+        sent = now + timedelta(days=rng.choice([0.5, 3]))  # tomorrow and later: live
+    status = rng.choice(STATUSES)
+    final = status in FINAL
+    return SentMessage(
+        smsc_id=str(10_000 + i),
+        phone=f"7999{i:07d}",
+        account=rng.choice(ACCOUNTS),
+        sent_at=None if rng.random() < 0.1 else sent,
+        created_at=sent,
+        status=status,
+        err=rng.choice([None, 0, 1, 7]),
+        is_final=final,
+        operator=rng.choice(OPERATORS),
+        region=rng.choice(REGIONS),
+        cost=rng.choice([None, Decimal("1.5000"), Decimal("2.2500")]),
+        status_changed_at=sent + timedelta(seconds=rng.randrange(1, 4000) + rng.random()) if final else None,
+    )
+
+
+def change_randomly(rng: random.Random, now: datetime, rounds: int) -> None:
+    pks = list(SentMessage.objects.values_list("pk", flat=True))
+    for _ in range(rounds):
+        pk = rng.choice(pks)
+        what = rng.randrange(6)
+        qs = SentMessage.objects.filter(pk=pk)
+        if what == 0:
+            status = rng.choice(STATUSES)
+            qs.update(status=status, is_final=status in FINAL, status_changed_at=now - timedelta(seconds=rng.randrange(9000)))
+        elif what == 1:
+            qs.update(account=rng.choice(ACCOUNTS), operator=rng.choice(OPERATORS))
+        elif what == 2:
+            message = qs.first()
+            if message:  # save(): every column written, the WHEN clause sorts out the rest
+                message.region, message.cost = rng.choice(REGIONS), Decimal("0.7500")
+                message.save()
+        elif what == 3:
+            qs.delete()
+        elif what == 4:
+            qs.update(next_check_at=now, check_attempts=3)  # the sweep's bookkeeping: no delta
+        else:
+            qs.update(sent_at=now - timedelta(days=rng.randrange(20), hours=rng.randrange(24)))
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("zone", ["UTC", "Europe/Moscow", "America/New_York"])
+def test_tallies_equal_a_direct_group_by_after_random_changes(zone):
+    rng = random.Random(23)
+    with override_settings(TIME_ZONE=zone):
+        tallies.install() if tallies.enabled() else None  # the days of this zone
+        now = timezone.now()
+        SentMessage.objects.bulk_create(random_message(rng, i, now) for i in range(400))
+        assert_exact()  # from the deltas alone
+        tallies.compact()
+        assert_exact()
+        change_randomly(rng, now, 300)
+        assert_exact()  # tallies and new deltas
+        tallies.compact()
+        assert_exact()
+        if tallies.enabled():
+            assert not StatsTallyDelta.objects.exists()
+            assert not StatsTally.objects.filter(n=0).exists()  # emptied groups go
+
+
+@pytest.mark.django_db
+def test_a_recount_matches_the_triggers():
+    """``install`` (the migration's backfill, ``--rebuild``) counts what the triggers counted."""
+    if not tallies.enabled():
+        pytest.skip("tallies are PostgreSQL's")
+    rng = random.Random(5)
+    now = timezone.now()
+    SentMessage.objects.bulk_create(random_message(rng, i, now) for i in range(300))
+    change_randomly(rng, now, 200)
+    tallies.compact()
+    columns = ("kind", "day", "account", "key", "status", "is_final", "has_sent", "n", "cost")
+    kept = set(StatsTally.objects.values_list(*columns))
+    tallies.install()
+    assert set(StatsTally.objects.values_list(*columns)) == kept and kept
+
+
+@pytest.mark.django_db
+def test_the_sweeps_bookkeeping_writes_no_delta():
+    if not tallies.enabled():
+        pytest.skip("tallies are PostgreSQL's")
+    message = SentMessage.objects.create(smsc_id="1", phone="79990000001", sent_at=timezone.now())
+    assert StatsTallyDelta.objects.count() == 1
+    SentMessage.objects.filter(pk=message.pk).update(
+        next_check_at=timezone.now(), check_attempts=2, last_checked_at=timezone.now(), refresh_queued_at=None
+    )
+    message.save()  # every column written, none changed
+    assert StatsTallyDelta.objects.count() == 1
+    SentMessage.objects.filter(pk=message.pk).update(status=1, is_final=True, status_changed_at=timezone.now())
+    assert StatsTallyDelta.objects.count() == 3  # -1 as it was, +1 as it is
+
+
+@pytest.mark.django_db
+def test_prune_keeps_the_tallies_exact():
+    rng = random.Random(7)
+    now = timezone.now()
+    SentMessage.objects.bulk_create(random_message(rng, i, now) for i in range(300))
+    tallies.compact()
+    retention.prune(None, 20, batch_size=50)
+    assert SentMessage.objects.count() < 300
+    assert_exact()
+    tallies.compact()
+    assert_exact()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("group_by", GROUPINGS)
+def test_queries_per_request_are_constant(group_by):
+    rng = random.Random(1)
+    now = timezone.now()
+    counts = []
+    for size in (20, 400):
+        SentMessage.objects.bulk_create(random_message(rng, i + len(counts) * 1000, now) for i in range(size))
+        spec = TallyFilter(sent_after=now - timedelta(days=7, hours=3))
+        with CaptureQueriesContext(connection) as queries:
+            service.stats(messages_queryset(spec), group_by, tally=spec)
+        counts.append(len(queries))
+    assert counts[0] == counts[1]
+    if tallies.enabled():  # the time zone, the figures, and the histogram for medians
+        assert counts[0] == (3 if group_by in (None, "day") else 2)
+
+
+# -- concurrent sweeps and compactions (real processes) ---------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_exact_under_concurrent_sweeps_and_compactions(fast_polling, smsc_simulator, tracked, spawn):
+    """Three sweeping processes and one compacting over and over while the statuses change:
+    no deadlock, no error, and afterwards the tallies are the direct GROUP BY."""
+    if not tallies.enabled():
+        pytest.skip("tallies are PostgreSQL's")
+    smsc_simulator.smsc.latency = 0.01
+    messages = [tracked((-1,), (0,), (1,), by_checks=True) for _ in range(60)]
+    SentMessage.objects.filter(pk__in=[m.pk for m in messages[::3]]).update(operator="MTS", region="Omsk")
+    workers = [spawn("sweep", 8) for _ in range(3)]
+    compactor = spawn("compact", 8)
+    deadline = time.monotonic() + 8
+    while time.monotonic() < deadline:
+        tallies.compact()
+        assert_exact()
+        time.sleep(0.2)
+    for process in [*workers, compactor]:
+        out, _ = process.communicate(timeout=60)
+        assert process.returncode == 0, out
+    assert SentMessage.objects.filter(is_final=True).exists()
+    assert_exact()
+    tallies.compact()
+    assert_exact()
+    assert not StatsTallyDelta.objects.exists()
