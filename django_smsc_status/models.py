@@ -359,17 +359,3 @@ class StatsTallyDelta(models.Model):
     def __str__(self) -> str:
         return f"{self.sign:+d} {self.day} {self.account}"
 
-
-class TallyState(models.Model):
-    """The time zone the tallies' days are in (the triggers' own; one row). The fast path of
-    ``stats`` is used only while it is the site's ``TIME_ZONE``; ``smsc_status tallies
-    --rebuild`` moves them to another."""
-
-    time_zone = models.CharField(max_length=100)
-    rebuilt_at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        default_permissions = ()
-
-    def __str__(self) -> str:
-        return self.time_zone

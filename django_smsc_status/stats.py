@@ -86,6 +86,10 @@ class WholeSeconds(Func):
     def __init__(self) -> None:
         super().__init__(Seconds("status_changed_at", SENT))
 
+    def as_sqlite(self, compiler, connection, **extra):
+        # julianday() is a float of days: 120 s can come out as 119.99999; to the millisecond first
+        return self.as_sql(compiler, connection, template="FLOOR(ROUND(%(expressions)s, 3))", **extra)
+
 
 def median_condition() -> Q:
     """The messages ``median_seconds`` counts: final, sent at a plausible time, changed after

@@ -16,7 +16,7 @@ answers day, status, account and no grouping), ``operator``, ``region``, and ``s
 (whole seconds from sending to the final status: the histogram ``median_seconds`` is read
 from, see ``stats``).
 
-The days are the local days of the time zone the triggers were made with (``TallyState``):
+The days are the local days of the time zone the triggers were made with:
 :func:`install` (migration 0012, ``smsc_status tallies --rebuild``) bakes ``TIME_ZONE`` into the
 trigger function and recounts every message. A message sent before ``validation.EARLIEST_DATE``
 has no day and is not tallied: such rows (and anything past tomorrow, which the moving upper
@@ -30,7 +30,7 @@ import logging
 from django.conf import settings
 from django.db import connection, transaction
 
-from .models import SentMessage, StatsTally, StatsTallyDelta, TallyState
+from .models import SentMessage, StatsTally, StatsTallyDelta
 from .validation import EARLIEST_DATE
 
 logger = logging.getLogger(__name__)
@@ -38,7 +38,6 @@ logger = logging.getLogger(__name__)
 MESSAGES = SentMessage._meta.db_table
 TALLY = StatsTally._meta.db_table
 DELTA = StatsTallyDelta._meta.db_table
-STATE = TallyState._meta.db_table
 
 #: The columns the figures depend on: an UPDATE that changes none of them writes no delta.
 WATCHED = (
@@ -85,8 +84,11 @@ def _delta_insert(record: str, sign: int, time_zone: str) -> str:
 
 
 def function_sql(time_zone: str) -> str:
-    """The trigger function, with ``time_zone``'s days baked in."""
+    """The trigger function, with ``time_zone``'s days baked in, and a function naming that
+    zone (a TRUNCATE, e.g. the test runner's flush, leaves it in place)."""
     return f"""
+CREATE OR REPLACE FUNCTION smsc_status_tally_zone() RETURNS text IMMUTABLE LANGUAGE sql
+AS $$ SELECT {_literal(time_zone)}::text $$;
 CREATE OR REPLACE FUNCTION smsc_status_tally_delta() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP IN ('UPDATE', 'DELETE') THEN {_delta_insert("OLD", -1, time_zone)} END IF;
@@ -104,6 +106,10 @@ def triggers_sql() -> list[str]:
         f"CREATE TRIGGER smsc_status_tally_upd AFTER UPDATE OF {', '.join(WATCHED)} ON {MESSAGES} "
         f"FOR EACH ROW WHEN ({changed}) EXECUTE FUNCTION smsc_status_tally_delta()",
         f"CREATE TRIGGER smsc_status_tally_del AFTER DELETE ON {MESSAGES} {run}",
+        "CREATE FUNCTION smsc_status_tally_truncate() RETURNS trigger LANGUAGE plpgsql AS $$ "
+        f"BEGIN DELETE FROM {TALLY}; DELETE FROM {DELTA}; RETURN NULL; END $$",  # not TRUNCATE: a flush truncates them in the same statement
+        f"CREATE TRIGGER smsc_status_tally_trunc AFTER TRUNCATE ON {MESSAGES} "
+        "EXECUTE FUNCTION smsc_status_tally_truncate()",
         # the upsert's arbiter; also the reads' index (kind and day lead)
         f"CREATE UNIQUE INDEX smsc_status_tally_key ON {TALLY} ({TALLY_KEY}) NULLS NOT DISTINCT",
     ]
@@ -113,7 +119,10 @@ REVERSE_SQL = [
     f"DROP TRIGGER IF EXISTS smsc_status_tally_ins ON {MESSAGES}",
     f"DROP TRIGGER IF EXISTS smsc_status_tally_upd ON {MESSAGES}",
     f"DROP TRIGGER IF EXISTS smsc_status_tally_del ON {MESSAGES}",
+    f"DROP TRIGGER IF EXISTS smsc_status_tally_trunc ON {MESSAGES}",
     "DROP FUNCTION IF EXISTS smsc_status_tally_delta()",
+    "DROP FUNCTION IF EXISTS smsc_status_tally_truncate()",
+    "DROP FUNCTION IF EXISTS smsc_status_tally_zone()",
     "DROP INDEX IF EXISTS smsc_status_tally_key",
 ]
 
@@ -184,13 +193,12 @@ def install(time_zone: str | None = None, using=None) -> None:
             f"SELECT {TALLY_KEY}, count(*), coalesce(sum(cost), 0) "
             f"FROM ({_KINDS_SQL.format(source=source)}) AS parts GROUP BY {TALLY_KEY}"
         )
-        cursor.execute(f"DELETE FROM {STATE}")
-        cursor.execute(f"INSERT INTO {STATE} (time_zone, rebuilt_at) VALUES (%s, now())", [time_zone])
 
 
 def current_time_zone() -> str | None:
-    """The time zone the tallies are in (None: no tallies on this database)."""
+    """The time zone the tallies' days are in (None: no tallies on this database)."""
     if not enabled():
         return None
-    row = TallyState.objects.values_list("time_zone", flat=True).first()
-    return row
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT smsc_status_tally_zone()")
+        return cursor.fetchone()[0]

@@ -242,3 +242,80 @@ def test_exact_under_concurrent_sweeps_and_compactions(fast_polling, smsc_simula
     tallies.compact()
     assert_exact()
     assert not StatsTallyDelta.objects.exists()
+
+
+# -- the API and the admin report take the fast path, with the same answers --------------------
+
+#: A filter the tallies cannot take that selects every message: the same request, counted live.
+FORCE_LIVE = {"created_after": "1990-01-01T00:00:00Z"}
+
+
+def used_tallies(queries) -> bool:
+    """Read the tallies (the log is cleared at the next request: call it right after one)."""
+    return any(StatsTally._meta.db_table in query["sql"] for query in queries.captured_queries)
+
+
+@pytest.fixture
+def api(staff):
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.force_authenticate(staff)
+    return client
+
+
+@pytest.mark.django_db
+def test_the_api_answers_from_the_tallies(api):
+    rng = random.Random(11)
+    now = timezone.now()
+    SentMessage.objects.bulk_create(random_message(rng, i, now) for i in range(300))
+    tallies.compact()
+    week = (now - timedelta(days=7, hours=2)).isoformat()
+    for params in (
+        {},
+        {"account": "kz"},
+        {"status": "1,20", "sent_after": week},
+        {"state": "pending"},
+        {"state": "final", "is_final": "true", "sent_before": now.isoformat()},
+    ):
+        for group_by in [*GROUPS, "none"]:
+            query = {**params, "group_by": group_by, "limit": 3}
+            with CaptureQueriesContext(connection) as queries:
+                fast = api.get("/api/smsc/stats/", query)
+            assert used_tallies(queries) == tallies.enabled(), query  # before the next request clears them
+            with CaptureQueriesContext(connection) as queries:
+                live = api.get("/api/smsc/stats/", {**query, **FORCE_LIVE})
+            assert not used_tallies(queries)
+            assert fast.status_code == live.status_code == 200
+            assert fast.json() == live.json(), query
+    for beyond in ({"state": "due"}, {"phone": "79990000001"}, {"err": "1"}, {"state": "pending", "is_final": "true"}):
+        with CaptureQueriesContext(connection) as queries:
+            assert api.get("/api/smsc/stats/", beyond).status_code == 200
+        assert not used_tallies(queries), beyond
+
+
+@pytest.mark.django_db
+def test_the_report_answers_from_the_tallies(admin_client):
+    from django.urls import reverse
+
+    rng = random.Random(13)
+    now = timezone.now()
+    SentMessage.objects.bulk_create(random_message(rng, i, now) for i in range(300))
+    report = reverse("admin:django_smsc_status_sentmessage_report")
+    since = str(datetime.combine((now - timedelta(days=9)).date(), datetime.min.time(), tzinfo=UTC))
+    for params in ({}, {"status": "1"}, {"state": "final", "account": "kz"}, {"sent_at__gte": since}, {"status": "none"}):
+        with CaptureQueriesContext(connection) as queries:
+            fast = admin_client.get(report, params)
+        assert used_tallies(queries) == tallies.enabled(), params  # before the next request clears them
+        live = admin_client.get(report, {**params, **FORCE_LIVE_ADMIN})
+        for name in ("days", "totals", "sections"):
+            assert fast.context[name] == live.context[name], (params, name)
+        csv_fast = admin_client.get(report, {**params, "format": "csv", "group": "operator"})
+        csv_live = admin_client.get(report, {**params, "format": "csv", "group": "operator", **FORCE_LIVE_ADMIN})
+        assert b"".join(csv_fast.streaming_content) == b"".join(csv_live.streaming_content)
+    with CaptureQueriesContext(connection) as queries:
+        admin_client.get(report, {"q": "79990000001"})
+    assert not used_tallies(queries)
+
+
+FORCE_LIVE_ADMIN = {"created_at__gte": "1990-01-01 00:00:00+00:00"}

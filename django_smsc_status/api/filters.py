@@ -11,6 +11,7 @@ from django_filters.fields import IsoDateTimeField
 
 from .. import validation
 from ..models import POLLING_STATES, SentMessage
+from ..stats import TallyFilter
 
 INT32 = {"min_value": -(2**31), "max_value": 2**31 - 1}  # codes are 32-bit in every database
 
@@ -72,3 +73,32 @@ class SentMessageFilter(django_filters.FilterSet):
             return queryset.filter(phone=validation.normalize_phone(value))
         except ValidationError:
             return queryset.none()
+
+
+#: The filters the per-day tallies can answer (``stats.TallyFilter``); any other makes ``stats/``
+#: count live.
+TALLIED = frozenset({"sent_after", "sent_before", "account", "status", "state", "is_final"})
+
+
+def tally_filter(params) -> TallyFilter | None:
+    """``params``' filters as a :class:`~stats.TallyFilter`, or None when one of them is beyond
+    what the tallies hold (a phone, an error code, a creation date, the ``due`` state …)."""
+    filterset = SentMessageFilter(params, queryset=SentMessage.objects.none())
+    if not filterset.is_valid():
+        return None
+    data = filterset.form.cleaned_data
+    used = {name for name, value in data.items() if value not in (None, "", [])}
+    state = data.get("state") or None
+    if not used <= TALLIED or state not in (None, "pending", "final"):
+        return None
+    finals = {value for value in (data.get("is_final"), state and state == "final") if value is not None}
+    if len(finals) > 1:
+        return None  # pending and final at once: nothing, counted live in no time
+    statuses = data.get("status")
+    return TallyFilter(
+        sent_after=data.get("sent_after"),
+        sent_before=data.get("sent_before"),
+        account=data.get("account") or None,
+        statuses=tuple(statuses) if statuses else None,
+        is_final=finals.pop() if finals else None,
+    )

@@ -37,7 +37,7 @@ from ..models import SentMessage
 from ..service import Outcome
 from ..tasks import enqueue_refresh
 from .errors import JsonErrorsMixin, SafeJSONParser, error_body, refuse_unknown_parameters, unknown_parameters
-from .filters import SentMessageFilter
+from .filters import SentMessageFilter, tally_filter
 from .permissions import CanRefreshStatus, CanSendMessages, base_permission_classes
 from .schema import SCHEMA, OpenApiResponse, extend_schema
 from .serializers import (
@@ -330,5 +330,6 @@ class DeliveryStatsView(ChallengeMixin, JsonErrorsMixin, generics.GenericAPIView
             self.filter_queryset(self.get_queryset()),
             None if group_by == NO_GROUPING else group_by,
             limit=query.validated_data.get("limit"),
+            tally=tally_filter(request.query_params),
         )
         return Response(StatsSerializer({"group_by": group_by, "results": rows}).data)

@@ -4,7 +4,6 @@ message is counted once here (the table is locked against writes meanwhile: a lo
 big table, see docs/guides). Elsewhere the tables stay empty and ``stats`` stays live."""
 
 from django.db import migrations, models
-import django.utils.timezone
 
 
 def install(apps, schema_editor):
@@ -65,15 +64,6 @@ class Migration(migrations.Migration):
                 ("region", models.CharField(max_length=200)),
                 ("seconds", models.BigIntegerField(null=True)),
                 ("cost", models.DecimalField(decimal_places=4, max_digits=12, null=True)),
-            ],
-            options={"default_permissions": ()},
-        ),
-        migrations.CreateModel(
-            name="TallyState",
-            fields=[
-                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
-                ("time_zone", models.CharField(max_length=100)),
-                ("rebuilt_at", models.DateTimeField(default=django.utils.timezone.now)),
             ],
             options={"default_permissions": ()},
         ),
