@@ -12,6 +12,9 @@ smsc_status.W004  pending messages name an account no longer in SMSC_STATUS (the
                   them alone); a database check: ``check --database default`` and ``migrate``
 smsc_status.W005  Q_CLUSTER's timeout is too short for one status request and the sweep's last
                   writes (the sweep stops in time for the worker's timeout; it would ask nothing)
+smsc_status.W006  PostgreSQL's per-day stats tallies count days in another time zone than
+                  ``TIME_ZONE`` (the report and ``stats/`` then count live: slow at millions of
+                  messages); a database check
 """
 
 from __future__ import annotations
@@ -192,5 +195,32 @@ def _sweep_fits(timeout: float) -> list[CheckMessage]:
             hint="Raise Q_CLUSTER['timeout'] (the worker guide's 110 lets a sweep follow due messages "
             "for its whole interval; keep it below 'retry') or lower SMSC_STATUS TIMEOUT / CONNECT_TIMEOUT.",
             id="smsc_status.W005",
+        )
+    ]
+
+
+@register(Tags.database)
+def check_tally_time_zone(app_configs=None, databases=None, **kwargs) -> list:
+    """W006: the tallies' days are in the zone the triggers were made with; after a change of
+    ``TIME_ZONE`` the fast path is off until ``smsc_status tallies --rebuild``."""
+    from . import tallies
+    from .models import SentMessage
+
+    alias = router.db_for_read(SentMessage)
+    if alias not in (databases or ()) or not tallies.enabled():
+        return []
+    try:
+        with transaction.atomic(using=alias):
+            zone = tallies.current_time_zone()
+    except DatabaseError:
+        return []  # not migrated yet
+    if zone == settings.TIME_ZONE:
+        return []
+    return [
+        Warning(
+            f"The delivery tallies count days in {zone!r}, TIME_ZONE is {settings.TIME_ZONE!r}",
+            hint="The delivery report and the stats API count every message live meanwhile. Run "
+            "'manage.py smsc_status tallies --rebuild' (it recounts every message, holding writes).",
+            id="smsc_status.W006",
         )
     ]

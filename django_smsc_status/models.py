@@ -320,7 +320,7 @@ class StatsTally(models.Model):
     day = models.DateField()
     account = models.CharField(max_length=40)
     kind = models.CharField(max_length=8)
-    key = models.CharField(max_length=200, null=True)
+    key = models.CharField(max_length=200, null=True)  # noqa: DJ001 - NULL: no error code; "": no operator
     status = models.IntegerField(null=True)
     is_final = models.BooleanField()
     has_sent = models.BooleanField()
@@ -358,4 +358,3 @@ class StatsTallyDelta(models.Model):
 
     def __str__(self) -> str:
         return f"{self.sign:+d} {self.day} {self.account}"
-

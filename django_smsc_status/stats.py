@@ -8,18 +8,26 @@ filtered list) by one of :data:`GROUPS` and returns, per group, ``total``, ``del
   otherwise; *pending*: not final (given-up messages included). They add up to ``total``.
 * ``delivery_rate`` = delivered / (delivered + failed): pending messages do not count against
   it; ``None`` while nothing is final.
-* ``median_seconds``: median time from sending (``sent_at``, else ``created_at``) to the final
-  status (``status_changed_at``), for ``day`` groups and the whole queryset (``None`` for the
-  others: a median needs a sort of every row of its group, which made grouping by operator
-  twice as slow as counting). PostgreSQL computes it with ``percentile_cont``; SQLite with an
-  aggregate registered on the connection (as Django does for ``STDDEV_POP``); other databases
-  give ``None``.
+* ``median_seconds``: median of the whole seconds (rounded down) from sending (``sent_at``,
+  else ``created_at``) to the final status (``status_changed_at``), for ``day`` groups and the
+  whole queryset (``None`` for the others: a median needs a sort of every row of its group,
+  which made grouping by operator twice as slow as counting). Whole seconds because that is
+  what the per-day tallies can keep (a histogram) and both ways must agree to the row.
+  PostgreSQL computes it with ``percentile_cont``; SQLite with an aggregate registered on the
+  connection (as Django does for ``STDDEV_POP``); other databases give ``None``. A message
+  whose status changed before ``validation.EARLIEST_DATE`` is left out of it.
 * A message's *day* is the date of its sending in the site's time zone (``TIME_ZONE``). A
   time outside :func:`validation.date_window` (a row written before dates were checked, e.g.
   9999-12-31T22:00Z, which is year 10000 east of UTC) makes an unknown day, and such a
   message is left out of ``median_seconds``: no stored value can make the query fail.
 
-To add a grouping, add one entry to :data:`GROUPS`.
+On PostgreSQL, :func:`stats` given a :class:`TallyFilter` (the API and the admin report make one
+when every filter of the request is one the tallies hold) reads per-day tallies kept by
+database triggers instead of every row (``tallies``, ``stats_tallied``): the same answer in a
+constant number of queries at any size. Anything else is this module's one ``GROUP BY``.
+
+To add a grouping, add one entry to :data:`GROUPS` (and, for the fast path, a tally kind or
+column in ``tallies`` and ``stats_tallied.KIND_AND_KEY``; until then it is counted live).
 """
 
 from __future__ import annotations
@@ -166,9 +174,11 @@ GROUPS: dict[str, Grouping] = {
     "account": Grouping(lambda: F("account"), _text_label),
 }
 
+
 @dataclass(frozen=True)
 class TallyFilter:
-    """The filters of a request, when they are all of these (else there is none: live). Given to :func:`stats`, it may answer from the per-day tallies (``stats_tallied``)."""
+    """The filters of a request, when they are all of these (else there is none: live).
+    Given to :func:`stats`, it may answer from the per-day tallies (``stats_tallied``)."""
 
     sent_after: datetime | None = None  # sent_at >= (aware)
     sent_before: datetime | None = None  # sent_at < (aware)
@@ -252,10 +262,12 @@ def stats(
     if tally is not None:
         from . import stats_tallied  # it builds on this module
 
-        if stats_tallied.usable():
+        if group_by in stats_tallied.KIND_AND_KEY and stats_tallied.usable():
             found = stats_tallied.tallied_stats(queryset, group_by, tally, limit)
             if group_by is None and not found:
-                found = [{"key": None, **dict.fromkeys(FIGURES, 0), "cost": Decimal(0), "median_seconds": None}]
+                found = [
+                    {"key": None, **dict.fromkeys(FIGURES, 0), "cost": Decimal(0), "median_seconds": None}
+                ]
             return [_labelled(row, group_by) for row in found]
     if group_by is None:
         row = _finish(queryset.order_by().aggregate(**_aggregates()))
@@ -268,7 +280,11 @@ def stats(
 
 def _labelled(row: dict[str, Any], group_by: str | None) -> dict[str, Any]:
     label = GROUPS[group_by].label(row["key"]) if group_by else str(_("All messages"))
-    return {"key": row["key"], "label": label, **_finish({f: row[f] for f in FIGURES if f != "delivery_rate"})}
+    return {
+        "key": row["key"],
+        "label": label,
+        **_finish({f: row[f] for f in FIGURES if f != "delivery_rate"}),
+    }
 
 
 def combine(rows: list[dict[str, Any]]) -> dict[str, Any]:

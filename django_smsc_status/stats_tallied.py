@@ -31,7 +31,6 @@ from .codes import SUCCESS_STATUSES
 from .stats import GROUPS, TallyFilter, WholeSeconds, _aggregates, median_condition, sending_day
 from .validation import EARLIEST_DATE, FUTURE_LEEWAY
 
-
 #: Per group_by: the tally kind that answers it, and the SQL of its group key.
 KIND_AND_KEY = {
     "day": ("err", "day"),
@@ -64,7 +63,9 @@ def tallied_range(spec: TallyFilter, now: datetime | None = None) -> tuple[datet
     end = day_start(local_date((now or timezone.now()) + FUTURE_LEEWAY))
     if spec.sent_after is not None:
         first = local_date(spec.sent_after)
-        begins = day_start(first) if day_start(first) == spec.sent_after else day_start(first + timedelta(days=1))
+        begins = (
+            day_start(first) if day_start(first) == spec.sent_after else day_start(first + timedelta(days=1))
+        )
         start = max(start, begins)
     if spec.sent_before is not None:
         end = min(end, day_start(local_date(spec.sent_before)))
@@ -73,7 +74,8 @@ def tallied_range(spec: TallyFilter, now: datetime | None = None) -> tuple[datet
 
 def _where(spec: TallyFilter, start: datetime, end: datetime) -> tuple[str, list[Any]]:
     """The tally rows of ``spec`` inside ``[start, end)``."""
-    sql, params = ["day >= %s", "day < %s"], [local_date(start), local_date(end)]
+    sql = ["day >= %s", "day < %s"]
+    params: list[Any] = [local_date(start), local_date(end)]
     if spec.sent_after is not None or spec.sent_before is not None:
         sql.append("has_sent")
     if spec.account is not None:
@@ -91,7 +93,9 @@ def _where(spec: TallyFilter, start: datetime, end: datetime) -> tuple[str, list
 
 def _tallied_rows(kind: str, columns: str, where: str) -> str:
     """Tally rows of ``kind`` and the deltas not folded yet, as one row source."""
-    delta_key = {"err": "err::text", "operator": "operator", "region": "region", "seconds": "seconds::text"}[kind]
+    delta_key = {"err": "err::text", "operator": "operator", "region": "region", "seconds": "seconds::text"}[
+        kind
+    ]
     return (
         f"SELECT {columns} FROM (SELECT day, account, key, status, is_final, has_sent, n, cost "
         f"FROM {tallies.TALLY} WHERE kind = '{kind}' UNION ALL "
@@ -117,7 +121,9 @@ def _sql(queryset: QuerySet) -> tuple[str, tuple[Any, ...]]:
     return queryset.query.sql_with_params()
 
 
-def figures(queryset: QuerySet, group_by: str | None, spec: TallyFilter, limit: int | None) -> list[dict[str, Any]]:
+def figures(
+    queryset: QuerySet, group_by: str | None, spec: TallyFilter, limit: int | None
+) -> list[dict[str, Any]]:
     """Rows as ``stats.stats_query`` gives them (``key`` and the counted figures), ordered
     and limited the same way; ``median_seconds`` filled by :func:`medians`."""
     kind, key = KIND_AND_KEY[group_by]
@@ -156,10 +162,14 @@ def medians(queryset: QuerySet, by_day: bool, spec: TallyFilter) -> dict[Any, fl
     start, end = tallied_range(spec)
     where, params = _where(spec, start, end)
     tallied = _tallied_rows(
-        "seconds", f"{'day' if by_day else 'NULL::date'} AS g, key::bigint AS v, sum(n) AS c", where + " GROUP BY 1, 2"
+        "seconds",
+        f"{'day' if by_day else 'NULL::date'} AS g, key::bigint AS v, sum(n) AS c",
+        where + " GROUP BY 1, 2",
     )
     tail = live_tail(queryset, start, end).order_by().filter(median_condition())
-    live = tail.annotate(g=sending_day() if by_day else Value(None, DateField()), v=WholeSeconds()).values("g", "v")
+    live = tail.annotate(g=sending_day() if by_day else Value(None, DateField()), v=WholeSeconds()).values(
+        "g", "v"
+    )
     live_sql, live_params = _sql(live.annotate(c=Count("pk")))
     sql = f"""
         WITH h AS (SELECT g, v, sum(c)::bigint AS c FROM ({tallied} UNION ALL {live_sql}) AS u
@@ -190,5 +200,3 @@ def tallied_stats(
         for row in rows:
             row["median_seconds"] = None
     return rows
-
-

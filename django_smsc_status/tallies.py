@@ -106,8 +106,9 @@ def triggers_sql() -> list[str]:
         f"CREATE TRIGGER smsc_status_tally_upd AFTER UPDATE OF {', '.join(WATCHED)} ON {MESSAGES} "
         f"FOR EACH ROW WHEN ({changed}) EXECUTE FUNCTION smsc_status_tally_delta()",
         f"CREATE TRIGGER smsc_status_tally_del AFTER DELETE ON {MESSAGES} {run}",
+        # DELETE, not TRUNCATE: a flush (the test runner's) truncates them in the same statement
         "CREATE FUNCTION smsc_status_tally_truncate() RETURNS trigger LANGUAGE plpgsql AS $$ "
-        f"BEGIN DELETE FROM {TALLY}; DELETE FROM {DELTA}; RETURN NULL; END $$",  # not TRUNCATE: a flush truncates them in the same statement
+        f"BEGIN DELETE FROM {TALLY}; DELETE FROM {DELTA}; RETURN NULL; END $$",
         f"CREATE TRIGGER smsc_status_tally_trunc AFTER TRUNCATE ON {MESSAGES} "
         "EXECUTE FUNCTION smsc_status_tally_truncate()",
         # the upsert's arbiter; also the reads' index (kind and day lead)

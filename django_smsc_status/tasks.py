@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from datetime import timedelta
 from functools import partial
@@ -23,6 +24,8 @@ from django.utils import timezone
 from . import service
 from .conf import get_settings
 from .models import SentMessage
+
+logger = logging.getLogger(__name__)
 
 SCHEDULE_NAME = "django_smsc_status.sweep"
 PRUNE_SCHEDULE_NAME = "django_smsc_status.prune"
@@ -55,7 +58,20 @@ def sweep_task(limit: int | None = None, time_limit: float | None = None, follow
     message is asked within about a second of being due."""
     time_limit = time_limit or worker_timeout()
     follow = follow_seconds() if follow is None else follow
-    return str(service.refresh_due(limit or get_settings().sweep_limit, time_limit=time_limit, follow=follow))
+    report = service.refresh_due(limit or get_settings().sweep_limit, time_limit=time_limit, follow=follow)
+    fold_tallies()
+    return str(report)
+
+
+def fold_tallies() -> None:
+    """Fold the stats deltas into the tallies (PostgreSQL), after a sweep or a prune: reads stay
+    fast however many changes there were. A failure is logged; the deltas wait for the next run."""
+    from . import tallies
+
+    try:
+        tallies.compact()
+    except Exception:
+        logger.exception("folding the stats deltas failed; the next run tries again")
 
 
 def follow_seconds() -> float:
@@ -88,15 +104,15 @@ def prune_task() -> str:
     if retention is None:
         return "RETENTION is not set: nothing pruned."
     timeout = worker_timeout()
-    return str(
-        service.prune(
-            retention.snapshot_days,
-            retention.message_days,
-            batch_size=retention.batch_size,
-            time_limit=None if timeout is None else timeout * PRUNE_SHARE_OF_TIMEOUT,
-            resume=True,
-        )
+    report = service.prune(
+        retention.snapshot_days,
+        retention.message_days,
+        batch_size=retention.batch_size,
+        time_limit=None if timeout is None else timeout * PRUNE_SHARE_OF_TIMEOUT,
+        resume=True,
     )
+    fold_tallies()
+    return str(report)
 
 
 def enqueue_refresh(messages: Iterable[SentMessage | int] | QuerySet) -> int:

@@ -55,7 +55,9 @@ def messages_queryset(spec: TallyFilter):
 
 def specs(now: datetime) -> list[TallyFilter]:
     tz = timezone.get_default_timezone()
-    midnight = datetime.combine((now - timedelta(days=10)).astimezone(tz).date(), datetime.min.time(), tzinfo=tz)
+    midnight = datetime.combine(
+        (now - timedelta(days=10)).astimezone(tz).date(), datetime.min.time(), tzinfo=tz
+    )
     return [
         TallyFilter(),
         TallyFilter(account="kz"),
@@ -117,7 +119,11 @@ def change_randomly(rng: random.Random, now: datetime, rounds: int) -> None:
         qs = SentMessage.objects.filter(pk=pk)
         if what == 0:
             status = rng.choice(STATUSES)
-            qs.update(status=status, is_final=status in FINAL, status_changed_at=now - timedelta(seconds=rng.randrange(9000)))
+            qs.update(
+                status=status,
+                is_final=status in FINAL,
+                status_changed_at=now - timedelta(seconds=rng.randrange(9000)),
+            )
         elif what == 1:
             qs.update(account=rng.choice(ACCOUNTS), operator=rng.choice(OPERATORS))
         elif what == 2:
@@ -180,7 +186,9 @@ def test_the_sweeps_bookkeeping_writes_no_delta():
     )
     message.save()  # every column written, none changed
     assert StatsTallyDelta.objects.count() == 1
-    SentMessage.objects.filter(pk=message.pk).update(status=1, is_final=True, status_changed_at=timezone.now())
+    SentMessage.objects.filter(pk=message.pk).update(
+        status=1, is_final=True, status_changed_at=timezone.now()
+    )
     assert StatsTallyDelta.objects.count() == 3  # -1 as it was, +1 as it is
 
 
@@ -288,7 +296,12 @@ def test_the_api_answers_from_the_tallies(api):
             assert not used_tallies(queries)
             assert fast.status_code == live.status_code == 200
             assert fast.json() == live.json(), query
-    for beyond in ({"state": "due"}, {"phone": "79990000001"}, {"err": "1"}, {"state": "pending", "is_final": "true"}):
+    for beyond in (
+        {"state": "due"},
+        {"phone": "79990000001"},
+        {"err": "1"},
+        {"state": "pending", "is_final": "true"},
+    ):
         with CaptureQueriesContext(connection) as queries:
             assert api.get("/api/smsc/stats/", beyond).status_code == 200
         assert not used_tallies(queries), beyond
@@ -303,7 +316,13 @@ def test_the_report_answers_from_the_tallies(admin_client):
     SentMessage.objects.bulk_create(random_message(rng, i, now) for i in range(300))
     report = reverse("admin:django_smsc_status_sentmessage_report")
     since = str(datetime.combine((now - timedelta(days=9)).date(), datetime.min.time(), tzinfo=UTC))
-    for params in ({}, {"status": "1"}, {"state": "final", "account": "kz"}, {"sent_at__gte": since}, {"status": "none"}):
+    for params in (
+        {},
+        {"status": "1"},
+        {"state": "final", "account": "kz"},
+        {"sent_at__gte": since},
+        {"status": "none"},
+    ):
         with CaptureQueriesContext(connection) as queries:
             fast = admin_client.get(report, params)
         assert used_tallies(queries) == tallies.enabled(), params  # before the next request clears them
@@ -311,7 +330,9 @@ def test_the_report_answers_from_the_tallies(admin_client):
         for name in ("days", "totals", "sections"):
             assert fast.context[name] == live.context[name], (params, name)
         csv_fast = admin_client.get(report, {**params, "format": "csv", "group": "operator"})
-        csv_live = admin_client.get(report, {**params, "format": "csv", "group": "operator", **FORCE_LIVE_ADMIN})
+        csv_live = admin_client.get(
+            report, {**params, "format": "csv", "group": "operator", **FORCE_LIVE_ADMIN}
+        )
         assert b"".join(csv_fast.streaming_content) == b"".join(csv_live.streaming_content)
     with CaptureQueriesContext(connection) as queries:
         admin_client.get(report, {"q": "79990000001"})

@@ -68,7 +68,9 @@ def tally_filter(params) -> TallyFilter | None:
     if state not in ("", "pending", "final") or account == AccountFilter.NOT_CONFIGURED:
         return None
     try:
-        after, before = (_moment(values[n]) if values.get(n) else None for n in ("sent_at__gte", "sent_at__lt"))
+        after, before = (
+            _moment(values[n]) if values.get(n) else None for n in ("sent_at__gte", "sent_at__lt")
+        )
     except (ValidationError, ValueError, OverflowError):
         return None
     return TallyFilter(
@@ -134,7 +136,8 @@ class DeliveryReport(admin.ModelAdmin):
                     f"group must be one of {', '.join(service.STATS_GROUPS)}", content_type="text/plain"
                 )
             return csv_response(
-                csv_export.stats_csv(service.stats(queryset, group, tally=tally), group), f"delivery-report-{group}.csv"
+                csv_export.stats_csv(service.stats(queryset, group, tally=tally), group),
+                f"delivery-report-{group}.csv",
             )
         days = service.stats(queryset, "day", tally=tally)
         top = self.report_top

@@ -152,12 +152,33 @@ class Command(BaseCommand):
             help="messages per batch (default: RETENTION's BATCH_SIZE, 1000)",
         )
 
+        tally = sub.add_parser(
+            "tallies", help="fold the stats deltas into the per-day tallies (PostgreSQL; the sweep task does)"
+        )
+        tally.add_argument(
+            "--rebuild",
+            action="store_true",
+            help="recount every message in the days of TIME_ZONE (after changing it; holds writes meanwhile)",
+        )
+
     def handle(self, *args, action: str, **options) -> None:
         try:
             getattr(self, "do_" + action.replace("-", "_"))(**options)
         except (SmscError, ValidationError) as exc:
             message = "; ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
             raise CommandError(message) from None
+
+    def do_tallies(self, *, rebuild: bool, **options) -> None:
+        from ... import tallies
+
+        if not tallies.enabled():
+            self.stdout.write("No tallies on this database (PostgreSQL only): the figures are counted live.")
+            return
+        if rebuild:
+            tallies.install()
+            self.stdout.write(f"Tallies recounted, days in {tallies.current_time_zone()}.")
+        else:
+            self.stdout.write(f"{tallies.compact()} changes folded into the tallies.")
 
     def do_refresh(
         self,
