@@ -340,3 +340,32 @@ def test_the_report_answers_from_the_tallies(admin_client):
 
 
 FORCE_LIVE_ADMIN = {"created_at__gte": "1990-01-01 00:00:00+00:00"}
+
+
+# -- the time zone, the command, the check ------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_new_time_zone_counts_live_until_rebuilt(capsys):
+    from django.core.checks import run_checks
+    from django.core.management import call_command
+
+    SentMessage.objects.create(smsc_id="1", phone="79990000001", sent_at=timezone.now())
+    with override_settings(TIME_ZONE="Asia/Almaty"):
+        warned = [m.id for m in run_checks(databases=["default"])]
+        if not tallies.enabled():
+            assert "smsc_status.W006" not in warned
+            call_command("smsc_status", "tallies", "--rebuild")
+            assert "PostgreSQL only" in capsys.readouterr().out
+            return
+        assert "smsc_status.W006" in warned
+        assert not stats_tallied.usable()
+        call_command("smsc_status", "tallies", "--rebuild")
+        assert "days in Asia/Almaty" in capsys.readouterr().out
+        assert stats_tallied.usable()
+        assert "smsc_status.W006" not in [m.id for m in run_checks(databases=["default"])]
+        SentMessage.objects.create(smsc_id="2", phone="79990000002", sent_at=timezone.now())
+        call_command("smsc_status", "tallies")
+        assert "1 changes folded" in capsys.readouterr().out
+        assert_exact()
+    tallies.install()  # back to the settings' zone for the tests after this one
