@@ -93,28 +93,30 @@ def _where(spec: TallyFilter, start: datetime, end: datetime) -> tuple[str, list
 
 def _tallied_rows(kind: str, columns: str, where: str) -> str:
     """Tally rows of ``kind`` and the deltas not folded yet, as one row source."""
-    delta_key = {"err": "err::text", "operator": "operator", "region": "region", "seconds": "seconds::text"}[
-        kind
-    ]
+    deltas = tallies.kind_sql(kind, tallies.DELTA)
     return (
         f"SELECT {columns} FROM (SELECT day, account, key, status, is_final, has_sent, n, cost "
         f"FROM {tallies.TALLY} WHERE kind = '{kind}' UNION ALL "
-        f"SELECT day, account, {delta_key}, status, is_final, has_sent, sign, sign * cost "
-        f"FROM {tallies.DELTA}{' WHERE seconds IS NOT NULL' if kind == 'seconds' else ''}) AS t "
+        f"SELECT day, account, key, status, is_final, has_sent, sign, sign * cost FROM ({deltas}) AS d) AS t "
         f"WHERE {where}"
     )
 
 
-def live_tail(queryset: QuerySet, start: datetime, end: datetime) -> QuerySet:
-    """The messages of ``queryset`` sent outside ``[start, end)``: each arm can use an index
-    (``sent_at``, or ``created_at`` for a message without a sending time)."""
-    no_sent = Q(sent_at__isnull=True)
-    return queryset.filter(
-        Q(sent_at__lt=start)
-        | Q(sent_at__gte=end)
-        | (no_sent & Q(created_at__lt=start))
-        | (no_sent & Q(created_at__gte=end))
-    )
+def live_tail(queryset: QuerySet, spec: TallyFilter, start: datetime, end: datetime) -> QuerySet:
+    """The messages of ``queryset`` sent outside ``[start, end)``. Each arm is a range of one
+    index, bounded on both sides where the request is (``sent_at``; ``created_at`` for a message
+    without a sending time, which a sending-time filter leaves out anyway): the tail reads
+    the rows of the partial days, never those of the tallied ones."""
+    before, after = Q(sent_at__lt=start), Q(sent_at__gte=end)
+    if spec.sent_after is not None:
+        before &= Q(sent_at__gte=spec.sent_after)
+    if spec.sent_before is not None:
+        after &= Q(sent_at__lt=spec.sent_before)
+    arms = before | after
+    if spec.sent_after is None and spec.sent_before is None:
+        no_sent = Q(sent_at__isnull=True)
+        arms |= (no_sent & Q(created_at__lt=start)) | (no_sent & Q(created_at__gte=end))
+    return queryset.filter(arms)
 
 
 def _sql(queryset: QuerySet) -> tuple[str, tuple[Any, ...]]:
@@ -138,7 +140,7 @@ def figures(
         "sum(n) FILTER (WHERE NOT is_final) AS pending, sum(cost) AS cost",
         where + " GROUP BY 1",
     )
-    tail = live_tail(queryset, start, end).order_by()
+    tail = live_tail(queryset, spec, start, end).order_by()
     expression = GROUPS[group_by].expression() if group_by else Value(None, IntegerField())
     counted = _aggregates(median=False)
     del counted["median_seconds"]
@@ -161,18 +163,21 @@ def medians(queryset: QuerySet, by_day: bool, spec: TallyFilter) -> dict[Any, fl
     of whole seconds, read off the histogram's running sums."""
     start, end = tallied_range(spec)
     where, params = _where(spec, start, end)
+    # the least detailed histogram that can answer: a fraction of the rows of the full one
+    kind = "seconds" if spec.statuses is not None else "sec_acct" if spec.account is not None else "sec_all"
     tallied = _tallied_rows(
-        "seconds",
-        f"{'day' if by_day else 'NULL::date'} AS g, key::bigint AS v, sum(n) AS c",
+        kind,
+        f"{'day' if by_day else 'NULL::date'} AS g, key::bigint AS v, sum(n)::bigint AS c",
         where + " GROUP BY 1, 2",
     )
-    tail = live_tail(queryset, start, end).order_by().filter(median_condition())
+    tail = live_tail(queryset, spec, start, end).order_by().filter(median_condition())
     live = tail.annotate(g=sending_day() if by_day else Value(None, DateField()), v=WholeSeconds()).values(
         "g", "v"
     )
     live_sql, live_params = _sql(live.annotate(c=Count("pk")))
     sql = f"""
-        WITH h AS (SELECT g, v, sum(c)::bigint AS c FROM ({tallied} UNION ALL {live_sql}) AS u
+        WITH h AS (SELECT g, v, sum(c)::bigint AS c
+                   FROM ({tallied} UNION ALL SELECT g::date, v::bigint, c FROM ({live_sql}) AS l) AS u
                    GROUP BY g, v HAVING sum(c) > 0),
         r AS (SELECT g, v, sum(c) OVER (PARTITION BY g ORDER BY v) AS upto,
                      (sum(c) OVER (PARTITION BY g))::bigint AS total FROM h)

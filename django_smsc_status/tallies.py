@@ -12,9 +12,9 @@ wait on one another for a tally row (no lock contention, no deadlock);
 the tallies and the deltas not folded yet in one statement (one snapshot: exact to the row).
 
 Each grouping kind has its own row set, so the cardinality stays small: ``err`` (which also
-answers day, status, account and no grouping), ``operator``, ``region``, and ``seconds``
-(whole seconds from sending to the final status: the histogram ``median_seconds`` is read
-from, see ``stats``).
+answers day, status, account and no grouping), ``operator``, ``region``, and ``seconds``,
+``sec_acct`` and ``sec_all`` (whole seconds from sending to the final status: the histograms
+``median_seconds`` is read from, at three levels of detail; see :data:`KINDS`).
 
 The days are the local days of the time zone the triggers were made with:
 :func:`install` (migration 0012, ``smsc_status tallies --rebuild``) bakes ``TIME_ZONE`` into the
@@ -127,17 +127,34 @@ REVERSE_SQL = [
     "DROP INDEX IF EXISTS smsc_status_tally_key",
 ]
 
-#: One delta row as a row of each kind (``seconds``: final messages with a change time only).
-_KINDS_SQL = " UNION ALL ".join(
-    f"SELECT '{kind}' AS kind, day, account, {key} AS key, status, is_final, has_sent, sign, cost "
-    f"FROM {{source}}{where}"
-    for kind, key, where in (
-        ("err", "err::text", ""),
-        ("operator", "operator", ""),
-        ("region", "region", ""),
-        ("seconds", "seconds::text", " WHERE seconds IS NOT NULL"),
+#: Per grouping kind: how a delta row gives a tally row's account, key and status, and which
+#: delta rows count. ``seconds`` is the histogram of whole seconds to the final status (up to
+#: a row per second per day, account and final status); ``sec_acct`` the same over every
+#: status and ``sec_all`` over every account too, a fraction of the rows, for the medians of
+#: requests that filter no status (``sec_acct``) and no account either (``sec_all``: the
+#: report's and the API's usual ones).
+KINDS = {
+    "err": ("account", "err::text", "status", ""),
+    "operator": ("account", "operator", "status", ""),
+    "region": ("account", "region", "status", ""),
+    "seconds": ("account", "seconds::text", "status", "seconds IS NOT NULL"),
+    "sec_acct": ("account", "seconds::text", "NULL::integer", "seconds IS NOT NULL"),
+    "sec_all": ("''", "seconds::text", "NULL::integer", "seconds IS NOT NULL"),
+}
+
+
+def kind_sql(kind: str, source: str) -> str:
+    """``source``'s delta rows as tally rows of ``kind`` (columns as in :data:`TALLY_KEY`, then
+    ``sign`` and ``cost``)."""
+    account, key, status, where = KINDS[kind]
+    return (
+        f"SELECT '{kind}' AS kind, day, {account} AS account, {key} AS key, {status} AS status, "
+        f"is_final, has_sent, sign, cost FROM {source}" + (f" WHERE {where}" if where else "")
     )
-)
+
+
+def _all_kinds(source: str) -> str:
+    return " UNION ALL ".join(kind_sql(kind, source) for kind in KINDS)
 
 
 def compact(using=None) -> int:
@@ -154,7 +171,7 @@ def compact(using=None) -> int:
         cursor.execute(
             f"""
             WITH moved AS (DELETE FROM {DELTA} RETURNING {DELTA_COLUMNS}),
-            parts AS ({_KINDS_SQL.format(source="moved")}),
+            parts AS ({_all_kinds("moved")}),
             folded AS (
                 INSERT INTO {TALLY} ({TALLY_KEY}, n, cost)
                 SELECT {TALLY_KEY}, sum(sign), coalesce(sum(sign * cost), 0) FROM parts
@@ -192,7 +209,7 @@ def install(time_zone: str | None = None, using=None) -> None:
         cursor.execute(
             f"INSERT INTO {TALLY} ({TALLY_KEY}, n, cost) "
             f"SELECT {TALLY_KEY}, count(*), coalesce(sum(cost), 0) "
-            f"FROM ({_KINDS_SQL.format(source=source)}) AS parts GROUP BY {TALLY_KEY}"
+            f"FROM ({_all_kinds(source)}) AS parts GROUP BY {TALLY_KEY}"
         )
 
 
