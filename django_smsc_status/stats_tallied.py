@@ -58,18 +58,18 @@ def local_date(moment: datetime) -> date:
 
 
 def tallied_range(spec: TallyFilter, now: datetime | None = None) -> tuple[datetime, datetime]:
-    """``[start, end)``: the whole local days the tallies answer for (may be empty)."""
+    """``[start, end)``: the whole local days the tallies answer for (may be empty). Only
+    bounds inside the tallied years are turned into local dates: a bound of year 1 or 9999
+    (which the API takes) cannot overflow."""
     start = day_start(local_date(EARLIEST_DATE) + timedelta(days=1))
     end = day_start(local_date((now or timezone.now()) + FUTURE_LEEWAY))
-    if spec.sent_after is not None:
-        first = local_date(spec.sent_after)
-        begins = (
-            day_start(first) if day_start(first) == spec.sent_after else day_start(first + timedelta(days=1))
-        )
-        start = max(start, begins)
-    if spec.sent_before is not None:
-        end = min(end, day_start(local_date(spec.sent_before)))
-    return start, end
+    after, before = spec.sent_after, spec.sent_before
+    if after is not None and after > start:
+        first = local_date(min(after, end))
+        start = after if day_start(first) == after else day_start(first + timedelta(days=1))
+    if before is not None and before < end:
+        end = day_start(local_date(max(before, start)))
+    return start, max(start, end)
 
 
 def _where(spec: TallyFilter, start: datetime, end: datetime) -> tuple[str, list[Any]]:

@@ -71,6 +71,12 @@ def specs(now: datetime) -> list[TallyFilter]:
         TallyFilter(sent_after=midnight - timedelta(days=5), sent_before=midnight + timedelta(days=1)),
         TallyFilter(sent_after=midnight + timedelta(hours=1), sent_before=midnight + timedelta(hours=2)),
         TallyFilter(sent_after=now - timedelta(days=30), statuses=(1,), account="kz", is_final=True),
+        TallyFilter(sent_after=datetime(9999, 12, 31, 23, tzinfo=UTC)),  # the API takes these
+        TallyFilter(sent_before=datetime(1, 1, 1, 1, tzinfo=UTC)),
+        TallyFilter(
+            sent_after=datetime(1, 1, 1, 1, tzinfo=UTC), sent_before=datetime(9999, 12, 31, 23, tzinfo=UTC)
+        ),
+        TallyFilter(sent_after=now + timedelta(hours=1)),
     ]
 
 
@@ -285,6 +291,8 @@ def test_the_api_answers_from_the_tallies(api):
         {"status": "1,20", "sent_after": week},
         {"state": "pending"},
         {"state": "final", "is_final": "true", "sent_before": now.isoformat()},
+        {"sent_after": "9999-12-31T23:00:00Z"},
+        {"sent_before": "0001-01-01T01:00:00Z"},
     ):
         for group_by in [*GROUPS, "none"]:
             query = {**params, "group_by": group_by, "limit": 3}
