@@ -9,6 +9,7 @@ with the tallies (``tally=TallyFilter(...)``) and live. Also: the tally rows per
 triggers cost an INSERT and an UPDATE of status, and a compaction of those deltas.
 
     BENCH_DB=postgres python benchmarks/bench_tallies.py [--messages 1000000] [--reuse] [--explain]
+        [--live-rounds 3]
 """
 
 from __future__ import annotations
@@ -70,6 +71,7 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=1_000_000)
     parser.add_argument("--reuse", action="store_true")
     parser.add_argument("--explain", action="store_true")
+    parser.add_argument("--live-rounds", type=int, default=3, help="1 at ten million: seconds each")
     args = parser.parse_args()
     setup_django(fresh=not args.reuse)
     from django.db import connection
@@ -111,7 +113,7 @@ def main() -> None:
             if spec.account is not None:
                 qs = qs.filter(account=spec.account)
             fast = timed(lambda: service.stats(qs, group_by, tally=spec))  # noqa: B023
-            live = timed(lambda: service.stats(qs, group_by), rounds=3)  # noqa: B023
+            live = timed(lambda: service.stats(qs, group_by), rounds=args.live_rounds)  # noqa: B023
             same = service.stats(qs, group_by, tally=spec) == service.stats(qs, group_by)
             print(f"  {group_by or 'none':10} {name:9} {fast:10.1f} {live:9.1f}  {same}")
 

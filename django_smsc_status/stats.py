@@ -262,7 +262,7 @@ def stats(
     if tally is not None:
         from . import stats_tallied  # it builds on this module
 
-        if group_by in stats_tallied.KIND_AND_KEY and stats_tallied.usable():
+        if group_by in stats_tallied.KIND_AND_KEY and stats_tallied.usable(queryset.db):
             found = stats_tallied.tallied_stats(queryset, group_by, tally, limit)
             if group_by is None and not found:
                 found = [

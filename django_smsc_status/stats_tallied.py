@@ -1,7 +1,8 @@
 """``stats`` from the per-day tallies (PostgreSQL, see ``tallies``): the fast path.
 
 A request whose filters the tallies can express (:class:`TallyFilter`: sending-time bounds,
-account, status codes, final or pending) is answered in two queries whatever the table's size:
+account, status codes, final or pending) is answered in two queries whatever the table's size
+(one more reads the tallies' time zone):
 
 * the figures: the tallies and the deltas not folded yet, for the whole local days inside the
   sending-time bounds, plus a live ``GROUP BY`` of the rest (the *live tail*: the partial days
@@ -22,7 +23,7 @@ from datetime import timezone as dt_timezone
 from typing import Any
 
 from django.conf import settings
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import Count, DateField, IntegerField, Q, QuerySet, Value
 from django.utils import timezone
 
@@ -43,9 +44,10 @@ KIND_AND_KEY = {
 }
 
 
-def usable() -> bool:
+def usable(using: str = DEFAULT_DB_ALIAS) -> bool:
     """The tallies are there and in the site's time zone (one query on PostgreSQL)."""
-    return tallies.enabled() and tallies.current_time_zone() == settings.TIME_ZONE
+    db = connections[using]
+    return tallies.enabled(db) and tallies.current_time_zone(db) == settings.TIME_ZONE
 
 
 def day_start(day: date) -> datetime:
@@ -152,7 +154,7 @@ def figures(
         f"FROM ({tallied} UNION ALL {live_sql}) AS u GROUP BY key HAVING sum(total) <> 0 "
         f"ORDER BY {order} NULLS LAST" + (f" LIMIT {int(limit)}" if limit is not None else "")
     )
-    with connection.cursor() as cursor:
+    with connections[queryset.db].cursor() as cursor:
         cursor.execute(sql, [success, success, *params, *live_params])
         names = ("key", "total", "delivered", "failed", "pending", "cost")
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
@@ -185,7 +187,7 @@ def medians(queryset: QuerySet, by_day: bool, spec: TallyFilter) -> dict[Any, fl
                    + min(v) FILTER (WHERE upto >= total / 2 + 1)) / 2.0
         FROM r GROUP BY g
     """
-    with connection.cursor() as cursor:
+    with connections[queryset.db].cursor() as cursor:
         cursor.execute(sql, [*params, *live_params])
         return {g: float(value) for g, value in cursor.fetchall()}
 

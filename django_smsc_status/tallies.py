@@ -58,9 +58,9 @@ TALLY_KEY = "kind, day, account, key, status, is_final, has_sent"
 COMPACT_LOCK = 0x5D5C_7A11
 
 
-def enabled() -> bool:
+def enabled(using=None) -> bool:
     """Tallies exist on this database (PostgreSQL; elsewhere ``stats`` stays live)."""
-    return connection.vendor == "postgresql"
+    return (using or connection).vendor == "postgresql"
 
 
 def _literal(text: str) -> str:
@@ -213,10 +213,10 @@ def install(time_zone: str | None = None, using=None) -> None:
         )
 
 
-def current_time_zone() -> str | None:
+def current_time_zone(using=None) -> str | None:
     """The time zone the tallies' days are in (None: no tallies on this database)."""
-    if not enabled():
+    if not enabled(using):
         return None
-    with connection.cursor() as cursor:
+    with (using or connection).cursor() as cursor:
         cursor.execute("SELECT smsc_status_tally_zone()")
         return cursor.fetchone()[0]
