@@ -120,7 +120,8 @@ def main() -> None:
     # what the triggers cost the writers, and a compaction of what they wrote
     table = SentMessage._meta.db_table
     n = 20_000
-    pks = list(SentMessage.objects.filter(is_final=False).values_list("pk", flat=True)[:n])
+    # status -1 and back: the tallies stay right although half the runs bypass the triggers
+    pks = list(SentMessage.objects.filter(status=-1, is_final=False).values_list("pk", flat=True)[:n])
     with connection.cursor() as cursor:
         for enabled in (False, True, False, True):
             cursor.execute(f"ALTER TABLE {table} {'ENABLE' if enabled else 'DISABLE'} TRIGGER USER")

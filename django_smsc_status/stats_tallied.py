@@ -40,7 +40,7 @@ KIND_AND_KEY = {
     "err": ("err", "key::integer"),
     "status": ("err", "status"),
     "account": ("err", "account"),
-    None: ("err", "NULL::integer"),
+    None: ("err", "NULL::text"),  # as an untyped NULL of the live part comes out
 }
 
 
@@ -104,25 +104,31 @@ def _tallied_rows(kind: str, columns: str, where: str) -> str:
     )
 
 
-def live_tail(queryset: QuerySet, spec: TallyFilter, start: datetime, end: datetime) -> QuerySet:
-    """The messages of ``queryset`` sent outside ``[start, end)``. Each arm is a range of one
-    index, bounded on both sides where the request is (``sent_at``; ``created_at`` for a message
-    without a sending time, which a sending-time filter leaves out anyway): the tail reads
-    the rows of the partial days, never those of the tallied ones."""
+def live_tails(queryset: QuerySet, spec: TallyFilter, start: datetime, end: datetime) -> list[QuerySet]:
+    """The messages of ``queryset`` sent outside ``[start, end)``, as disjoint parts, each one
+    range of one index bounded on both sides where the request is (``sent_at``; ``created_at``
+    for a message without a sending time, which a sending-time filter leaves out anyway): the
+    tail reads the rows of the partial days, never those of the tallied ones. Parts, not one
+    ``OR``: PostgreSQL may scan all of ``sent_at >= sent_after`` for an ``OR`` (seen at 10M)."""
     before, after = Q(sent_at__lt=start), Q(sent_at__gte=end)
     if spec.sent_after is not None:
         before &= Q(sent_at__gte=spec.sent_after)
     if spec.sent_before is not None:
         after &= Q(sent_at__lt=spec.sent_before)
-    arms = before | after
+    parts = [before, after]
     if spec.sent_after is None and spec.sent_before is None:
-        no_sent = Q(sent_at__isnull=True)
-        arms |= (no_sent & Q(created_at__lt=start)) | (no_sent & Q(created_at__gte=end))
-    return queryset.filter(arms)
+        parts += [Q(sent_at__isnull=True, created_at__lt=start), Q(sent_at__isnull=True, created_at__gte=end)]
+    return [queryset.filter(part).order_by() for part in parts]
 
 
-def _sql(queryset: QuerySet) -> tuple[str, tuple[Any, ...]]:
-    return queryset.query.sql_with_params()
+def _union(parts: list[QuerySet], wrap: str = "{}") -> tuple[str, list[Any]]:
+    """``UNION ALL`` of the parts' SQL (each wrapped by ``wrap``), and their parameters."""
+    sql, params = [], []
+    for part in parts:
+        part_sql, part_params = part.query.sql_with_params()
+        sql.append(wrap.format(part_sql))
+        params.extend(part_params)
+    return " UNION ALL ".join(sql), params
 
 
 def figures(
@@ -142,11 +148,16 @@ def figures(
         "sum(n) FILTER (WHERE NOT is_final) AS pending, sum(cost) AS cost",
         where + " GROUP BY 1",
     )
-    tail = live_tail(queryset, spec, start, end).order_by()
     expression = GROUPS[group_by].expression() if group_by else Value(None, IntegerField())
     counted = _aggregates(median=False)
     del counted["median_seconds"]
-    live_sql, live_params = _sql(tail.annotate(key=expression).values("key").annotate(**counted))
+    live_sql, live_params = _union(
+        [
+            tail.annotate(key=expression).values("key").annotate(**counted)
+            for tail in live_tails(queryset, spec, start, end)
+        ],
+        "SELECT * FROM ({}) AS l",
+    )
     order = "1" if group_by == "day" else "2 DESC, 1"  # the live ordering: days, or volume
     sql = (
         "SELECT key, sum(total)::bigint, coalesce(sum(delivered), 0)::bigint, "
@@ -172,14 +183,19 @@ def medians(queryset: QuerySet, by_day: bool, spec: TallyFilter) -> dict[Any, fl
         f"{'day' if by_day else 'NULL::date'} AS g, key::bigint AS v, sum(n)::bigint AS c",
         where + " GROUP BY 1, 2",
     )
-    tail = live_tail(queryset, spec, start, end).order_by().filter(median_condition())
-    live = tail.annotate(g=sending_day() if by_day else Value(None, DateField()), v=WholeSeconds()).values(
-        "g", "v"
+    live_sql, live_params = _union(
+        [
+            tail.filter(median_condition())
+            .annotate(g=sending_day() if by_day else Value(None, DateField()), v=WholeSeconds())
+            .values("g", "v")
+            .annotate(c=Count("pk"))
+            for tail in live_tails(queryset, spec, start, end)
+        ],
+        "SELECT g::date, v::bigint, c FROM ({}) AS l",
     )
-    live_sql, live_params = _sql(live.annotate(c=Count("pk")))
     sql = f"""
         WITH h AS (SELECT g, v, sum(c)::bigint AS c
-                   FROM ({tallied} UNION ALL SELECT g::date, v::bigint, c FROM ({live_sql}) AS l) AS u
+                   FROM ({tallied} UNION ALL {live_sql}) AS u
                    GROUP BY g, v HAVING sum(c) > 0),
         r AS (SELECT g, v, sum(c) OVER (PARTITION BY g ORDER BY v) AS upto,
                      (sum(c) OVER (PARTITION BY g))::bigint AS total FROM h)
