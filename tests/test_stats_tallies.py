@@ -377,3 +377,17 @@ def test_a_new_time_zone_counts_live_until_rebuilt(capsys):
         assert "1 changes folded" in capsys.readouterr().out
         assert_exact()
     tallies.install()  # back to the settings' zone for the tests after this one
+
+
+@pytest.mark.django_db
+def test_the_scheduled_sweep_and_prune_fold_the_deltas(smsc_settings):
+    from django_smsc_status import tasks
+
+    sent = timezone.now() - timedelta(days=40)
+    SentMessage.objects.create(smsc_id="1", phone="79990000001", sent_at=sent, created_at=sent, is_final=True)
+    tasks.sweep_task(follow=0, time_limit=5)  # nothing due: it only folds
+    assert StatsTallyDelta.objects.exists() is False
+    smsc_settings["RETENTION"] = {"MESSAGE_DAYS": 30}
+    tasks.prune_task()  # deletes that message: one delta, folded
+    assert not SentMessage.objects.exists() and not StatsTallyDelta.objects.exists()
+    assert not StatsTally.objects.exists()  # its groups emptied and went
