@@ -121,9 +121,10 @@ def live_tails(queryset: QuerySet, spec: TallyFilter, start: datetime, end: date
     return [queryset.filter(part).order_by() for part in parts]
 
 
-def _union(parts: list[QuerySet], wrap: str = "{}") -> tuple[str, list[Any]]:
+def _union(parts: list[QuerySet], wrap: str) -> tuple[str, list[Any]]:
     """``UNION ALL`` of the parts' SQL (each wrapped by ``wrap``), and their parameters."""
-    sql, params = [], []
+    sql: list[str] = []
+    params: list[Any] = []
     for part in parts:
         part_sql, part_params = part.query.sql_with_params()
         sql.append(wrap.format(part_sql))
