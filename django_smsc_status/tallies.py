@@ -1,7 +1,8 @@
 """Per-day tallies of the delivery figures, kept exact by PostgreSQL triggers (issue 23).
 
 At ten million messages a ``GROUP BY`` over every matching row takes seconds. On PostgreSQL
-three triggers on the messages table write one *delta* row per change of a figure-bearing
+three row triggers on the messages table (and one emptying the tallies on TRUNCATE) write one
+*delta* row per change of a figure-bearing
 column (``+1`` for the row as it is now, ``-1`` for the row as it was): an INSERT one, an
 UPDATE of account, status, finality, error, operator, region, cost or a time two, a DELETE
 (prune) one. The sweep's other updates (``next_check_at``, ``check_attempts`` …) write nothing:
@@ -25,15 +26,11 @@ end of ``validation.date_window`` may reach) are always counted live.
 
 from __future__ import annotations
 
-import logging
-
 from django.conf import settings
 from django.db import connection, transaction
 
 from .models import SentMessage, StatsTally, StatsTallyDelta
 from .validation import EARLIEST_DATE
-
-logger = logging.getLogger(__name__)
 
 MESSAGES = SentMessage._meta.db_table
 TALLY = StatsTally._meta.db_table
