@@ -87,6 +87,11 @@ class SentMessage(CodesMixin, models.Model):
     is_final = models.BooleanField(_("final"), default=False)
     # Polling bookkeeping.
     last_checked_at = models.DateTimeField(_("last checked at"), null=True, blank=True)
+    # The request before the last one, and when a status push last named the message: a pushed
+    # message may be asked sooner than MIN_CHECK_INTERVAL after the last request, still within
+    # SMSC's 5 a minute (limits.claims).
+    previous_checked_at = models.DateTimeField(_("checked before that at"), null=True, blank=True)
+    pushed_at = models.DateTimeField(_("last push at"), null=True, blank=True)
     next_check_at = models.DateTimeField(_("next check at"), null=True, blank=True)
     check_attempts = models.PositiveIntegerField(_("checks without change"), default=0)
     last_request_error = models.CharField(_("last request error"), max_length=200, blank=True)

@@ -192,8 +192,8 @@ def test_final_message_is_not_asked_again(client, pushes_on, tracked, smsc_simul
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("status", ["0", "-1", " 0"])
 def test_a_push_of_a_status_on_the_way_makes_nothing_due(client, pushes_on, tracked, smsc_simulator, status):
-    """ "At the operator" (0) or "waiting" (-1) says more is to come: asking would only hold
-    back the final status's push. Counted and kept like any push, nothing asked or changed."""
+    """ "At the operator" (0) or "waiting" (-1) says more is to come: asking would only learn
+    that. Counted and kept like any push, nothing asked or changed."""
     message = tracked((-1,), (1, 0, 0))
     SentMessage.objects.filter(pk=message.pk).update(next_check_at="2099-01-01T00:00Z")
     before = SentMessage.objects.values().get(pk=message.pk)
@@ -505,25 +505,55 @@ def test_callback_argument():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_change_pushed_moments_after_a_check_is_due_when_the_interval_ends(
+def test_a_final_status_pushed_moments_after_a_poll_is_asked_at_once(
     client, pushes_on, tracked, smsc_simulator
 ):
+    """The poll just before the final push does not hold it back for ``MIN_CHECK_INTERVAL``."""
+    from django_smsc_status import service
+
+    message = tracked((-1,), (1, 0, 0), by_checks=True)  # SMSC answers -1, then 1
+    service.refresh(message)
+    post(client, status_push(message, 1))
+    message.refresh_from_db()
+    assert asked(smsc_simulator, message) == 2 and message.status == 1 and message.is_final
+    assert not smsc_simulator.smsc.errors_answered
+
+
+@pytest.mark.django_db(transaction=True)
+def test_pushes_naming_a_status_smsc_does_not_give_cost_two_requests_a_half_minute(
+    client, pushes_on, tracked, smsc_simulator
+):
+    """Forged (or early) pushes: the first is asked about at once, the next one after the first
+    request, then the pair rule (two requests at least ``PUSHED_PAIR`` apart) holds the rest:
+    the message becomes due when it may be asked again, and the sweep asks then."""
     from datetime import timedelta
 
     from django.utils import timezone
 
+    from django_smsc_status import limits
+
+    message = tracked((-1,), (1, 0, 600))  # final only in ten minutes
+    for _ in range(10):
+        post(client, status_push(message, 1))
+    message.refresh_from_db()
+    assert asked(smsc_simulator, message) == 2 and message.status == -1
+    # due when the rule lets it be asked again: twice MIN_CHECK_INTERVAL after the first request
+    assert message.next_check_at == limits.free_at(message, get_settings())
+    assert message.next_check_at == message.previous_checked_at + timedelta(seconds=30)
+    assert not SentMessage.objects.due(timezone.now()).exists()
+    assert SentMessage.objects.due(message.next_check_at).get() == message
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_repeated_push_of_the_known_status_asks_nothing(client, pushes_on, tracked, smsc_simulator):
     from django_smsc_status import service
 
-    message = tracked((-1,), (1, 0, 60))
-    service.refresh(message)  # asked just now: -1
-    SentMessage.objects.filter(pk=message.pk).update(next_check_at="2099-01-01T00:00Z")
-    checked = SentMessage.objects.get(pk=message.pk).last_checked_at
-    post(client, status_push(message, 1))
-    message.refresh_from_db()
-    assert asked(smsc_simulator, message) == 1  # no request within MIN_CHECK_INTERVAL
-    assert message.next_check_at == checked + timedelta(seconds=15)  # then the sweep asks
-    assert not SentMessage.objects.due(timezone.now()).exists()
-    assert SentMessage.objects.due(checked + timedelta(seconds=15)).get() == message
+    message = tracked((-1,), (20, 1, 0), by_checks=True)
+    service.refresh(message)  # -1
+    SentMessage.objects.filter(pk=message.pk).update(status=22)  # pretend SMSC's 22 was learned
+    post(client, status_push(message, 22))
+    assert asked(smsc_simulator, message) == 1
+    assert SentMessage.objects.get(pk=message.pk).pushed_at is None
 
 
 def test_two_accounts_with_one_token_is_a_check_error(settings):
