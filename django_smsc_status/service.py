@@ -185,7 +185,7 @@ def account_status(account: str = DEFAULT_ACCOUNT) -> limits.LoginStatus:
 
 def accounts_by_login() -> dict[tuple[str, str], list[str]]:
     """The configured account names per ``(site, login)`` (``SmscSettings.site`` and
-    ``limits_login``): the admin's and the command's way from an ``AccountState`` row to the
+    ``limits_login``): the admin's and the command's way from an ``LoginState`` row to the
     accounts it pauses (several accounts may share one login at one site)."""
     by_login: dict[tuple[str, str], list[str]] = {}
     for name in account_names():

@@ -14,17 +14,17 @@ from django.utils.translation import override
 from django_smsc_status import service
 from django_smsc_status.admin import short_datetime
 from django_smsc_status.conf import get_settings
-from django_smsc_status.models import AccountState, SentMessage
+from django_smsc_status.models import LoginState, SentMessage
 from tests.test_admin import CHANGELIST, bulk, change_url, notices, run_action
 
 pytestmark = pytest.mark.django_db
 
-STATES = "admin:django_smsc_status_accountstate_changelist"
+STATES = "admin:django_smsc_status_loginstate_changelist"
 REPORT = "admin:django_smsc_status_sentmessage_report"
 
 
-def state(login: str, **fields) -> AccountState:
-    return AccountState.objects.create(site=get_settings().site, login=login, **fields)
+def state(login: str, **fields) -> LoginState:
+    return LoginState.objects.create(site=get_settings().site, login=login, **fields)
 
 
 # -- items 1 and 3: the account-state page ------------------------------------------------------
@@ -39,10 +39,10 @@ def test_account_health_in_words_and_colours(admin_client, smsc_settings):
     assert 'class="smsc-badge failure">Paused until ' in page
     assert f"Paused until {short_datetime(until)} — Invalid login or password" in page
     assert "icon-yes.svg" not in page and "icon-no.svg" not in page
-    AccountState.objects.update(paused_until=None, pause_code=None, verified_at=timezone.now())
+    LoginState.objects.update(paused_until=None, pause_code=None, verified_at=timezone.now())
     page = admin_client.get(reverse(STATES)).content.decode()
     assert '<span class="smsc-badge success">Working</span>' in page
-    AccountState.objects.update(verified_at=None)  # never proved: one request at a time
+    LoginState.objects.update(verified_at=None)  # never proved: one request at a time
     page = admin_client.get(reverse(STATES)).content.decode()
     assert 'class="smsc-badge pending">Working, one request at a time' in page
 
@@ -50,10 +50,10 @@ def test_account_health_in_words_and_colours(admin_client, smsc_settings):
 def test_read_only_pages_offer_no_save_and_say_view(admin_client, smsc_settings, tracked):
     row = state("alex")
     page = admin_client.get(
-        reverse("admin:django_smsc_status_accountstate_change", args=[row.pk])
+        reverse("admin:django_smsc_status_loginstate_change", args=[row.pk])
     ).content.decode()
     assert 'name="_save"' not in page and 'name="_continue"' not in page
-    assert "<h1>View SMSC account state</h1>" in page
+    assert "<h1>View SMSC login state</h1>" in page
     message = tracked((1,))
     page = admin_client.get(change_url(message)).content.decode()
     assert "<h1>View sent message</h1>" in page and "Change sent message" not in page
@@ -106,7 +106,7 @@ def test_no_history_yet_is_said(admin_client, smsc_settings):
 def test_one_empty_mark_everywhere(admin_client, smsc_settings, monkeypatch):
     """Every empty value shows the admin's own ``empty_value_display``; the add form's account
     label is capitalised like the model's fields."""
-    for model in (SentMessage, AccountState):
+    for model in (SentMessage, LoginState):
         monkeypatch.setattr(admin.site._registry[model], "empty_value_display", "(nothing)", raising=False)
     message, _ = service.register("77", "79990000077")
     state("gone")  # not in settings: no counts to show

@@ -1,4 +1,4 @@
-"""What the simulated SMSC knows and decides: accounts, messages, timelines, limits.
+"""What the simulated SMSC knows and decides: logins, messages, timelines, limits.
 
 Pure Python, no HTTP and no Django: :class:`Smsc.handle` takes an operation name and its
 parameters and returns the fields of the result (or ``{"error": "N"}``), as SMSC would.
@@ -112,7 +112,8 @@ class SimMessage:
 
 
 class Smsc:
-    """A simulated SMSC account store with SMSC's error semantics.
+    """One simulated SMSC site: its logins (``logins``: login -> password) and messages, with
+    SMSC's error semantics.
 
     * error 1: a required parameter is missing;
     * error 2: wrong login/password/API key; 5 of them from one IP within 30 min block it;
@@ -124,14 +125,14 @@ class Smsc:
 
     def __init__(
         self,
-        accounts: dict[str, str] | None = None,
+        logins: dict[str, str] | None = None,
         api_keys: dict[str, str] | None = None,
         *,
         latency: float = 0.0,
         balance: Decimal = Decimal("1000.00"),
         timeline_for: Callable[[str, str], Iterable[Step]] = default_timeline,
     ) -> None:
-        self.accounts = dict(accounts or {"demo": "demo"})
+        self.logins = dict(logins or {"demo": "demo"})
         self.api_keys = dict(api_keys or {})
         self.latency = latency
         self.latency_for: dict[str, float] = {}  # message id -> seconds, instead of ``latency``
@@ -143,7 +144,7 @@ class Smsc:
         self.reset()
 
     def reset(self) -> None:
-        """Forget messages, counters and blocks (accounts and settings stay)."""
+        """Forget messages, counters and blocks (logins and settings stay)."""
         with self.lock:
             self.latency_for = {}
             self.messages: dict[tuple[str, str], SimMessage] = {}
@@ -156,7 +157,7 @@ class Smsc:
             self.blocked_until: dict[str, float] = {}
             self.calls: dict[str, int] = defaultdict(int)
             self.errors_answered: dict[str, int] = defaultdict(int)  # by error code
-            self.balance = dict.fromkeys(self.accounts, self.initial_balance)
+            self.balance = dict.fromkeys(self.logins, self.initial_balance)
 
     # -- clock and messages -------------------------------------------------------------------
 
@@ -281,7 +282,7 @@ class Smsc:
     def _authenticated(self, params: dict[str, str], login: str) -> bool:
         if params.get("apikey"):
             return params["apikey"] in self.api_keys
-        password = self.accounts.get(login)
+        password = self.logins.get(login)
         return password is not None and params.get("psw") == password
 
     def _count_error(self, ip: str) -> None:
