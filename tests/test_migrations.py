@@ -195,7 +195,9 @@ def test_login_state_is_renamed_and_groups_keep_its_permissions(transactional_db
     user.groups.add(operators)
 
     call_command("migrate", APP, "0010_loginstate", verbosity=0)
-    assert sorted(LoginState.objects.values_list("pk", "site", "login", "paused_until", "pause_code")) == before
+    assert (
+        sorted(LoginState.objects.values_list("pk", "site", "login", "paused_until", "pause_code")) == before
+    )
     assert codenames(operators) == ["change_loginstate", "view_loginstate"]
     assert sorted(operators.permissions.values_list("pk", flat=True)) == pks  # the same rows
     states = Permission.objects.filter(content_type__app_label=APP, codename__endswith="state")
@@ -213,8 +215,13 @@ def test_login_state_is_renamed_and_groups_keep_its_permissions(transactional_db
     call_command("migrate", APP, "0009_login_and_site_names", verbosity=0)
     assert codenames(operators) == ["change_accountstate", "view_accountstate"]
     old = MigrationExecutor(connection).loader.project_state((APP, "0009_login_and_site_names")).apps
-    assert sorted(
-        old.get_model(APP, "AccountState").objects.values_list("pk", "site", "login", "paused_until", "pause_code")
-    ) == before
+    assert (
+        sorted(
+            old.get_model(APP, "AccountState").objects.values_list(
+                "pk", "site", "login", "paused_until", "pause_code"
+            )
+        )
+        == before
+    )
     call_command("migrate", APP, verbosity=0)
     assert codenames(operators) == ["change_loginstate", "view_loginstate"]

@@ -11,8 +11,8 @@ One module per page or part: ``sent_messages`` (with ``refresh`` and ``report`` 
 mixins, ``filters`` and ``forms``), ``logins``, ``pushes``; ``base`` holds what they share.
 """
 
-from .logins import LoginStateAdmin
 from .base import REFRESH_PERMISSION, ViewingAdmin, local_datetime, short_datetime, status_badge
+from .logins import LoginStateAdmin
 from .pushes import ReceivedPushAdmin
 from .refresh import OUTCOME_SENTENCES, outcome_level
 from .sent_messages import SentMessageAdmin, SnapshotInline

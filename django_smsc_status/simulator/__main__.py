@@ -73,7 +73,9 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--password", default="demo", help="the password of a --login given without one")
     # Deprecated (0.2.0): --login LOGIN:PASSWORD. Hidden; still adds a login after the --login ones.
-    parser.add_argument("--account", type=login_and_password_value, action="append", default=[], help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--account", type=login_and_password_value, action="append", default=[], help=argparse.SUPPRESS
+    )
     parser.add_argument("--api-key", default="", help="also accept this API key (adds apikey to the WSDL)")
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every answer")
     parser.add_argument(

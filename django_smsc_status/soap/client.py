@@ -113,29 +113,26 @@ class SmscClient:
 
     def get_status(self, smsc_id: str, phone: str, all: int | None = None) -> StatusResult:
         """Status of one message (``get_status``). ``all`` defaults to the ``ALL`` setting."""
-        level = self.config.all if all is None else all
-        return self._call(
-            "get_status",
-            "StatusResponse",
-            "statusresult",
-            _status_result,
-            phone=phone,
-            id=smsc_id,
-            all=str(level),
-        )
+        return self._status("get_status", "StatusResponse", smsc_id, phone, all)
 
     def get_status2(self, smsc_id: str, phone: str, all: int | None = None, query: str = "") -> StatusResult:
         """``get_status2``: as :meth:`get_status` with SMSC's extra ``query`` string."""
+        return self._status("get_status2", "Status2Response", smsc_id, phone, all, query=query)
+
+    def _status(
+        self, operation: str, output: str, smsc_id: str, phone: str, all: int | None, **extra: str
+    ) -> StatusResult:
+        """One status call of either kind; ``all`` defaults to the ``ALL`` setting."""
         level = self.config.all if all is None else all
         return self._call(
-            "get_status2",
-            "Status2Response",
+            operation,
+            output,
             "statusresult",
             _status_result,
             phone=phone,
             id=smsc_id,
             all=str(level),
-            query=query,
+            **extra,
         )
 
     def send_sms(
