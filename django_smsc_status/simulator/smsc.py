@@ -265,12 +265,7 @@ class Smsc:
         if self.blocked_until.get(ip, 0) > now:
             return {"error": "4"}
         if not self._authenticated(params, login):
-            failures = self.auth_failures[ip]
-            failures.append(now)
-            while failures and failures[0] < now - 1800:
-                failures.popleft()
-            if len(failures) >= 5:
-                self.blocked_until[ip] = now + 1800
+            self._count_towards_block(self.auth_failures[ip], ip, now, window=1800, limit=5)
             return {"error": "2"}
         if concurrent >= 5:
             return {"error": "9"}
@@ -286,13 +281,16 @@ class Smsc:
         return password is not None and params.get("psw") == password
 
     def _count_error(self, ip: str) -> None:
-        now = self.now()
-        errors = self.errors[ip]
-        errors.append(now)
-        while errors and errors[0] < now - 600:
-            errors.popleft()
-        if len(errors) >= 100:
-            self.blocked_until[ip] = max(self.blocked_until.get(ip, 0), now + 600)
+        self._count_towards_block(self.errors[ip], ip, self.now(), window=600, limit=100)
+
+    def _count_towards_block(self, times: deque, ip: str, now: float, *, window: float, limit: int) -> None:
+        """One more of ``ip``'s events within a sliding ``window``; the ``limit``-th blocks the
+        IP for the window (SMSC: 5 errors 2 in 30 minutes, 100 errors in 10)."""
+        times.append(now)
+        while times and times[0] < now - window:
+            times.popleft()
+        if len(times) >= limit:
+            self.blocked_until[ip] = max(self.blocked_until.get(ip, 0), now + window)
 
     def _op_get_status(self, params: dict[str, str], login: str, now: float) -> dict[str, str]:
         smsc_id, phone = params.get("id", ""), digits(params.get("phone", ""))
