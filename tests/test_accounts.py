@@ -1,7 +1,7 @@
 """Several SMSC accounts in one site, against two simulated sites (two servers, two logins).
 
 Each message is asked with its own login at its own site; a wrong password trips only its
-own account's breaker; one account's backlog never starves another; limits hold per login
+own login's breaker; one account's backlog never starves another; limits hold per login
 across real processes; rows of an account removed from settings are left alone.
 """
 
@@ -74,7 +74,7 @@ def test_register_is_idempotent_per_account(track, kz_account):
 
 
 @pytest.mark.django_db
-def test_a_wrong_password_trips_only_its_own_accounts_breaker(
+def test_a_wrong_password_trips_only_its_own_logins_breaker(
     smsc_simulator, kz_site, kz_account, track, monkeypatch
 ):
     ru = [track("default", (-1,)) for _ in range(4)]

@@ -30,7 +30,7 @@ def state(login: str, **fields) -> LoginState:
 # -- items 1 and 3: the account-state page ------------------------------------------------------
 
 
-def test_account_health_in_words_and_colours(admin_client, smsc_settings):
+def test_login_health_in_words_and_colours(admin_client, smsc_settings):
     """A paused login is red and says until when and why; a proved one is green "Working".
     (Boolean columns showed a green tick for "paused" and a red one for a healthy login.)"""
     until = timezone.now().replace(year=2099, hour=14, minute=5)
@@ -59,7 +59,7 @@ def test_read_only_pages_offer_no_save_and_say_view(admin_client, smsc_settings,
     assert "<h1>View sent message</h1>" in page and "Change sent message" not in page
     assert "<h1>Select sent message to view</h1>" in admin_client.get(reverse(CHANGELIST)).content.decode()
     page = admin_client.get(reverse(STATES), HTTP_ACCEPT_LANGUAGE="ru").content.decode()
-    assert "<h1>Выберите статус аккаунта SMSC для просмотра</h1>" in page
+    assert "<h1>Выберите состояние логина SMSC для просмотра</h1>" in page
 
 
 # -- items 4 to 7: the report, notices, history, empty values -----------------------------------
@@ -166,10 +166,10 @@ def test_russian_names_read_right_after_numbers_and_in_notices(admin_client, sms
     )
     [(_level, text)] = notices(response)
     assert text.startswith("SMS ") and "был успешно добавлен" in text  # Django's masculine, "SMS" is too
-    for login in ("alex", "kzlogin", "other"):
+    for login in ("alex", "kzlogin", "other", "fourth", "fifth"):
         state(login)
     page = admin_client.get(reverse(STATES), HTTP_ACCEPT_LANGUAGE="ru").content.decode()
-    assert "3 статуса аккаунтов SMSC" in page  # Django would say "3 статусы"
+    assert "5 состояний логинов SMSC" in page  # Django would say "5 состояния"
     with override("ru"):
         assert str(SentMessage._meta.get_field("refresh_queued_at").verbose_name) == (
             "поставлено в очередь на обновление"
@@ -201,7 +201,7 @@ def test_bad_filter_values_are_refused_not_500(admin_client, smsc_settings, quer
     assert response.status_code == 302, response.status_code
 
 
-def test_account_states_refuse_a_nul_filter(admin_client, smsc_settings):
+def test_login_states_refuse_a_nul_filter(admin_client, smsc_settings):
     state("alex")
     response = admin_client.get(reverse(STATES), {"account": "\x00"})
     assert response.status_code == 302 and response["Location"].endswith("?e=1")

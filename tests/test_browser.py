@@ -162,7 +162,7 @@ def _overflow(page) -> dict:
 def test_admin_lists_fit_without_scrolling_sideways(
     browser_page, live_url, fast_polling, kz_login, tracked, admin_user, language, width
 ):
-    """The account states (paused, limited, working, gone) and the message list fit at 1280 and
+    """The login states (paused, limited, working, gone) and the message list fit at 1280 and
     1400 px in English and Russian: nothing off-screen, no scroll bar under the table."""
     from django.utils import timezone
 

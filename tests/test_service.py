@@ -219,7 +219,7 @@ def test_error_2_opens_the_breaker(smsc_settings, smsc_simulator, tracked):
     assert service.refresh(messages[0]).outcome == Outcome.CHANGED
 
 
-def test_error_4_pauses_the_account(smsc_settings, smsc_simulator, tracked):
+def test_error_4_pauses_the_login(smsc_settings, smsc_simulator, tracked):
     message = tracked((1,))
     smsc_simulator.inject("error", code=4)
     result = service.refresh(message)
@@ -346,7 +346,7 @@ def test_queries_grow_per_batch_not_per_message(smsc_settings, tracked):
         return len(ctx)
 
     def bound(n):
-        # once: too-soon check, account state, 4 site slots + 4 login slots leased, free
+        # once: too-soon check, login state, 4 site slots + 4 login slots leased, free
         # error tokens read + 4 leased, pause checked again, release = 17;
         # per claim (at least one message per slot): conditional UPDATE + SELECT;
         # per written batch (CHUNK_SIZE answers): lock, 2 savepoints + releases, update, insert

@@ -160,7 +160,7 @@ class SmscClient:
         )
 
     def get_balance(self) -> Decimal:
-        """The account balance."""
+        """The balance of this account's login."""
         return self._call("get_balance", "BalanceResponse", "balanceresult", _balance, resend=True)
 
     # -- plumbing ---------------------------------------------------------------------------
