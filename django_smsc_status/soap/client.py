@@ -24,7 +24,7 @@ import re
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 from functools import lru_cache
-from typing import TypeVar
+from typing import Any, TypeVar
 from xml.sax.saxutils import escape
 
 import requests
@@ -120,9 +120,10 @@ class SmscClient:
         return self._status("get_status2", "Status2Response", smsc_id, phone, all, query=query)
 
     def _status(
-        self, operation: str, output: str, smsc_id: str, phone: str, all: int | None, **extra: str
+        self, operation: str, output: str, smsc_id: str, phone: str, all: int | None, **extra: Any
     ) -> StatusResult:
-        """One status call of either kind; ``all`` defaults to the ``ALL`` setting."""
+        """One status call of either kind; ``all`` defaults to the ``ALL`` setting. (``extra``
+        is ``Any`` only for mypy: it holds SOAP parameters, strings, as ``_call``'s do.)"""
         level = self.config.all if all is None else all
         return self._call(
             operation,
