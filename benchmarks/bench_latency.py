@@ -219,7 +219,7 @@ def run(name: str, load, speed: float, minutes: float, smsc, endpoint: str, push
     from django_smsc_status import push as push_module
     from django_smsc_status.conf import DEFAULT_ACCOUNT, DEFAULTS, get_settings
     from django_smsc_status.models import (
-        AccountState,
+        LoginState,
         PushCounter,
         ReceivedPush,
         RequestSlot,
@@ -239,7 +239,7 @@ def run(name: str, load, speed: float, minutes: float, smsc, endpoint: str, push
         **values,
         **push,
     }
-    for model in (StatusSnapshot, ReceivedPush, PushCounter, SentMessage, RequestSlot, AccountState):
+    for model in (StatusSnapshot, ReceivedPush, PushCounter, SentMessage, RequestSlot, LoginState):
         model.objects.all().delete()
     push_module.KEEP = 100_000  # every push's arrival, to split a delay into push and request
     smsc.reset()

@@ -179,7 +179,7 @@ class StatusSnapshot(CodesMixin, models.Model):
         super().save(*args, **kwargs)
 
 
-class AccountState(models.Model):
+class LoginState(models.Model):
     """Per-login state at one site, shared by every process: the circuit breaker (error 2), IP
     blocks (4), and whether the login has proved itself since it was first used or since the
     breaker opened, within the last ``limits.LOGIN_PROOF_SECONDS`` (5 minutes; until then it is
@@ -194,8 +194,8 @@ class AccountState(models.Model):
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
-        verbose_name = _("SMSC account state")
-        verbose_name_plural = _("SMSC account states")
+        verbose_name = _("SMSC login state")
+        verbose_name_plural = _("SMSC login states")
         constraints = [
             models.UniqueConstraint(fields=("site", "login"), name="smsc_status_unique_site_login"),
         ]

@@ -412,17 +412,17 @@ def test_lost_pushes_leave_the_message_to_polling(live_server, pushes_on, tracke
 def test_admin_shows_counters_and_raw_pushes(admin_client, client, pushes_on, tracked):
     from django.urls import reverse
 
-    from django_smsc_status.models import AccountState
+    from django_smsc_status.models import LoginState
 
     message = tracked()
     config = get_settings()
-    state = AccountState.objects.create(site=config.site, login=config.limits_login)
-    page = admin_client.get(reverse("admin:django_smsc_status_accountstate_change", args=[state.pk]))
+    state = LoginState.objects.create(site=config.site, login=config.limits_login)
+    page = admin_client.get(reverse("admin:django_smsc_status_loginstate_change", args=[state.pk]))
     assert "none received" in page.content.decode()
     post(client, status_push(message, sender_id="Магазин"))
     post(client, {"id": "404", "phone": message.phone, "md5": "x"})
     post(client, {"mes": "hi"})
-    page = admin_client.get(reverse("admin:django_smsc_status_accountstate_change", args=[state.pk]))
+    page = admin_client.get(reverse("admin:django_smsc_status_loginstate_change", args=[state.pk]))
     text = page.content.decode()
     assert "3 received" in text and "matched a message 1" in text and "unknown message 1" in text
     assert "incoming SMS 1" in text and TOKEN not in text
