@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('django_smsc_status', '0009_login_and_site_names'),
+        ('django_smsc_status', '0010_loginstate'),
     ]
 
     operations = [
