@@ -583,3 +583,24 @@ def test_debug_error_page_of_bad_settings_shows_no_push_secret(settings, rf):
     }
     page = debug_page(rf, get_settings)
     assert "ImproperlyConfigured" in page and TOKEN not in page and SECRET not in page
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_message_page_shows_the_last_push_and_the_check_before(
+    client, admin_client, pushes_on, tracked, smsc_simulator
+):
+    import re
+
+    from django.urls import reverse
+
+    def empty(label: str, page: str) -> bool:
+        return bool(re.search(label + r':</label>\s*<div class="readonly">-</div>', page))
+
+    message = tracked((-1,), (1, 0, 600))
+    change = reverse("admin:django_smsc_status_sentmessage_change", args=[message.pk])
+    page = admin_client.get(change).content.decode()
+    assert empty("Last push at", page) and empty("Checked before that at", page)
+    post(client, status_push(message, 1))
+    post(client, status_push(message, 1))
+    page = admin_client.get(change).content.decode()
+    assert not empty("Last push at", page) and not empty("Checked before that at", page)

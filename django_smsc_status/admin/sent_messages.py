@@ -124,6 +124,8 @@ class SentMessageAdmin(RefreshActions, DeliveryReport, ViewingAdmin):
             {
                 "fields": (
                     "last_checked_at_local",
+                    "previous_checked_at_local",
+                    "pushed_at_local",
                     "next_check_at_local",
                     "check_attempts",
                     "last_request_error",
@@ -142,6 +144,8 @@ class SentMessageAdmin(RefreshActions, DeliveryReport, ViewingAdmin):
     sent_at_local = datetime_display(SentMessage, "sent_at")
     status_changed_at_local = datetime_display(SentMessage, "status_changed_at")
     last_checked_at_local = datetime_display(SentMessage, "last_checked_at")
+    previous_checked_at_local = datetime_display(SentMessage, "previous_checked_at")
+    pushed_at_local = datetime_display(SentMessage, "pushed_at")
     next_check_at_local = datetime_display(SentMessage, "next_check_at")
     refresh_queued_at_local = datetime_display(SentMessage, "refresh_queued_at")
     created_at_local = datetime_display(SentMessage, "created_at")
