@@ -28,7 +28,6 @@ from rest_framework import generics, mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.filters import OrderingFilter
-from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 
 from .. import service
@@ -38,6 +37,7 @@ from ..service import Outcome
 from ..tasks import enqueue_refresh
 from .errors import JsonErrorsMixin, SafeJSONParser, error_body, refuse_unknown_parameters, unknown_parameters
 from .filters import SentMessageFilter
+from .pagination import MessagePagination
 from .permissions import CanRefreshStatus, CanSendMessages, base_permission_classes
 from .schema import SCHEMA, OpenApiResponse, extend_schema
 from .serializers import (
@@ -56,10 +56,9 @@ from .serializers import (
 from .throttles import SmscScopedRateThrottle
 
 
-class Pagination(PageNumberPagination):
-    page_size = 50
-    page_size_query_param = "page_size"
-    max_page_size = 500
+#: The list's pagination (kept under its old name): page numbers with a capped count, or
+#: ``?cursor=`` (see ``api.pagination``).
+Pagination = MessagePagination
 
 
 class StrictOrderingFilter(OrderingFilter):
@@ -178,6 +177,7 @@ class SentMessageViewSet(
                 StrictOrderingFilter.ordering_param,
                 pagination.page_query_param,
                 pagination.page_size_query_param,
+                pagination.cursor_query_param,
             },
         )
         return super().list(request, *args, **kwargs)
