@@ -270,3 +270,10 @@ def test_snapshots_take_no_cursor(api, smsc_settings):
     pk = SentMessage.objects.get().pk
     assert api.get(f"{API}{pk}/snapshots/", {"cursor": ""}).status_code == 400
     assert api.get(f"{API}{pk}/snapshots/").json()["count_exact"] is True
+
+
+def test_counts_in_russian(admin_client, smsc_settings, small_cap):
+    bulk(30)
+    response = admin_client.get(CHANGELIST, {"status": "1"}, HTTP_ACCEPT_LANGUAGE="ru")
+    assert count_text(response) == "более 10 SMS"
+    assert "Выбрать все подходящие" in response.content.decode()
