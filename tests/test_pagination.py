@@ -93,7 +93,8 @@ def test_changelist_beyond_the_cap(admin_client, smsc_settings, small_cap):
     assert count_text(first) == "more than 10 sent messages"
     assert "All that match selected" in first.content.decode()
     assert "Select all that match" in first.content.decode()
-    assert [m.smsc_id for m in first.context["cl"].result_list] == ["10028", "10026", "10024", "10022", "10020"]
+    listed = [m.smsc_id for m in first.context["cl"].result_list]
+    assert listed == ["10028", "10026", "10024", "10022", "10020"]
     # pages past the counted ones work while there are rows, then are refused (?e=1), no 500
     third = admin_client.get(CHANGELIST, {"status": "1", "p": "3"})
     assert third.status_code == 200 and len(third.context["cl"].result_list) == 5
@@ -142,7 +143,8 @@ def test_error_filter_lists_smsc_codes_without_a_query(admin_client, smsc_settin
     SentMessage.objects.create(smsc_id="2", phone="79990000002", status=20, err=999, is_final=True)
     SentMessage.objects.create(smsc_id="3", phone="79990000003", status=1, err=0, is_final=True)
     response = admin_client.get(CHANGELIST)
-    [err_filter] = [f for f in response.context["cl"].filter_specs if getattr(f, "parameter_name", "") == "err"]
+    specs = response.context["cl"].filter_specs
+    [err_filter] = [f for f in specs if getattr(f, "parameter_name", "") == "err"]
     values = [value for value, _label in err_filter.lookup_choices]
     assert values == ["any", *(str(code) for code in DeliveryError.values if code), "other"]
 
@@ -277,3 +279,46 @@ def test_counts_in_russian(admin_client, smsc_settings, small_cap):
     response = admin_client.get(CHANGELIST, {"status": "1"}, HTTP_ACCEPT_LANGUAGE="ru")
     assert count_text(response) == "более 10 SMS"
     assert "Выбрать все подходящие" in response.content.decode()
+
+
+# -- a date filter orders by its date (its index reads only the page) ---------------------------
+
+
+def sent_in_reverse(n=6):
+    """Messages created in one order and sent in the other."""
+    bulk(n)
+    now = timezone.now()
+    for message in SentMessage.objects.all():
+        i = int(message.smsc_id) - 10000
+        SentMessage.objects.filter(pk=message.pk).update(
+            sent_at=now - timedelta(hours=i + 1), status_changed_at=now - timedelta(hours=i + 1)
+        )
+
+
+def test_admin_send_date_filter_orders_by_send_date(admin_client, smsc_settings):
+    sent_in_reverse()
+    since = (timezone.now() - timedelta(days=1)).isoformat()
+
+    def ids(**query):
+        return [m.smsc_id for m in admin_client.get(CHANGELIST, query).context["cl"].result_list]
+
+    assert ids() == ["10005", "10004", "10003", "10002", "10001", "10000"]  # newest created first
+    assert ids(sent_at__gte=since) == ["10000", "10001", "10002", "10003", "10004", "10005"]
+    by_column = ids(sent_at__gte=since, o="-1")  # a column's order wins
+    assert by_column == ["10005", "10004", "10003", "10002", "10001", "10000"]
+
+
+def test_api_date_filters_order_by_their_date(api, smsc_settings):
+    sent_in_reverse()
+    since = (timezone.now() - timedelta(days=1)).isoformat()
+
+    def ids(**query):
+        response = api.get(API, query)
+        assert response.status_code == 200, response.content
+        return [m["smsc_id"] for m in response.json()["results"]]
+
+    assert ids() == ["10005", "10004", "10003", "10002", "10001", "10000"]
+    assert ids(sent_after=since) == ["10000", "10001", "10002", "10003", "10004", "10005"]
+    assert ids(changed_after=since) == ["10000", "10001", "10002", "10003", "10004", "10005"]
+    assert ids(sent_after=since, ordering="-id") == ["10005", "10004", "10003", "10002", "10001", "10000"]
+    assert ids(sent_after=since, cursor="") == ["10005", "10004", "10003", "10002", "10001", "10000"]

@@ -3,6 +3,7 @@ table to list its choices."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
 from datetime import timezone as dt_timezone
 
@@ -124,7 +125,7 @@ def outside_codes(field: str, known: Iterable[int]) -> Q:
     index range scan, where ``NOT IN (...)`` reads every row (usually to find none)."""
     codes = sorted(set(known))
     condition = Q(**{f"{field}__lt": codes[0]}) | Q(**{f"{field}__gt": codes[-1]})
-    for low, high in zip(codes, codes[1:]):
+    for low, high in itertools.pairwise(codes):
         if high - low == 2:
             condition |= Q(**{field: low + 1})
         elif high - low > 2:

@@ -47,7 +47,7 @@ class CappedPageNumberPagination(PageNumberPagination):
 
     def paginate_queryset(self, queryset, request, view=None):
         page = request.query_params.get(self.page_query_param, 1)
-        self.django_paginator_class = functools.partial(CappedPaginator, page=page)  # type: ignore[assignment]
+        self.django_paginator_class = functools.partial(CappedPaginator, page=page)
         return super().paginate_queryset(queryset, request, view)
 
     def get_paginated_response(self, data):
@@ -68,7 +68,7 @@ class KeysetPagination(CursorPagination):
     page_size_query_param = "page_size"
     max_page_size = 500
     ordering = CURSOR_ORDERINGS["-created_at"]
-    invalid_cursor_message = _("Invalid cursor")
+    invalid_cursor_message = _("Invalid cursor")  # type: ignore[assignment]
 
     def get_ordering(self, request, queryset, view):
         wanted = request.query_params.get("ordering", "").strip()
@@ -76,7 +76,8 @@ class KeysetPagination(CursorPagination):
             return self.ordering
         if wanted not in CURSOR_ORDERINGS:
             allowed = ", ".join(CURSOR_ORDERINGS)
-            raise ValidationError({"ordering": [_("With cursor, order by %(allowed)s.") % {"allowed": allowed}]})
+            message = _("With cursor, order by %(allowed)s.") % {"allowed": allowed}
+            raise ValidationError({"ordering": [message]})
         return CURSOR_ORDERINGS[wanted]
 
     def decode_cursor(self, request):
@@ -147,7 +148,11 @@ class MessagePagination(BasePagination):
         page = self.pages.get_schema_operation_parameters(view)
         for parameter in page:
             if parameter["name"] == self.page_query_param:
-                parameter["description"] = "Page number (1, 2, ...); not with cursor."
+                parameter["description"] = (
+                    "Page number (1, 2, ...); not with cursor. A page past the last is a 404."
+                )
+        if getattr(view, "action", "list") != "list":
+            return page
         cursor = {
             "name": self.cursor_query_param,
             "required": False,

@@ -1,5 +1,6 @@
 """Indexes the list filters need at ten million messages (issue 23): delivery error,
-quarantined, status changed at. Each is justified beside it in ``models.SentMessage.Meta``."""
+quarantined, given up, status changed at. Each is justified beside it in
+``models.SentMessage.Meta``."""
 
 from django.db import migrations, models
 
@@ -18,6 +19,10 @@ class Migration(migrations.Migration):
         migrations.AddIndex(
             model_name='sentmessage',
             index=models.Index(condition=models.Q(('quarantine_reason', ''), _negated=True), fields=['-created_at'], name='smsc_status_quarantined_idx'),
+        ),
+        migrations.AddIndex(
+            model_name='sentmessage',
+            index=models.Index(condition=models.Q(('is_final', False), ('next_check_at__isnull', True), ('quarantine_reason', '')), fields=['-created_at'], name='smsc_status_given_up_idx'),
         ),
         migrations.AddIndex(
             model_name='sentmessage',
