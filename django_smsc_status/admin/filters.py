@@ -68,7 +68,7 @@ class AccountFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset):
         if self.value() == self.NOT_CONFIGURED:
-            return queryset.exclude(account__in=account_names())
+            return queryset.filter(outside_codes("account", account_names()))
         if self.value():  # any name, configured or not (?account=old typed by hand)
             return queryset.filter(account=self.value())
         return queryset
@@ -120,15 +120,19 @@ class SafeDateFieldListFilter(admin.DateFieldListFilter):
                     raise IncorrectLookupParameters(exc) from None
 
 
-def outside_codes(field: str, known: Iterable[int]) -> Q:
-    """``field`` holds a code, none of ``known``: the ranges between the known codes, each an
-    index range scan, where ``NOT IN (...)`` reads every row (usually to find none)."""
-    codes = sorted(set(known))
-    condition = Q(**{f"{field}__lt": codes[0]}) | Q(**{f"{field}__gt": codes[-1]})
-    for low, high in itertools.pairwise(codes):
-        if high - low == 2:
-            condition |= Q(**{field: low + 1})
-        elif high - low > 2:
+def outside_codes(field: str, known: Iterable[int] | Iterable[str]) -> Q:
+    """``field`` holds a value (not NULL), none of ``known``: the ranges between the known
+    values, each an index range scan, where ``NOT IN (...)`` reads every row (usually to
+    find none)."""
+    values = sorted(set(known))  # type: ignore[type-var]
+    if not values:
+        return Q(**{f"{field}__isnull": False})
+    condition = Q(**{f"{field}__lt": values[0]}) | Q(**{f"{field}__gt": values[-1]})
+    for low, high in itertools.pairwise(values):
+        if isinstance(low, int) and isinstance(high, int) and high - low <= 2:
+            if high - low == 2:  # one code between: equality, not a range
+                condition |= Q(**{field: low + 1})
+        else:  # a gap of several codes, or between two names
             condition |= Q(**{f"{field}__gt": low, f"{field}__lt": high})
     return condition
 
