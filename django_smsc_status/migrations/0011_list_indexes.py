@@ -18,7 +18,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='sentmessage',
-            index=models.Index(condition=models.Q(('quarantine_reason', ''), _negated=True), fields=['-created_at'], name='smsc_status_quarantined_idx'),
+            index=models.Index(condition=models.Q(('quarantine_reason', ''), _negated=True), fields=['quarantine_reason', '-created_at'], name='smsc_status_quarantined_idx'),
         ),
         migrations.AddIndex(
             model_name='sentmessage',
