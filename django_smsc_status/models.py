@@ -120,7 +120,7 @@ class SentMessage(CodesMixin, models.Model):
             models.Index(fields=("smsc_id",), name="smsc_status_smsc_id_idx"),
             # Date ranges of the report and the stats API (sent_after/sent_before, admin filter).
             models.Index(fields=("sent_at",), name="smsc_status_sent_at_idx"),
-            # Issue 23 (list filters at ten million rows; the EXPLAINs in docs/production.rst):
+            # Issue 23 (list filters at millions of rows; the EXPLAINs in docs/compatibility.rst):
             # the delivery-error filter (admin ?err=, API ?err=) reads its page and its capped
             # count here instead of scanning for rare codes; without delivered (0) and
             # unanswered (NULL) rows, most of the table, and written only when err changes,
