@@ -57,10 +57,11 @@ def is_unfiltered(queryset: QuerySet) -> bool:
 
 
 class CappedPaginator(Paginator):
-    """A paginator whose ``count`` is exact up to ``count_limit`` rows (or up to the end of
-    the requested ``page``, if further), then a lower bound: ``count_limit + 1`` meaning
-    "more than ``count_limit``". With ``estimate=True`` an unfiltered queryset on
-    PostgreSQL is counted by the planner's estimate when that is beyond the limit.
+    """A paginator whose ``count`` is exact up to ``counted_to`` rows (``count_limit``, or the
+    end of the requested ``page`` if further), then a lower bound: ``counted_to + 1``,
+    meaning "more than ``counted_to``" (so the next page is always known to exist). With
+    ``estimate=True`` an unfiltered queryset on PostgreSQL is counted by the planner's
+    estimate when that is beyond ``counted_to``.
 
     ``is_exact``, ``is_estimate`` and ``counted_to`` say which (read them after ``count``)."""
 
