@@ -157,6 +157,13 @@ class SentMessage(CodesMixin, models.Model):
             # API changed_after/changed_before (clients polling for what changed) and the
             # status_changed_at ordering: without it their counts and pages read every row.
             models.Index(fields=("status_changed_at",), name="smsc_status_changed_at_idx"),
+            # The scheduled prune's walk: final messages last checked since its last pass (a
+            # day's worth, not the table). Partial: a poll's UPDATE of a pending row skips it.
+            models.Index(
+                fields=("last_checked_at", "id"),
+                condition=Q(is_final=True),
+                name="smsc_status_final_checked_idx",
+            ),
         ]
         permissions = [
             ("refresh_status", _("Can refresh message status from SMSC")),
@@ -337,10 +344,18 @@ class ReceivedPush(models.Model):
 class PruneProgress(models.Model):
     """Where a scheduled prune stopped for time (``retention.prune(resume=True)``): the next
     run goes on from here instead of from the first message, so at any size every message
-    is reached. One row per phase; no row, or ``next_pk`` 0, means from the start."""
+    is reached. One row per phase; no row, or ``next_pk`` 0, means from the start.
+
+    For history (phase "snapshots"), once a pass has been through every final message,
+    ``pruned_before`` is that pass's cutoff and later passes walk only the final messages
+    last checked since (``retention``); ``pass_before`` and ``next_checked_at`` hold the
+    cutoff and the position of the pass under way."""
 
     phase = models.CharField(max_length=20, unique=True)  # a retention.Phase value
     next_pk = models.BigIntegerField(default=0)
+    next_checked_at = models.DateTimeField(null=True, blank=True)
+    pass_before = models.DateTimeField(null=True, blank=True)
+    pruned_before = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:
