@@ -46,7 +46,8 @@ def generate_in_postgres(messages: int, snapshots: int) -> None:
     ``bulk_create`` would take an hour): messages in sending order over the last 90 days, ids
     growing with time as in a real table; several accounts, 6 operators, 85 regions, 10
     delivery errors; 1 % still pending (due within the hour), the rest final (80 % delivered);
-    ``snapshots // messages`` snapshots each. Seeded: every run makes the same rows."""
+    ``snapshots // messages`` snapshots each, 5 s apart, and the last check 10 s after sending.
+    Seeded: every run makes the same rows."""
     from django.db import connection
 
     from django_smsc_status.models import SentMessage, StatusSnapshot
@@ -58,7 +59,7 @@ def generate_in_postgres(messages: int, snapshots: int) -> None:
             f"""
             INSERT INTO {messages_table} (account, smsc_id, phone, text, sender, sent_at, created_at,
                 cost, sms_count, status, err, status_changed_at, operator, region, is_final,
-                next_check_at, check_attempts, last_request_error, quarantine_reason)
+                next_check_at, last_checked_at, check_attempts, last_request_error, quarantine_reason)
             SELECT accounts[1 + (g %% cardinality(accounts))], (100000 + g)::text,
                    '79' || lpad(g::text, 9, '0'), 'Ваш код: 1234', 'Shop', sent, sent,
                    round((1.5 + r2 * 2.5)::numeric, 2), 1, status,
@@ -70,7 +71,8 @@ def generate_in_postgres(messages: int, snapshots: int) -> None:
                    operators[1 + (r2 * 1000)::int %% cardinality(operators)],
                    regions[1 + (r2 * 100000)::int %% cardinality(regions)],
                    status NOT IN (-1, 0),
-                   CASE WHEN status IN (-1, 0) THEN now() + r2 * interval '1 hour' END, 0, '', ''
+                   CASE WHEN status IN (-1, 0) THEN now() + r2 * interval '1 hour' END,
+                   sent + interval '10 seconds', 0, '', ''
             FROM (
                 SELECT g, random() AS r2,
                        now() - (%s - g + random()) * (interval '90 days' / %s) AS sent,
