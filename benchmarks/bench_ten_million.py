@@ -2,6 +2,7 @@
 messages / 30,000,000 snapshots beside the same at 100,000 / 300,000, on PostgreSQL.
 
     BENCH_DB=postgres python benchmarks/bench_ten_million.py [--small 100000] [--big 10000000]
+        [--only REGEX]
 
 Each size has its own database (``smsc_bench_<messages>``, made by ``bench_scale``'s
 ``generate_in_postgres`` when missing: 3 snapshots a message, 90 days, 1 % pending; then kept
@@ -19,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -98,7 +100,7 @@ def pages(messages: int, pk: int, now) -> list[tuple[str, str]]:
     return admin + api + stats + reports
 
 
-def measure(messages: int, prune: bool) -> dict:
+def measure(messages: int, prune: bool, only: str) -> dict:
     """In the child: every page's queries and median, the sweep's claim, EXPLAINs, the prune."""
     from common import setup_django
 
@@ -124,6 +126,8 @@ def measure(messages: int, prune: bool) -> dict:
     pk = SentMessage.objects.filter(smsc_id=str(100000 + messages // 2)).values_list("pk", flat=True).get()
     figures: dict = {"pages": {}, "plans": {}}
     for name, url in pages(messages, pk, now):
+        if not re.search(only, name):
+            continue
 
         def get(url=url):
             response = client.get(url)
@@ -209,9 +213,10 @@ def ensure_database(messages: int) -> str:
     return name
 
 
-def run_child(messages: int, prune: bool) -> dict:
+def run_child(messages: int, prune: bool, only: str) -> dict:
     env = {**os.environ, "BENCH_PGDATABASE": ensure_database(messages), "BENCH_EXPLAIN": "1"}
-    args = [sys.executable, __file__, "--child", str(messages)] + (["--prune"] if prune else [])
+    args = [sys.executable, __file__, "--child", str(messages), "--only", only]
+    args += ["--prune"] if prune else []
     out = subprocess.run(args, check=True, env=env, capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])
 
@@ -222,15 +227,16 @@ def main() -> None:
     parser.add_argument("--big", type=int, default=10_000_000)
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--prune", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--only", default="", help="measure only the pages whose name matches this regex")
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(measure(args.child, args.prune), default=str))
+        print(json.dumps(measure(args.child, args.prune, args.only), default=str))
         return
     os.environ["BENCH_DB"] = "postgres"
     print(f"B3 at ten million — {machine()}: {args.small} vs {args.big} messages (3 snapshots each)")
-    small_a = run_child(args.small, prune=False)
-    big = run_child(args.big, prune=True)
-    small_b = run_child(args.small, prune=False)
+    small_a = run_child(args.small, False, args.only)
+    big = run_child(args.big, True, args.only)
+    small_b = run_child(args.small, False, args.only)
     print(f"  {'page':32} {'q small':>7} {'q big':>5} {'small':>9} {'big':>9} {'ratio':>6}  verdict")
     failures = 0
     for name, figure in big["pages"].items():
