@@ -36,8 +36,8 @@ REGIONS = [
 ] + [f"Регион {n}" for n in range(79)]
 
 
-#: Delivery errors of failed messages in the generated data (SMSC's codes), most common first.
-ERRORS = [1, 1, 1, 6, 6, 11, 20, 253, 254, 255]
+#: Delivery errors of failed messages in the generated data (codes SMSC documents), most common first.
+ERRORS = [1, 1, 1, 6, 6, 11, 12, 253, 254, 255]
 ACCOUNTS = ["default", "default", "default", "default", "kz", "kz", "ua"]
 
 
