@@ -23,8 +23,8 @@ Strategies:
                    (``push.receive``, served in this process by a small threaded WSGI
                    server): token check, ``hint`` makes the message due (not for a push of
                    -1 or 0), and the following sweep asks SMSC within its pause. Pushes
-                   arriving, polling follows the push schedule (PUSH_FIRST_CHECK_AFTER 30,
-                   PUSH_BACKOFF_INITIAL 60: 30, 90, 210 ... s), as ``service.send`` sets it.
+                   arriving, polling follows the push schedule (PUSH_FIRST_CHECK_AFTER 15,
+                   PUSH_BACKOFF_INITIAL 30: 15, 45, 105 ... s), as ``service.send`` sets it.
                    No qcluster runs, so the refresh ``hint`` queues is never run
                    (``SMSC_Q_SYNC=0``): the sweep alone asks, as the README's production
                    setup would at worst.
@@ -219,7 +219,7 @@ def run(name: str, load, speed: float, minutes: float, smsc, endpoint: str, push
     from django_smsc_status import push as push_module
     from django_smsc_status.conf import DEFAULT_ACCOUNT, DEFAULTS, get_settings
     from django_smsc_status.models import (
-        AccountState,
+        LoginState,
         PushCounter,
         ReceivedPush,
         RequestSlot,
@@ -239,7 +239,7 @@ def run(name: str, load, speed: float, minutes: float, smsc, endpoint: str, push
         **values,
         **push,
     }
-    for model in (StatusSnapshot, ReceivedPush, PushCounter, SentMessage, RequestSlot, AccountState):
+    for model in (StatusSnapshot, ReceivedPush, PushCounter, SentMessage, RequestSlot, LoginState):
         model.objects.all().delete()
     push_module.KEEP = 100_000  # every push's arrival, to split a delay into push and request
     smsc.reset()

@@ -8,7 +8,7 @@ exact figures, and the chart an ``aria-label``. Colours match the admin's status
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -91,6 +91,19 @@ def _y_axis(
     return out
 
 
+def _stack(
+    row: dict, maximum: float, span: float, *, start: float, sign: int
+) -> Iterator[tuple[str, float, float]]:
+    """``(part, where it starts, its length)`` of each non-empty part of ``row``'s stacked bar,
+    ``span`` long for ``maximum``, the parts following each other from ``start`` (up the page:
+    ``sign`` -1). One stacking for the day columns and the group rows."""
+    for part in PARTS:
+        length = span * row[part] / maximum
+        if length > 0:
+            yield part, start, length
+            start += sign * length
+
+
 def daily_volume(days: Sequence[dict], title: str, width: int = 760, height: int = 260) -> SafeString:
     """Stacked bars (delivered / failed / pending) per day, and the delivery rate as a line."""
     left, right, top, bottom = 56, width - 48, 12, height - 28
@@ -104,16 +117,12 @@ def daily_volume(days: Sequence[dict], title: str, width: int = 760, height: int
         )
     points = []
     for i, row in enumerate(days):
-        x, base = left + step * i + step * 0.1, bottom
-        bars = []
-        for part in PARTS:
-            h = (bottom - top) * row[part] / maximum
-            if h > 0:
-                bars.append(
-                    f'<rect x="{x:.1f}" y="{base - h:.1f}" width="{step * 0.8:.1f}" '
-                    f'height="{h:.1f}" fill="{COLOURS[part]}"/>'
-                )
-                base -= h
+        x = left + step * i + step * 0.1
+        bars = [
+            f'<rect x="{x:.1f}" y="{base - h:.1f}" width="{step * 0.8:.1f}" '
+            f'height="{h:.1f}" fill="{COLOURS[part]}"/>'
+            for part, base, h in _stack(row, maximum, bottom - top, start=bottom, sign=-1)
+        ]
         body.append(f"<g><title>{escape(_tooltip(row, _day(row)))}</title>{''.join(bars)}</g>")
         if row["delivery_rate"] is not None:
             points.append(
@@ -160,21 +169,19 @@ def top_bars(rows: Sequence[dict], title: str, width: int = 760) -> SafeString:
     maximum = max((row["total"] for row in rows), default=0) or 1
     body = []
     for i, row in enumerate(rows):
-        y, x = 4 + i * row_height, left
-        bars = []
-        for part in PARTS:
-            w = (right - left) * row[part] / maximum
-            if w > 0:
-                bars.append(
-                    f'<rect x="{x:.1f}" y="{y + 3}" width="{w:.1f}" '
-                    f'height="{row_height - 8}" fill="{COLOURS[part]}"/>'
-                )
-                x += w
+        y = 4 + i * row_height
+        segments = list(_stack(row, maximum, right - left, start=left, sign=1))
+        bars = [
+            f'<rect x="{x:.1f}" y="{y + 3}" width="{w:.1f}" height="{row_height - 8}" '
+            f'fill="{COLOURS[part]}"/>'
+            for part, x, w in segments
+        ]
+        end = segments[-1][1] + segments[-1][2] if segments else left
         body.append(
             f"<g><title>{escape(_tooltip(row))}</title>"
             f'<text x="{label_width - 8}" y="{y + row_height / 2 + 4:.1f}" text-anchor="end" '
             f'fill="#333">{escape(_short(row["label"]))}</text>{"".join(bars)}'
-            f'<text x="{x + 6:.1f}" y="{y + row_height / 2 + 4:.1f}" fill="#333">'
+            f'<text x="{end + 6:.1f}" y="{y + row_height / 2 + 4:.1f}" fill="#333">'
             f"{escape(number(row['total']))}</text></g>"
         )
     return _frame(width, height, title, body)

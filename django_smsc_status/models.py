@@ -87,6 +87,11 @@ class SentMessage(CodesMixin, models.Model):
     is_final = models.BooleanField(_("final"), default=False)
     # Polling bookkeeping.
     last_checked_at = models.DateTimeField(_("last checked at"), null=True, blank=True)
+    # The request before the last one, and when a status push last named the message: a pushed
+    # message may be asked sooner than MIN_CHECK_INTERVAL after the last request, still within
+    # SMSC's 5 a minute (limits.claims).
+    previous_checked_at = models.DateTimeField(_("checked before that at"), null=True, blank=True)
+    pushed_at = models.DateTimeField(_("last push at"), null=True, blank=True)
     next_check_at = models.DateTimeField(_("next check at"), null=True, blank=True)
     check_attempts = models.PositiveIntegerField(_("checks without change"), default=0)
     last_request_error = models.CharField(_("last request error"), max_length=200, blank=True)
@@ -120,6 +125,45 @@ class SentMessage(CodesMixin, models.Model):
             models.Index(fields=("smsc_id",), name="smsc_status_smsc_id_idx"),
             # Date ranges of the report and the stats API (sent_after/sent_before, admin filter).
             models.Index(fields=("sent_at",), name="smsc_status_sent_at_idx"),
+            # Issue 23 (list filters at millions of rows; the EXPLAINs in docs/compatibility.rst):
+            # the delivery-error filter (admin ?err=, API ?err=) reads its page and its capped
+            # count here instead of scanning for rare codes; without delivered (0) and
+            # unanswered (NULL) rows, most of the table, and written only when err changes,
+            # which changes the status index anyway.
+            models.Index(
+                fields=("err", "-created_at"),
+                condition=Q(err__lt=0) | Q(err__gt=0),
+                name="smsc_status_err_idx",
+            ),
+            # The "quarantined" state: usually no row at all, which without this index takes a
+            # whole-table scan to find out. Empty, and never touched by the sweep. (Led by the
+            # reason, so that MariaDB, which builds it whole, reads only quarantined rows too.)
+            models.Index(
+                fields=("quarantine_reason", "-created_at"),
+                condition=~Q(quarantine_reason=""),
+                name="smsc_status_quarantined_idx",
+            ),
+            # The "given up" state: pending messages no longer polled are few and old, but the
+            # planner, seeing next_check_at NULL on every final row, expects them everywhere
+            # and read the whole created_at index for a page of them (163 ms at a million).
+            # Rows enter it when given up and leave when final: UPDATEs that change the due
+            # index anyway. (MariaDB has no partial indexes and builds a whole created_at
+            # index; there only inserts pay for it.)
+            models.Index(
+                fields=("-created_at",),
+                condition=Q(is_final=False, next_check_at__isnull=True, quarantine_reason=""),
+                name="smsc_status_given_up_idx",
+            ),
+            # API changed_after/changed_before (clients polling for what changed) and the
+            # status_changed_at ordering: without it their counts and pages read every row.
+            models.Index(fields=("status_changed_at",), name="smsc_status_changed_at_idx"),
+            # The scheduled prune's walk: final messages last checked since its last pass (a
+            # day's worth, not the table). Partial: a poll's UPDATE of a pending row skips it.
+            models.Index(
+                fields=("last_checked_at", "id"),
+                condition=Q(is_final=True),
+                name="smsc_status_final_checked_idx",
+            ),
         ]
         permissions = [
             ("refresh_status", _("Can refresh message status from SMSC")),
@@ -174,7 +218,7 @@ class StatusSnapshot(CodesMixin, models.Model):
         super().save(*args, **kwargs)
 
 
-class AccountState(models.Model):
+class LoginState(models.Model):
     """Per-login state at one site, shared by every process: the circuit breaker (error 2), IP
     blocks (4), and whether the login has proved itself since it was first used or since the
     breaker opened, within the last ``limits.LOGIN_PROOF_SECONDS`` (5 minutes; until then it is
@@ -189,8 +233,8 @@ class AccountState(models.Model):
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
-        verbose_name = _("SMSC account state")
-        verbose_name_plural = _("SMSC account states")
+        verbose_name = _("SMSC login state")
+        verbose_name_plural = _("SMSC login states")
         constraints = [
             models.UniqueConstraint(fields=("site", "login"), name="smsc_status_unique_site_login"),
         ]
@@ -300,10 +344,18 @@ class ReceivedPush(models.Model):
 class PruneProgress(models.Model):
     """Where a scheduled prune stopped for time (``retention.prune(resume=True)``): the next
     run goes on from here instead of from the first message, so at any size every message
-    is reached. One row per phase; no row, or ``next_pk`` 0, means from the start."""
+    is reached. One row per phase; no row, or ``next_pk`` 0, means from the start.
+
+    For history (phase "snapshots"), once a pass has been through every final message,
+    ``pruned_before`` is that pass's cutoff and later passes walk only the final messages
+    last checked since (``retention``); ``pass_before`` and ``next_checked_at`` hold the
+    cutoff and the position of the pass under way."""
 
     phase = models.CharField(max_length=20, unique=True)  # a retention.Phase value
     next_pk = models.BigIntegerField(default=0)
+    next_checked_at = models.DateTimeField(null=True, blank=True)
+    pass_before = models.DateTimeField(null=True, blank=True)
+    pruned_before = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:
@@ -329,7 +381,7 @@ class StatsTally(models.Model):
 
     class Meta:
         # the unique index (NULLS NOT DISTINCT) that compaction upserts on is PostgreSQL's own,
-        # made by migration 0012 with the triggers
+        # made by migration 0016 with the triggers
         default_permissions = ()
 
     def __str__(self) -> str:

@@ -11,9 +11,8 @@ Pure functions on a :class:`SentMessage` in memory (``engine`` locks, loads and 
   app is checked 5 s after sending (``FIRST_CHECK_AFTER``, see ``service.send``), then 15, 20,
   40, 80 ... s apart: most SMS are final within seconds, a few take minutes. While status
   pushes arrive for the account (``push.arriving``) polling only catches lost pushes, and
-  ``PUSH_FIRST_CHECK_AFTER`` / ``PUSH_BACKOFF_INITIAL`` take those parts (30, 90, 210 ... s):
-  fewer requests, and a poll seldom lands just before a final push, which it would hold back
-  for ``MIN_CHECK_INTERVAL``;
+  ``PUSH_FIRST_CHECK_AFTER`` / ``PUSH_BACKOFF_INITIAL`` take those parts (15, 45, 105 ... s):
+  fewer requests, most SMS being final (and pushed) before the first check;
 * final statuses and messages older than ``GIVE_UP_AFTER`` are not checked again;
 * an error keeps the stored status, is noted on the row and backs off (error 9:
   ``RATE_LIMIT_BACKOFF``);

@@ -3,14 +3,16 @@
 SMSC calls ``…/push/<PUSH_TOKEN>/`` (:mod:`.urls`) when a message's status changes. A push is a
 hint, never the truth: nothing it says is written to a message. Its message is made due now
 and its refresh queued (:func:`.tasks.enqueue_refresh`, which queues a message once), so a
-worker asks SMSC through every existing limit within about a second. A forged, repeated or
-reordered push therefore costs at most one status request per ``MIN_CHECK_INTERVAL`` (the
-claim in :func:`.limits.claim_messages`), and a lost one leaves the message to polling.
+worker asks SMSC through every existing limit within about a second. The push is noted on
+the message (``pushed_at``), so the request may come sooner than ``MIN_CHECK_INTERVAL`` after
+the last one, never beyond SMSC's 5 a minute (:mod:`.limits.claims`): a final status pushed
+moments after a poll is learned at once. A forged, repeated or reordered push therefore costs
+at most one status request, and pushes about one message at most two a :data:`PUSHED_PAIR
+<.limits.claims.PUSHED_PAIR>`; a lost one leaves the message to polling.
 
 A push whose ``status`` reads as "on the way" (:data:`ON_THE_WAY`: -1 waiting, 0 at the
-operator) triggers nothing: asking would only learn that, and the request would hold back the
-final status's push, which comes seconds later, for ``MIN_CHECK_INTERVAL``. It is counted and
-kept like any other. Any other or unreadable ``status`` is a trigger. While pushes arrive
+operator) triggers nothing: asking would only learn that. It is counted and kept like any
+other. Any other or unreadable ``status`` is a trigger. While pushes arrive
 (:func:`arriving`) polling backs off further (``PUSH_FIRST_CHECK_AFTER``,
 ``PUSH_BACKOFF_INITIAL``; :mod:`.policy`).
 
@@ -34,11 +36,12 @@ from urllib.parse import parse_qsl
 from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import Case, F, Value, When
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
+from . import limits
 from .codes import MessageStatus
 from .conf import SmscSettings, account_names, get_settings
 from .models import PushCounter, ReceivedPush, SentMessage
@@ -182,19 +185,22 @@ def handle(config: SmscSettings, fields: dict[str, str] | None) -> Kind:
             if config.push_secret and not checksum_ok(fields, config.push_secret):
                 kind = Kind.BAD_CHECKSUM
             else:
-                act = tracked if on_the_way(fields) else hint  # "on the way": counted, not due
-                message = act(config, smsc_id, phone)
+                status = pushed_status(fields)
+                if status in ON_THE_WAY:  # counted, not due
+                    message = tracked(config, smsc_id, phone)
+                else:
+                    message = hint(config, smsc_id, phone, status)
                 kind = Kind.MATCHED if message else Kind.UNKNOWN
     record(config, kind, fields, message)
     return kind
 
 
-def on_the_way(fields: dict[str, str]) -> bool:
-    """Whether the push's ``status`` reads as one of :data:`ON_THE_WAY` (a trigger otherwise)."""
+def pushed_status(fields: dict[str, str]) -> int | None:
+    """The push's ``status`` as a number, None if it reads as none."""
     try:
-        return int(fields.get("status", "").strip()) in ON_THE_WAY
+        return int(fields.get("status", "").strip())
     except ValueError:
-        return False
+        return None
 
 
 def arriving(config: SmscSettings) -> bool:
@@ -224,24 +230,27 @@ def tracked(config: SmscSettings, smsc_id: str, phone: str) -> SentMessage | Non
     return SentMessage.objects.filter(account=config.name, smsc_id=smsc_id, phone=phone).first()
 
 
-def hint(config: SmscSettings, smsc_id: str, phone: str) -> SentMessage | None:
-    """Make the account's message ``(smsc_id, phone)`` due as soon as it may be asked about
-    and, if that is now, queue its refresh; the message, or None if none is tracked.
+def hint(config: SmscSettings, smsc_id: str, phone: str, status: int | None = None) -> SentMessage | None:
+    """Note the push on the account's message ``(smsc_id, phone)`` and make it due as soon as
+    it may be asked about (:func:`.limits.free_at`); if that is now, queue its refresh. The
+    message, or None if none is tracked. A push of the ``status`` the message already has
+    (a repeated push) asks nothing.
 
-    Asked less than ``MIN_CHECK_INTERVAL`` ago, it becomes due when that interval ends (the
-    sweep asks then): a second change pushed moments after the first is not lost. A final,
-    given-up or quarantined message is left alone (its status is settled, or polling of it
-    stopped for a reason)."""
+    Not askable yet (its request is in flight, or SMSC's 5 a minute would be passed), it
+    becomes due when it is (the sweep asks then): a second change pushed moments after the
+    first is not lost. A final, given-up or quarantined message is left alone (its status is
+    settled, or polling of it stopped for a reason)."""
     from .tasks import enqueue_refresh  # tasks imports service, which the app loads first
 
     row = tracked(config, smsc_id, phone)
     if row is None or row.is_final or row.next_check_at is None or row.quarantine_reason:
         return row
-    now = timezone.now()
-    due = now
-    if row.last_checked_at is not None:
-        due = max(now, row.last_checked_at + timedelta(seconds=config.min_check_interval))
-    SentMessage.objects.filter(pk=row.pk, next_check_at__gt=due).update(next_check_at=due)
+    if status is not None and status == row.status:
+        return row
+    now = row.pushed_at = timezone.now()
+    due = max(now, limits.free_at(row, config) or now)
+    sooner = Case(When(next_check_at__gt=due, then=Value(due)), default=F("next_check_at"))
+    SentMessage.objects.filter(pk=row.pk).update(pushed_at=now, next_check_at=sooner)
     if due <= now:
         enqueue_refresh([row.pk])
     return row

@@ -16,6 +16,14 @@ With ``time_limit`` a prune stops between batches before that many seconds have 
 (the scheduled task passes the worker's timeout: django-q2 never kills it halfway), and with
 ``resume`` it starts where the last stopped prune left off (:class:`~.models.PruneProgress`),
 so at any table size each run makes progress and a pass reaches every message.
+
+With ``resume`` (the scheduled prune), history is walked through every final message once;
+after that, each pass walks only the final messages last checked since the previous pass's
+cutoff (less :data:`WALK_MARGIN`), by an index on ``last_checked_at``: a final message's
+snapshots are all observed by its last check, so one last checked before a pass's cutoff has
+nothing left to prune after that pass, and one asked again (a manual refresh) comes back into
+the walk. A daily prune of ten million messages thus walks one day's worth, not the table.
+The command's prune (no ``resume``) still walks every final message.
 """
 
 from __future__ import annotations
@@ -24,10 +32,11 @@ import enum
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from django.db import transaction
-from django.db.models import Max, Min
+from django.db.models import Max, Min, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -35,6 +44,9 @@ from django.utils.translation import ngettext
 from .models import PruneProgress, SentMessage, StatusSnapshot
 
 DEFAULT_BATCH_SIZE = 1000
+#: Walked again before a pass's cutoff: a snapshot is written moments after its request's
+#: ``last_checked_at`` (the answer's time), never this long after.
+WALK_MARGIN = timedelta(hours=1)
 MAX_DAYS = 36500  # a hundred years: any cutoff stays a date every database can hold
 MAX_BATCH_SIZE = 100_000
 
@@ -106,9 +118,13 @@ class _Clock:
             self.batches += 1
 
 
-def _final_pk_batches(size: int, start: int = 0, **filters) -> Iterator[list[int]]:
+#: Where a walk is: what :class:`~.models.PruneProgress` keeps to resume at a batch.
+Position = dict[str, Any]
+
+
+def _final_pk_batches(size: int, start: int = 0, **filters) -> Iterator[tuple[Position, list[int]]]:
     """Primary keys of final messages from ``start``, ``size`` at a time (keyset pagination:
-    no OFFSET)."""
+    no OFFSET), each batch with its position."""
     last = start - 1
     while True:
         pks = list(
@@ -119,8 +135,27 @@ def _final_pk_batches(size: int, start: int = 0, **filters) -> Iterator[list[int
         )
         if not pks:
             return
-        yield pks
+        yield {"next_pk": pks[0], "next_checked_at": None}, pks
         last = pks[-1]
+
+
+def _checked_batches(
+    size: int, since: datetime, before: datetime, start: Position
+) -> Iterator[tuple[Position, list[int]]]:
+    """Primary keys of final messages last checked in ``[since, before)``, ``size`` at a time,
+    in ``(last_checked_at, pk)`` order from ``start`` (keyset pagination on the partial index
+    ``smsc_status_final_checked_idx``), each batch with its position."""
+    rows = SentMessage.objects.final().filter(last_checked_at__gte=since, last_checked_at__lt=before)
+    at, pk = start.get("next_checked_at"), start.get("next_pk") or 0
+    while True:
+        page = rows
+        if at is not None:
+            page = rows.filter(Q(last_checked_at__gt=at) | Q(last_checked_at=at, pk__gte=pk))
+        found = list(page.order_by("last_checked_at", "pk").values_list("last_checked_at", "pk")[:size])
+        if not found:
+            return
+        yield {"next_checked_at": found[0][0], "next_pk": found[0][1]}, [pk for _at, pk in found]
+        at, pk = found[-1][0], found[-1][1] + 1
 
 
 def _prune_history(pks: list[int], cutoff, dry_run: bool) -> int:
@@ -153,14 +188,35 @@ def _delete_messages(pks: list[int], dry_run: bool) -> tuple[int, int]:
     return len(doomed), snapshots
 
 
-def _start(phase: Phase, resume: bool) -> int:
-    if not resume:
-        return 0
-    return PruneProgress.objects.filter(phase=phase.value).values_list("next_pk", flat=True).first() or 0
+_FROM_THE_START: Position = {"next_pk": 0, "next_checked_at": None}
 
 
-def _save_progress(phase: Phase, next_pk: int) -> None:
-    PruneProgress.objects.update_or_create(phase=phase.value, defaults={"next_pk": next_pk})
+def _walk(
+    phase: Phase, resume: bool, size: int, cutoff: datetime, filters: dict
+) -> tuple[Iterator[tuple[Position, list[int]]], datetime, PruneProgress | None]:
+    """The batches of ``phase``: for a scheduled prune of history after a complete pass, the
+    final messages checked since; else every final message (from where a stopped pass left
+    off, with ``resume``). Also the cutoff of the pass, and its progress row."""
+    progress = PruneProgress.objects.filter(phase=phase.value).first() if resume else None
+    start = {"next_pk": progress.next_pk, "next_checked_at": progress.next_checked_at} if progress else {}
+    under_way = bool(progress and (progress.next_pk or progress.next_checked_at))
+    pass_cutoff = progress.pass_before if under_way and progress and progress.pass_before else cutoff
+    if phase is Phase.SNAPSHOTS and progress and progress.pruned_before:
+        since = progress.pruned_before - WALK_MARGIN
+        return _checked_batches(size, since, pass_cutoff, start), pass_cutoff, progress
+    return _final_pk_batches(size, int(start.get("next_pk") or 0), **filters), pass_cutoff, progress
+
+
+def _save_progress(phase: Phase, position: Position | None, pass_cutoff: datetime, cutoff: datetime) -> None:
+    """Where the next run of ``phase`` begins: at ``position`` (stopped for time), or, the pass
+    complete (None), from the start; history notes how far a complete pass pruned."""
+    if position is not None:
+        defaults = {**position, "pass_before": pass_cutoff}
+    else:
+        defaults = {**_FROM_THE_START, "pass_before": None}
+        if phase is Phase.SNAPSHOTS:
+            defaults["pruned_before"] = min(pass_cutoff, cutoff)
+    PruneProgress.objects.update_or_create(phase=phase.value, defaults=defaults)
 
 
 def prune(
@@ -190,7 +246,7 @@ def prune(
     resume = resume and not dry_run
     report = PruneReport(dry_run=dry_run, with_messages=message_days is not None)
     younger: dict = {}
-    phases: list[tuple[Phase, dict, Callable[[list[int]], None]]] = []
+    phases: list[tuple[Phase, dict, datetime, Callable[[list[int]], None]]] = []
     if message_days is not None:
         # Messages first: their history goes with them and need not be pruned one by one.
         old = now - timedelta(days=message_days)
@@ -201,26 +257,28 @@ def prune(
             report.messages += messages
             report.message_snapshots += snapshots
 
-        phases.append((Phase.MESSAGES, {"created_at__lt": old}, delete_messages))
+        phases.append((Phase.MESSAGES, {"created_at__lt": old}, old, delete_messages))
     if snapshot_days is not None:
         cutoff = now - timedelta(days=snapshot_days)
 
         def prune_history(pks: list[int]) -> None:
             report.snapshots += _prune_history(pks, cutoff, dry_run)
 
-        phases.append((Phase.SNAPSHOTS, younger, prune_history))  # (not the messages counted above)
-    for phase, filters, work in phases:
-        for pks in _final_pk_batches(batch_size, _start(phase, resume), **filters):
+        phases.append((Phase.SNAPSHOTS, younger, cutoff, prune_history))  # (not the messages counted above)
+    for phase, filters, cutoff_of_phase, work in phases:
+        batches, pass_cutoff, _row = _walk(phase, resume, batch_size, cutoff_of_phase, filters)
+        stopped: Position | None = None
+        for position, pks in batches:
             if not clock.another_fits():
-                report.stopped_at = pks[0]
+                stopped, report.stopped_at = position, pks[0]
                 break
             clock.timed(work, pks)
             report.batches += 1
             if progress:
                 progress(report)
-        if resume:  # where the next run begins: here if stopped, else from the start
-            _save_progress(phase, report.stopped_at or 0)
-        if report.stopped_at is not None:
+        if resume:
+            _save_progress(phase, stopped, pass_cutoff, cutoff_of_phase)
+        if stopped is not None:
             break
     report.seconds = time.monotonic() - clock.started
     return report

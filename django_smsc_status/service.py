@@ -155,7 +155,7 @@ def send(
 
 
 def balance(account: str = DEFAULT_ACCOUNT) -> Decimal:
-    """The balance of the SMSC account."""
+    """The balance of the account's login at SMSC (SMSC keeps it per login)."""
     return _call_smsc(get_settings(account), lambda client: client.get_balance())
 
 
@@ -185,7 +185,7 @@ def account_status(account: str = DEFAULT_ACCOUNT) -> limits.LoginStatus:
 
 def accounts_by_login() -> dict[tuple[str, str], list[str]]:
     """The configured account names per ``(site, login)`` (``SmscSettings.site`` and
-    ``limits_login``): the admin's and the command's way from an ``AccountState`` row to the
+    ``limits_login``): the admin's and the command's way from an ``LoginState`` row to the
     accounts it pauses (several accounts may share one login at one site)."""
     by_login: dict[tuple[str, str], list[str]] = {}
     for name in account_names():
@@ -286,9 +286,9 @@ def refresh_due(
     second of its ``next_check_at``, not at the next scheduled run. While nothing can be
     claimed it sleeps until the next message is due, at most
     ``engine.sweep.FOLLOW_PAUSE_MAX``, and longer each time a due message cannot be claimed
-    (another sweep holds it). It stops following
-    once an account is paused or cannot get a request slot (the next scheduled run tries again)
-    and when ``limit`` is used up. Several following sweeps share the due messages as
+    (another sweep holds it). It stops following once an account's login is paused or the
+    account cannot get a request slot (the next scheduled run tries again) and when ``limit``
+    is used up. Several following sweeps share the due messages as
     overlapping sweeps always do.
     """
     report = RefreshReport()

@@ -18,7 +18,7 @@ answers day, status, account and no grouping), ``operator``, ``region``, and ``s
 ``median_seconds`` is read from, at three levels of detail; see :data:`KINDS`).
 
 The days are the local days of the time zone the triggers were made with:
-:func:`install` (migration 0012, ``smsc_status tallies --rebuild``) bakes ``TIME_ZONE`` into the
+:func:`install` (migration 0016, ``smsc_status tallies --rebuild``) bakes ``TIME_ZONE`` into the
 trigger function and recounts every message. A message sent before ``validation.EARLIEST_DATE``
 has no day and is not tallied: such rows (and anything past tomorrow, which the moving upper
 end of ``validation.date_window`` may reach) are always counted live.

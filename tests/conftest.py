@@ -163,12 +163,12 @@ def kz_account(smsc_settings, kz_site) -> dict:
 @pytest.fixture
 def kz_login(smsc_settings, smsc_simulator):
     """A second account, ``kz``, with its own login (``kzlogin``, balance 5.00) at the same
-    simulator; the simulator forgets the login afterwards (its reset keeps accounts)."""
+    simulator; the simulator forgets the login afterwards (its reset keeps logins)."""
     from decimal import Decimal
 
-    smsc_simulator.smsc.accounts["kzlogin"] = "kzpass"
+    smsc_simulator.smsc.logins["kzlogin"] = "kzpass"
     smsc_simulator.smsc.balance["kzlogin"] = Decimal("5.00")
     smsc_settings["ACCOUNTS"] = {"kz": {"LOGIN": "kzlogin", "PASSWORD": "kzpass"}}
     yield "kz"
-    smsc_simulator.smsc.accounts.pop("kzlogin", None)
+    smsc_simulator.smsc.logins.pop("kzlogin", None)
     smsc_simulator.smsc.balance.pop("kzlogin", None)

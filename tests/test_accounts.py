@@ -1,7 +1,7 @@
 """Several SMSC accounts in one site, against two simulated sites (two servers, two logins).
 
 Each message is asked with its own login at its own site; a wrong password trips only its
-own account's breaker; one account's backlog never starves another; limits hold per login
+own login's breaker; one account's backlog never starves another; limits hold per login
 across real processes; rows of an account removed from settings are left alone.
 """
 
@@ -16,7 +16,7 @@ from django_smsc_status import service
 from django_smsc_status.conf import UnknownAccount, account_names, get_settings
 from django_smsc_status.exceptions import SmscAccountNotConfigured
 from django_smsc_status.limits import LOGIN_PROOF_SECONDS
-from django_smsc_status.models import AccountState, SentMessage
+from django_smsc_status.models import LoginState, SentMessage
 from django_smsc_status.service import Outcome
 from django_smsc_status.simulator import timeline
 
@@ -74,21 +74,21 @@ def test_register_is_idempotent_per_account(track, kz_account):
 
 
 @pytest.mark.django_db
-def test_a_wrong_password_trips_only_its_own_accounts_breaker(
+def test_a_wrong_password_trips_only_its_own_logins_breaker(
     smsc_simulator, kz_site, kz_account, track, monkeypatch
 ):
     ru = [track("default", (-1,)) for _ in range(4)]
     for _ in range(4):
         track("kz", (-1,))
-    monkeypatch.setitem(kz_site.smsc.accounts, KZ_LOGIN, "changed-at-smsc")  # changed at SMSC
+    monkeypatch.setitem(kz_site.smsc.logins, KZ_LOGIN, "changed-at-smsc")  # changed at SMSC
 
     first = service.refresh_due()
 
     assert first.counts[Outcome.CHANGED] == 4  # every ru message answered
     assert "kz" in first.skipped
-    kz_state = AccountState.objects.get(login=KZ_LOGIN)
+    kz_state = LoginState.objects.get(login=KZ_LOGIN)
     assert kz_state.is_paused and kz_state.pause_code == 2
-    assert not AccountState.objects.get(login=RU_LOGIN).is_paused
+    assert not LoginState.objects.get(login=RU_LOGIN).is_paused
     assert kz_site.smsc.calls["get_status"] == 1  # half-open: a wrong password costs one call
 
     SentMessage.objects.update(next_check_at=SentMessage.objects.first().created_at, last_checked_at=None)
@@ -305,8 +305,8 @@ def test_a_password_changed_since_the_login_last_answered_costs_one_request(
     service.balance()
     for _ in range(8):
         tracked((-1,))
-    AccountState.objects.update(verified_at=timezone.now() - timedelta(seconds=LOGIN_PROOF_SECONDS + 1))
-    monkeypatch.setitem(smsc_simulator.smsc.accounts, RU_LOGIN, "changed-at-smsc")
+    LoginState.objects.update(verified_at=timezone.now() - timedelta(seconds=LOGIN_PROOF_SECONDS + 1))
+    monkeypatch.setitem(smsc_simulator.smsc.logins, RU_LOGIN, "changed-at-smsc")
 
     service.refresh_due()
 
@@ -325,7 +325,7 @@ def test_wrong_passwords_of_many_logins_at_one_site_never_get_its_ip_blocked(
     bad = {f"shop{n}": f"shop{n}-login" for n in range(5)}
     smsc_settings["ACCOUNTS"] = {name: {"LOGIN": login, "PASSWORD": "wrong"} for name, login in bad.items()}
     for login in bad.values():
-        monkeypatch.setitem(smsc_simulator.smsc.accounts, login, "right")
+        monkeypatch.setitem(smsc_simulator.smsc.logins, login, "right")
     service.balance()  # the default login has proved itself
     good = [tracked((1,)) for _ in range(4)]
     for name in bad:

@@ -14,23 +14,23 @@ from django.utils.translation import override
 from django_smsc_status import service
 from django_smsc_status.admin import short_datetime
 from django_smsc_status.conf import get_settings
-from django_smsc_status.models import AccountState, SentMessage
+from django_smsc_status.models import LoginState, SentMessage
 from tests.test_admin import CHANGELIST, bulk, change_url, notices, run_action
 
 pytestmark = pytest.mark.django_db
 
-STATES = "admin:django_smsc_status_accountstate_changelist"
+STATES = "admin:django_smsc_status_loginstate_changelist"
 REPORT = "admin:django_smsc_status_sentmessage_report"
 
 
-def state(login: str, **fields) -> AccountState:
-    return AccountState.objects.create(site=get_settings().site, login=login, **fields)
+def state(login: str, **fields) -> LoginState:
+    return LoginState.objects.create(site=get_settings().site, login=login, **fields)
 
 
 # -- items 1 and 3: the account-state page ------------------------------------------------------
 
 
-def test_account_health_in_words_and_colours(admin_client, smsc_settings):
+def test_login_health_in_words_and_colours(admin_client, smsc_settings):
     """A paused login is red and says until when and why; a proved one is green "Working".
     (Boolean columns showed a green tick for "paused" and a red one for a healthy login.)"""
     until = timezone.now().replace(year=2099, hour=14, minute=5)
@@ -39,10 +39,10 @@ def test_account_health_in_words_and_colours(admin_client, smsc_settings):
     assert 'class="smsc-badge failure">Paused until ' in page
     assert f"Paused until {short_datetime(until)} — Invalid login or password" in page
     assert "icon-yes.svg" not in page and "icon-no.svg" not in page
-    AccountState.objects.update(paused_until=None, pause_code=None, verified_at=timezone.now())
+    LoginState.objects.update(paused_until=None, pause_code=None, verified_at=timezone.now())
     page = admin_client.get(reverse(STATES)).content.decode()
     assert '<span class="smsc-badge success">Working</span>' in page
-    AccountState.objects.update(verified_at=None)  # never proved: one request at a time
+    LoginState.objects.update(verified_at=None)  # never proved: one request at a time
     page = admin_client.get(reverse(STATES)).content.decode()
     assert 'class="smsc-badge pending">Working, one request at a time' in page
 
@@ -50,16 +50,16 @@ def test_account_health_in_words_and_colours(admin_client, smsc_settings):
 def test_read_only_pages_offer_no_save_and_say_view(admin_client, smsc_settings, tracked):
     row = state("alex")
     page = admin_client.get(
-        reverse("admin:django_smsc_status_accountstate_change", args=[row.pk])
+        reverse("admin:django_smsc_status_loginstate_change", args=[row.pk])
     ).content.decode()
     assert 'name="_save"' not in page and 'name="_continue"' not in page
-    assert "<h1>View SMSC account state</h1>" in page
+    assert "<h1>View SMSC login state</h1>" in page
     message = tracked((1,))
     page = admin_client.get(change_url(message)).content.decode()
     assert "<h1>View sent message</h1>" in page and "Change sent message" not in page
     assert "<h1>Select sent message to view</h1>" in admin_client.get(reverse(CHANGELIST)).content.decode()
     page = admin_client.get(reverse(STATES), HTTP_ACCEPT_LANGUAGE="ru").content.decode()
-    assert "<h1>Выберите статус аккаунта SMSC для просмотра</h1>" in page
+    assert "<h1>Выберите состояние логина SMSC для просмотра</h1>" in page
 
 
 # -- items 4 to 7: the report, notices, history, empty values -----------------------------------
@@ -106,7 +106,7 @@ def test_no_history_yet_is_said(admin_client, smsc_settings):
 def test_one_empty_mark_everywhere(admin_client, smsc_settings, monkeypatch):
     """Every empty value shows the admin's own ``empty_value_display``; the add form's account
     label is capitalised like the model's fields."""
-    for model in (SentMessage, AccountState):
+    for model in (SentMessage, LoginState):
         monkeypatch.setattr(admin.site._registry[model], "empty_value_display", "(nothing)", raising=False)
     message, _ = service.register("77", "79990000077")
     state("gone")  # not in settings: no counts to show
@@ -166,10 +166,10 @@ def test_russian_names_read_right_after_numbers_and_in_notices(admin_client, sms
     )
     [(_level, text)] = notices(response)
     assert text.startswith("SMS ") and "был успешно добавлен" in text  # Django's masculine, "SMS" is too
-    for login in ("alex", "kzlogin", "other"):
+    for login in ("alex", "kzlogin", "other", "fourth", "fifth"):
         state(login)
     page = admin_client.get(reverse(STATES), HTTP_ACCEPT_LANGUAGE="ru").content.decode()
-    assert "3 статуса аккаунтов SMSC" in page  # Django would say "3 статусы"
+    assert "5 состояний логинов SMSC" in page  # Django would say "5 состояния"
     with override("ru"):
         assert str(SentMessage._meta.get_field("refresh_queued_at").verbose_name) == (
             "поставлено в очередь на обновление"
@@ -201,7 +201,7 @@ def test_bad_filter_values_are_refused_not_500(admin_client, smsc_settings, quer
     assert response.status_code == 302, response.status_code
 
 
-def test_account_states_refuse_a_nul_filter(admin_client, smsc_settings):
+def test_login_states_refuse_a_nul_filter(admin_client, smsc_settings):
     state("alex")
     response = admin_client.get(reverse(STATES), {"account": "\x00"})
     assert response.status_code == 302 and response["Location"].endswith("?e=1")

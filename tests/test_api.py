@@ -13,7 +13,7 @@ from rest_framework.test import APIClient
 from django_smsc_status import service
 from django_smsc_status.api.throttles import SmscScopedRateThrottle
 from django_smsc_status.conf import get_settings
-from django_smsc_status.models import AccountState, SentMessage
+from django_smsc_status.models import LoginState, SentMessage
 
 pytestmark = pytest.mark.django_db
 API = "/api/smsc/messages/"
@@ -317,7 +317,7 @@ def test_deeply_nested_json_is_400(smsc_settings, api_with, url):
 
 def test_refresh_while_breaker_is_open(smsc_settings, smsc_simulator, tracked, api_with):
     message = tracked((1,))
-    AccountState.objects.create(
+    LoginState.objects.create(
         site=get_settings().site,
         login="alex",
         pause_code=2,

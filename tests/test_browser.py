@@ -162,21 +162,21 @@ def _overflow(page) -> dict:
 def test_admin_lists_fit_without_scrolling_sideways(
     browser_page, live_url, fast_polling, kz_login, tracked, admin_user, language, width
 ):
-    """The account states (paused, limited, working, gone) and the message list fit at 1280 and
+    """The login states (paused, limited, working, gone) and the message list fit at 1280 and
     1400 px in English and Russian: nothing off-screen, no scroll bar under the table."""
     from django.utils import timezone
 
     from django_smsc_status.conf import get_settings
-    from django_smsc_status.models import AccountState
+    from django_smsc_status.models import LoginState
 
     fast_polling["ACCOUNTS"]["demo-kz"] = {"LOGIN": "demo-kz-login", "PASSWORD": "x"}
     site = get_settings().site
-    AccountState.objects.create(
+    LoginState.objects.create(
         site=site, login="alex", pause_code=2, paused_until=timezone.now() + timezone.timedelta(minutes=30)
     )
-    AccountState.objects.create(site=site, login="kzlogin", verified_at=timezone.now())
-    AccountState.objects.create(site=site, login="demo-kz-login")
-    AccountState.objects.create(site="smsc.kz", login="old-login-no-longer-used")
+    LoginState.objects.create(site=site, login="kzlogin", verified_at=timezone.now())
+    LoginState.objects.create(site=site, login="demo-kz-login")
+    LoginState.objects.create(site="smsc.kz", login="old-login-no-longer-used")
     messages = [
         tracked((1,), text="Ваш код: 4242", sender="DemoShop"),
         tracked((20, 1), text="Заказ №1042 передан в доставку", sender="DemoShop", account="kz"),
@@ -185,10 +185,10 @@ def test_admin_lists_fit_without_scrolling_sideways(
     service.refresh_many(messages)
     page = browser_page(locale={"en": "en-US", "ru": "ru-RU"}[language], width=width)
     login(page, live_url)
-    for name in ("accountstate", "sentmessage"):
+    for name in ("loginstate", "sentmessage"):
         page.goto(live_url + reverse(f"admin:django_smsc_status_{name}_changelist"))
         over = _overflow(page)
         assert over["page"] <= 0 and over["table"] <= 0, (name, over)
-        if os.environ.get("SMSC_SCREENSHOTS") and name == "accountstate" and width == 1400:
-            page.screenshot(path=str(DOCS / f"admin-accounts-{language}.png"), full_page=True)
+        if os.environ.get("SMSC_SCREENSHOTS") and name == "loginstate" and width == 1400:
+            page.screenshot(path=str(DOCS / f"admin-logins-{language}.png"), full_page=True)
         assert page.locator("#result_list .smsc-badge").count() >= 3

@@ -6,7 +6,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from django_smsc_status.conf import get_settings
-from django_smsc_status.models import AccountState, SentMessage
+from django_smsc_status.models import LoginState, SentMessage
 
 pytestmark = pytest.mark.django_db
 
@@ -68,11 +68,11 @@ def test_errors_become_command_errors(smsc_settings):
 def test_reset_breaker(smsc_settings):
     from django.utils import timezone
 
-    AccountState.objects.create(
+    LoginState.objects.create(
         site=get_settings().site, login="alex", paused_until=timezone.now().replace(year=2099), pause_code=2
     )
     assert "reset" in run("reset-breaker")[0]
-    assert not AccountState.objects.get(login="alex").is_paused
+    assert not LoginState.objects.get(login="alex").is_paused
     assert "was not open" in run("reset-breaker")[0]
 
 
@@ -181,7 +181,7 @@ def test_the_sweep_serves_every_account_and_names_the_missing(kz_login, smsc_sim
 def test_accounts_and_reset_breaker_per_account(kz_login):
     from django.utils import timezone
 
-    AccountState.objects.create(
+    LoginState.objects.create(
         site=get_settings().site,
         login="kzlogin",
         paused_until=timezone.now().replace(year=2099),
@@ -198,7 +198,7 @@ def test_accounts_and_reset_breaker_per_account(kz_login):
     ]
     assert "was not open" in run("reset-breaker")[0]  # the default account's login
     assert "Breaker reset" in run("reset-breaker", "--account", "kz")[0]
-    assert not AccountState.objects.get(login="kzlogin").is_paused
+    assert not LoginState.objects.get(login="kzlogin").is_paused
     assert "kz: login kzlogin: calls allowed" in run("accounts")[0]
 
 

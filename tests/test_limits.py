@@ -22,7 +22,7 @@ from django_smsc_status.exceptions import (
     SmscMalformedResponse,
     SmscNotFound,
 )
-from django_smsc_status.models import AccountState, RequestSlot, SentMessage
+from django_smsc_status.models import LoginState, RequestSlot, SentMessage
 from django_smsc_status.service import Outcome
 
 
@@ -40,7 +40,7 @@ def first_error_2_ends():
 @pytest.fixture
 def wrong_password(smsc_simulator, monkeypatch):
     """Call it to change the password at SMSC (the app's settings keep the old one)."""
-    return lambda: monkeypatch.setitem(smsc_simulator.smsc.accounts, "alex", "changed-at-smsc")
+    return lambda: monkeypatch.setitem(smsc_simulator.smsc.logins, "alex", "changed-at-smsc")
 
 
 @pytest.mark.django_db
@@ -54,7 +54,7 @@ def test_a_wrong_password_costs_one_call_not_four(smsc_settings, smsc_simulator,
     assert smsc_simulator.smsc.calls["get_status"] == 1  # half-open: one request, not a pool's worth
     assert [r.outcome for r in results].count(Outcome.REQUEST_ERROR) == 1
     assert [r.outcome for r in results].count(Outcome.REFUSED) == 9
-    assert AccountState.objects.get(login="alex").is_half_open
+    assert LoginState.objects.get(login="alex").is_half_open
 
 
 @pytest.mark.django_db
@@ -143,7 +143,7 @@ def test_an_unreadable_answer_to_a_half_open_login_counts_as_a_possible_error_2(
     assert smsc_simulator.smsc.errors_answered == {"2": 4}  # never the fifth
     assert smsc_simulator.smsc.blocked_until == {}
     assert errors_2_counted_at_the_site() == 4
-    assert AccountState.objects.get(login="alex").is_half_open  # never taken as proved
+    assert LoginState.objects.get(login="alex").is_half_open  # never taken as proved
     assert "possible SMSC error 2" in str(reports[0])
     assert "a fifth would get this server's IP blocked" in str(reports[-1])
     smsc_simulator.faults.clear()
@@ -158,7 +158,7 @@ def test_an_unreadable_answer_to_balance_from_a_half_open_login_is_counted(smsc_
         service.balance()
     assert errors_2_counted_at_the_site() == 1
     assert service.balance() == Decimal("1000.00")  # the next call goes out and proves the login
-    assert not AccountState.objects.get(login="alex").is_half_open
+    assert not LoginState.objects.get(login="alex").is_half_open
 
 
 @pytest.mark.django_db
@@ -178,7 +178,7 @@ def test_an_answer_other_than_2_or_4_proves_the_login(smsc_settings, smsc_simula
     assert not limits.proves_login(SmscAuthError(code=2))
     assert not limits.proves_login(SmscBusy())  # no answer at all
     service.balance()
-    assert not AccountState.objects.get(login="alex").is_half_open
+    assert not LoginState.objects.get(login="alex").is_half_open
 
 
 # -- real OS processes ----------------------------------------------------------------------------
@@ -276,7 +276,7 @@ def test_admin_and_command_say_when_a_call_is_allowed_again(
     call_command("smsc_status", "reset-breaker", stdout=out)
     allowed_at = f"{first_error_2_ends():%Y-%m-%d %H:%M:%S} UTC"
     assert "4 authorisation errors" in out.getvalue() and allowed_at in out.getvalue()
-    page = admin_client.get("/admin/django_smsc_status/accountstate/").content.decode()
+    page = admin_client.get("/admin/django_smsc_status/loginstate/").content.decode()
     assert "Authorisation errors in 30 min" in page and 'class="field-auth_errors">4<' in page
 
 

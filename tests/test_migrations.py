@@ -141,7 +141,9 @@ def test_logins_and_sites_get_columns_of_their_own_and_every_row_survives(migrat
     with pytest.raises(IntegrityError), transaction.atomic():
         State.objects.create(site="smsc.ru", login="shop")
 
-    # the limits read the migrated rows: the pause holds, both errors 2 still count
+    # the limits read the migrated rows: the pause holds, both errors 2 still count (with the
+    # code's models, whose LoginState is 0010's)
+    migrate((APP, "0010_loginstate"))
     from django_smsc_status import limits
     from django_smsc_status.conf import get_settings
     from django_smsc_status.exceptions import SmscCircuitOpen
@@ -158,3 +160,68 @@ def test_logins_and_sites_get_columns_of_their_own_and_every_row_survives(migrat
         ("smsc.kz", "apikey:0123456789ab"),
         ("smsc.ru", "shop"),
     ]
+
+
+def test_login_state_is_renamed_and_groups_keep_its_permissions(transactional_db, client):
+    """0010: ``AccountState`` becomes ``LoginState``; every row is kept, and the permissions
+    ``*_accountstate`` become ``*_loginstate`` (same rows), so a group that could see the
+    page still can and no second set is made. Through ``manage.py migrate``, whose signals
+    rename the content type and create missing permissions; reversible."""
+    from django.contrib.auth.models import Group, Permission, User
+    from django.contrib.contenttypes.models import ContentType
+    from django.core.management import call_command
+
+    from django_smsc_status.models import LoginState
+
+    def codenames(group):
+        return sorted(group.permissions.values_list("codename", flat=True))
+
+    call_command("migrate", APP, "0009_login_and_site_names", verbosity=0)
+    old = MigrationExecutor(connection).loader.project_state((APP, "0009_login_and_site_names")).apps
+    State = old.get_model(APP, "AccountState")
+    paused_until = timezone.now() + timezone.timedelta(minutes=20)
+    State.objects.create(site="smsc.ru", login="shop", paused_until=paused_until, pause_code=2)
+    State.objects.create(site="smsc.kz", login="apikey:0123456789ab")
+    before = sorted(State.objects.values_list("pk", "site", "login", "paused_until", "pause_code"))
+    assert ContentType.objects.filter(app_label=APP, model="accountstate").exists()
+    operators = Group.objects.create(name="operators")
+    old_perms = Permission.objects.filter(
+        content_type__app_label=APP, codename__in=["view_accountstate", "change_accountstate"]
+    )
+    assert old_perms.count() == 2
+    operators.permissions.set(old_perms)
+    pks = sorted(old_perms.values_list("pk", flat=True))
+    user = User.objects.create_user("operator", password="x", is_staff=True)
+    user.groups.add(operators)
+
+    call_command("migrate", APP, "0010_loginstate", verbosity=0)
+    assert (
+        sorted(LoginState.objects.values_list("pk", "site", "login", "paused_until", "pause_code")) == before
+    )
+    assert codenames(operators) == ["change_loginstate", "view_loginstate"]
+    assert sorted(operators.permissions.values_list("pk", flat=True)) == pks  # the same rows
+    states = Permission.objects.filter(content_type__app_label=APP, codename__endswith="state")
+    assert sorted(states.values_list("codename", "name")) == [
+        ("add_loginstate", "Can add SMSC login state"),
+        ("change_loginstate", "Can change SMSC login state"),
+        ("delete_loginstate", "Can delete SMSC login state"),
+        ("view_loginstate", "Can view SMSC login state"),
+    ]
+    assert not ContentType.objects.filter(app_label=APP, model="accountstate").exists()
+    assert User.objects.get(pk=user.pk).has_perm("django_smsc_status.change_loginstate")
+    client.force_login(user)
+    assert client.get("/admin/django_smsc_status/loginstate/").status_code == 200
+
+    call_command("migrate", APP, "0009_login_and_site_names", verbosity=0)
+    assert codenames(operators) == ["change_accountstate", "view_accountstate"]
+    old = MigrationExecutor(connection).loader.project_state((APP, "0009_login_and_site_names")).apps
+    assert (
+        sorted(
+            old.get_model(APP, "AccountState").objects.values_list(
+                "pk", "site", "login", "paused_until", "pause_code"
+            )
+        )
+        == before
+    )
+    call_command("migrate", APP, verbosity=0)
+    assert codenames(operators) == ["change_loginstate", "view_loginstate"]

@@ -7,6 +7,8 @@ from io import StringIO
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management import CommandError, call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from django_smsc_status import service, tasks
@@ -17,7 +19,8 @@ pytestmark = pytest.mark.django_db
 
 
 def message(name: str, *, final: bool, age: int, history: list[int]) -> SentMessage:
-    """A message created ``age`` days ago with snapshots observed ``history`` days ago (in order)."""
+    """A message created ``age`` days ago with snapshots observed ``history`` days ago (in order),
+    last checked when its latest snapshot was observed."""
     now = timezone.now()
     msg = SentMessage.objects.create(
         smsc_id=name,
@@ -25,6 +28,7 @@ def message(name: str, *, final: bool, age: int, history: list[int]) -> SentMess
         is_final=final,
         status=1 if final else -1,
         created_at=now - timedelta(days=age),
+        last_checked_at=now - timedelta(days=history[-1], seconds=len(history) - 1) if history else None,
     )
     StatusSnapshot.objects.bulk_create(
         StatusSnapshot(
@@ -201,8 +205,9 @@ def test_a_prune_stopped_for_time_goes_on_where_it_stopped(world):
     assert "the next run goes on from message #" in str(runs[0])
     assert kept(world["mixed"]) == ["0", "5"] and kept(world["recent"]) == ["0", "1", "2"]
     assert set(PruneProgress.objects.values_list("phase", "next_pk")) == {("messages", 0), ("snapshots", 0)}
-    # the pass is over: the next one starts from the first message again (its one batch: "mixed")
-    assert service.prune(30, 150, batch_size=1, time_limit=0, resume=True).stopped_at == world["recent"].pk
+    # the pass is over: the next one walks only what was checked since its cutoff (nothing)
+    again = service.prune(30, 150, batch_size=1, time_limit=0, resume=True)
+    assert (again.stopped_at, again.snapshots) == (None, 0)
 
 
 def test_without_resume_a_prune_starts_from_the_first_message(world):
@@ -225,11 +230,65 @@ def test_the_prune_task_resumes_and_stays_inside_the_worker_timeout(world, smsc_
     monkeypatch.setattr(service, "prune", prune)
     monkeypatch.setattr(Conf, "TIMEOUT", 60)
     smsc_settings["RETENTION"] = {"SNAPSHOT_DAYS": 30}
-    PruneProgress.objects.create(phase="snapshots", next_pk=world["recent"].pk + 1)  # past them all
-    assert tasks.prune_task().startswith("Deleted 0 old snapshots")
+    assert tasks.prune_task().startswith("Deleted 6 old snapshots")  # the first pass: every message
     assert limits == [60 * tasks.PRUNE_SHARE_OF_TIMEOUT]
     assert PruneProgress.objects.get(phase="snapshots").next_pk == 0  # the pass ended
-    assert tasks.prune_task().startswith("Deleted 6 old snapshots")
+    assert tasks.prune_task().startswith("Deleted 0 old snapshots")
+
+
+def pruned_before(when):
+    """As if the last complete pass of history had its cutoff at ``when``."""
+    PruneProgress.objects.update_or_create(phase="snapshots", defaults={"pruned_before": when})
+
+
+def test_after_a_complete_pass_the_walk_takes_only_what_was_checked_since(
+    world, django_assert_max_num_queries
+):
+    """A final message last checked before the last pass's cutoff is not walked again (its history
+    was pruned then); one checked since is. ``old`` (checked 100 days ago) keeps its middle
+    snapshots here, which shows that it was not even looked at."""
+    now = timezone.now()
+    pruned_before(now - timedelta(days=60))
+    late = message("late", final=True, age=50, history=[50, 49, 48, 45])  # checked 45 days ago
+    report = service.prune(30, resume=True)
+    assert report.snapshots == 2 and report.batches == 1
+    assert kept(late) == ["0", "3"] and kept(world["old"]) == ["0", "1", "2", "3"]
+    assert kept(world["mixed"]) == ["0", "1", "2", "3", "4", "5"]  # checked 1 day ago: not yet
+    progress = PruneProgress.objects.get(phase="snapshots")
+    assert now - timedelta(days=30) <= progress.pruned_before <= timezone.now() - timedelta(days=30)
+    # nothing checked since: no batch, and the queries do not grow with the old messages
+    with CaptureQueriesContext(connection) as few:
+        assert service.prune(30, resume=True).batches == 0
+    for i in range(30):
+        message(f"older{i}", final=True, age=200, history=[200, 150, 100])
+    with CaptureQueriesContext(connection) as many:
+        assert service.prune(30, resume=True).batches == 0
+    assert len(many) == len(few) <= 6
+
+
+def test_a_message_asked_again_comes_back_into_the_walk(world):
+    pruned_before(timezone.now() - timedelta(days=60))
+    SentMessage.objects.filter(pk=world["old"].pk).update(last_checked_at=timezone.now() - timedelta(days=40))
+    assert service.prune(30, resume=True).snapshots == 2
+    assert kept(world["old"]) == ["0", "3"]
+
+
+def test_a_walk_stopped_for_time_resumes_at_its_place_with_its_own_cutoff(world):
+    """Several messages checked at the same moment: the position is (time, pk), and a run days
+    later finishes the pass with the cutoff it began with before starting the next."""
+    now = timezone.now()
+    pruned_before(now - timedelta(days=60))
+    same = [message(f"same{i}", final=True, age=50, history=[50, 49, 45]) for i in range(3)]
+    SentMessage.objects.filter(pk__in=[m.pk for m in same]).update(last_checked_at=now - timedelta(days=45))
+    runs = [service.prune(30, batch_size=1, time_limit=0, resume=True)]
+    stopped = PruneProgress.objects.get(phase="snapshots")
+    assert (stopped.next_pk, stopped.next_checked_at) == (same[1].pk, now - timedelta(days=45))
+    pass_before = stopped.pass_before
+    while runs[-1].stopped_at is not None:
+        runs.append(service.prune(10, batch_size=1, time_limit=0, resume=True))  # a shorter retention now
+        assert len(runs) < 10
+    assert [kept(m) for m in same] == [["0", "2"]] * 3 and sum(r.snapshots for r in runs) == 3
+    assert PruneProgress.objects.get(phase="snapshots").pruned_before == pass_before
 
 
 @pytest.mark.django_db(transaction=True)

@@ -102,7 +102,7 @@ def test_no_secret_anywhere_after_every_operation(
 ):
     """Service, database, admin and API, with every logger at DEBUG, failures included."""
     from django_smsc_status import service
-    from django_smsc_status.models import AccountState, SentMessage, StatusSnapshot
+    from django_smsc_status.models import LoginState, SentMessage, StatusSnapshot
 
     smsc_settings["API_KEY"] = API_KEY  # configured but unused by this WSDL: must not leak either
     seen = []
@@ -123,7 +123,7 @@ def test_no_secret_anywhere_after_every_operation(
     for url in (
         "/admin/django_smsc_status/sentmessage/",
         f"/admin/django_smsc_status/sentmessage/{messages[0].pk}/change/",
-        "/admin/django_smsc_status/accountstate/",
+        "/admin/django_smsc_status/loginstate/",
         "/api/smsc/messages/",
         f"/api/smsc/messages/{messages[0].pk}/snapshots/",
     ):
@@ -131,7 +131,7 @@ def test_no_secret_anywhere_after_every_operation(
     seen.append(admin_client.post(f"/api/smsc/messages/{messages[0].pk}/refresh/").content.decode())
     seen += [m.last_request_error for m in SentMessage.objects.all()]
     seen += [str(s.raw) for s in StatusSnapshot.objects.all()]
-    seen += [repr(s) for s in AccountState.objects.all()]
+    seen += [repr(s) for s in LoginState.objects.all()]
     seen += [record.getMessage() for record in debug_logs.records]
     seen += [str(record.args) for record in debug_logs.records]
 

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from django_smsc_status import service
 from django_smsc_status.exceptions import SmscAuthError, SmscCircuitOpen, SmscMalformedResponse, SmscTimeout
-from django_smsc_status.models import AccountState, SentMessage, StatusSnapshot
+from django_smsc_status.models import LoginState, SentMessage, StatusSnapshot
 from django_smsc_status.service import Outcome
 from django_smsc_status.signals import status_changed
 
@@ -205,7 +205,7 @@ def test_error_2_opens_the_breaker(smsc_settings, smsc_simulator, tracked):
     assert any(isinstance(r.error, SmscAuthError) for r in results)
     asked = smsc_simulator.requests
     assert asked <= 4  # the pool stops at the first error 2
-    assert AccountState.objects.get(login="alex").pause_code == 2
+    assert LoginState.objects.get(login="alex").pause_code == 2
 
     smsc_settings["PASSWORD"] = "s3cret-Pa55"
     SentMessage.objects.update(last_checked_at=None)
@@ -219,12 +219,12 @@ def test_error_2_opens_the_breaker(smsc_settings, smsc_simulator, tracked):
     assert service.refresh(messages[0]).outcome == Outcome.CHANGED
 
 
-def test_error_4_pauses_the_account(smsc_settings, smsc_simulator, tracked):
+def test_error_4_pauses_the_login(smsc_settings, smsc_simulator, tracked):
     message = tracked((1,))
     smsc_simulator.inject("error", code=4)
     result = service.refresh(message)
     assert result.error.code == 4
-    state = AccountState.objects.get(login="alex")
+    state = LoginState.objects.get(login="alex")
     assert state.pause_code == 4 and state.is_paused
     assert 500 < (state.paused_until - timezone.now()).total_seconds() <= 600
 
@@ -346,7 +346,7 @@ def test_queries_grow_per_batch_not_per_message(smsc_settings, tracked):
         return len(ctx)
 
     def bound(n):
-        # once: too-soon check, account state, 4 site slots + 4 login slots leased, free
+        # once: too-soon check, login state, 4 site slots + 4 login slots leased, free
         # error tokens read + 4 leased, pause checked again, release = 17;
         # per claim (at least one message per slot): conditional UPDATE + SELECT;
         # per written batch (CHUNK_SIZE answers): lock, 2 savepoints + releases, update, insert
@@ -401,7 +401,7 @@ def test_error_2_from_send_or_balance_opens_the_breaker_too(smsc_settings, smsc_
     with pytest.raises(SmscCircuitOpen):
         service.send("79991112233", "hi")
     assert smsc_simulator.requests == asked and not SentMessage.objects.exists()
-    assert AccountState.objects.get(login="alex").pause_code == 2
+    assert LoginState.objects.get(login="alex").pause_code == 2
 
 
 @pytest.mark.parametrize("smsc_id", ["9" * 41, "12 34"])

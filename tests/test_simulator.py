@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from django_smsc_status.simulator import FAULTS, SimulatorServer, Smsc, timeline
+from django_smsc_status.simulator.__main__ import logins_of, parse
 from django_smsc_status.simulator.__main__ import main as simulator_main
 from django_smsc_status.simulator.smsc import sms_parts
 
@@ -177,9 +178,9 @@ def test_cli_serves_every_login_given_and_prints_its_stats_on_exit():
             "ru",
             "--password",
             "ru-pw",
-            "--account",
+            "--login",
             "kz:kz:pw",  # the password may contain colons
-            "--account",
+            "--login",
             "ua:ua-pw",
             "--stats",
         ],
@@ -206,10 +207,36 @@ def test_cli_serves_every_login_given_and_prints_its_stats_on_exit():
     assert stats["max_in_flight"] == {"ru": 1, "kz": 1, "ua": 1}
 
 
-def test_cli_refuses_an_account_without_a_password_separator(capsys):
+def test_cli_refuses_a_login_without_a_name(capsys):
     with pytest.raises(SystemExit):
-        simulator_main(["--account", "kz"])
+        simulator_main(["--login", ":pw"])
+    assert "LOGIN[:PASSWORD]" in capsys.readouterr().err
+
+
+def test_cli_logins_default_to_demo_and_take_the_password_for_a_bare_login():
+    assert logins_of(parse([])) == {"demo": "demo"}
+    assert logins_of(parse(["--login", "ru", "--password", "pw", "--login", "kz:kz-pw"])) == {
+        "ru": "pw",
+        "kz": "kz-pw",
+    }
+
+
+def test_cli_still_takes_the_deprecated_account_option_hidden(capsys):
+    """``--account LOGIN:PASSWORD`` (renamed ``--login``): adds a login after the others, as
+    before, with a warning; not in the help."""
+    assert logins_of(parse(["--account", "kz:kz:pw"])) == {"demo": "demo", "kz": "kz:pw"}
+    assert logins_of(parse(["--login", "ru", "--account", "kz:pw", "--login", "ua:x"])) == {
+        "ru": "demo",
+        "ua": "x",
+        "kz": "pw",
+    }
+    assert "--account is deprecated: use --login LOGIN:PASSWORD" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        parse(["--account", "kz"])  # its password was always required
     assert "LOGIN:PASSWORD" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        parse(["--help"])
+    assert "--account" not in capsys.readouterr().out
 
 
 def test_help_names_the_way_to_run_it(capsys):

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from django_smsc_status import limits, service
 from django_smsc_status.conf import get_settings, site_of
-from django_smsc_status.models import AccountState, RequestSlot, SentMessage
+from django_smsc_status.models import LoginState, RequestSlot, SentMessage
 from django_smsc_status.service import Outcome
 
 from .test_migrations import migrate  # noqa: F401 - the fixture
@@ -90,7 +90,7 @@ def test_two_spellings_of_one_site_share_one_authorisation_budget(smsc_settings,
         for n in range(6)
     }
     for n in range(6):
-        monkeypatch.setitem(sim.accounts, f"shop{n}", "right")
+        monkeypatch.setitem(sim.logins, f"shop{n}", "right")
         sim.add_message("79990000000", smsc_id=f"shop{n}")
         service.register(f"shop{n}", "79990000000", account=f"shop{n}")
 
@@ -110,7 +110,7 @@ def test_one_login_at_two_sites_keeps_its_state_at_each(
     """The login ``alex`` exists at both sites; its password at the second changed there. The
     first site's proof does not open the second site's slots (one probe there, not four), and
     the second site's error 2 pauses only the login there."""
-    monkeypatch.setitem(kz_site.smsc.accounts, "alex", "changed-at-smsc")
+    monkeypatch.setitem(kz_site.smsc.logins, "alex", "changed-at-smsc")
     smsc_settings["ACCOUNTS"] = {
         "kz": {"LOGIN": "alex", "PASSWORD": "old", "ENDPOINT": kz_site.endpoint, "DEFAULT_REGION": "KZ"}
     }
@@ -129,7 +129,7 @@ def test_one_login_at_two_sites_keeps_its_state_at_each(
     assert service.account_status("kz").paused_until is not None
     assert service.account_status().paused_until is None  # the first site goes on
     assert len(smsc_simulator.smsc.status_checks) == len(ru)
-    assert {(s.site, s.login) for s in AccountState.objects.all()} == {
+    assert {(s.site, s.login) for s in LoginState.objects.all()} == {
         (get_settings().site, "alex"),
         (get_settings("kz").site, "alex"),
     }
@@ -155,8 +155,8 @@ def test_two_proved_logins_whose_passwords_change_at_once_never_make_a_fifth_err
         sim.add_message(f"7999200{n:04d}", smsc_id=f"kz-{n}")
         service.register(f"kz-{n}", f"7999200{n:04d}", account="kz")
     sim.latency = 0.3
-    monkeypatch.setitem(sim.accounts, "alex", "rotated")
-    monkeypatch.setitem(sim.accounts, "kzlogin", "rotated")
+    monkeypatch.setitem(sim.logins, "alex", "rotated")
+    monkeypatch.setitem(sim.logins, "kzlogin", "rotated")
 
     workers = [spawn("sweep", 3) for _ in range(3)]
     for worker in workers:
@@ -180,7 +180,7 @@ def test_each_breaker_reset_lets_one_request_out_while_six_processes_sweep(
     smsc_settings.update(BACKOFF_INITIAL=1, BACKOFF_MAX=1, BACKOFF_JITTER=0)
     for _ in range(150):
         tracked((-1,))
-    monkeypatch.setitem(sim.accounts, "alex", "changed-at-smsc")
+    monkeypatch.setitem(sim.logins, "alex", "changed-at-smsc")
     service.refresh_due()  # one request: error 2, the breaker opens
     assert sim.calls["get_status"] == 1
 

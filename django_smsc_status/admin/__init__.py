@@ -8,11 +8,11 @@ The "Delivery report" page (``report/``, linked from the changelist with its fil
 "Export as CSV" action need the view permission; their numbers come from ``service.stats``.
 
 One module per page or part: ``sent_messages`` (with ``refresh`` and ``report`` as its
-mixins, ``filters`` and ``forms``), ``accounts``, ``pushes``; ``base`` holds what they share.
+mixins, ``filters`` and ``forms``), ``logins``, ``pushes``; ``base`` holds what they share.
 """
 
-from .accounts import AccountStateAdmin
 from .base import REFRESH_PERMISSION, ViewingAdmin, local_datetime, short_datetime, status_badge
+from .logins import LoginStateAdmin
 from .pushes import ReceivedPushAdmin
 from .refresh import OUTCOME_SENTENCES, outcome_level
 from .sent_messages import SentMessageAdmin, SnapshotInline
@@ -20,7 +20,7 @@ from .sent_messages import SentMessageAdmin, SnapshotInline
 __all__ = [
     "OUTCOME_SENTENCES",
     "REFRESH_PERMISSION",
-    "AccountStateAdmin",
+    "LoginStateAdmin",
     "ReceivedPushAdmin",
     "SentMessageAdmin",
     "SnapshotInline",

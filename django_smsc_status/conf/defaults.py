@@ -96,9 +96,9 @@ DEFAULTS: dict[str, Any] = {
     # While pushes arrive for the account (one matched a message in the last 24 h), polling
     # is the safety net for a lost push and backs off further: the first check this many
     # seconds after sending, then BACKOFF_INITIAL's part is played by PUSH_BACKOFF_INITIAL.
-    # Defaults: checks 30, 90, 210, 450 ... s after sending (FIRST_CHECK_AFTER etc. otherwise).
-    "PUSH_FIRST_CHECK_AFTER": 30,
-    "PUSH_BACKOFF_INITIAL": 60,
+    # Defaults: checks 15, 45, 105, 225 ... s after sending (FIRST_CHECK_AFTER etc. otherwise).
+    "PUSH_FIRST_CHECK_AFTER": 15,
+    "PUSH_BACKOFF_INITIAL": 30,
     # More SMSC accounts, by name: {"kz": {"LOGIN": ..., "PASSWORD": ..., "ENDPOINT": ...}}.
     # Each takes the per-account keys; a key left out inherits the top-level value.
     "ACCOUNTS": {},

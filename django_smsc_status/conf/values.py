@@ -58,8 +58,8 @@ class SmscSettings:
     push_token: str = field(default="", repr=False)
     push_secret: str = field(default="", repr=False)
     push_rate_limit: int = 50
-    push_first_check_after: float = 30
-    push_backoff_initial: float = 60
+    push_first_check_after: float = 15
+    push_backoff_initial: float = 30
     name: str = DEFAULT_ACCOUNT  # the account's name in settings and in SentMessage.account
 
     @property

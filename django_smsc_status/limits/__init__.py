@@ -64,6 +64,7 @@ from .breaker import (
 )
 from .claims import (
     CLAIM_VALID_FOR,
+    PUSHED_PAIR,
     UNPROVEN,
     any_due,
     asked_too_recently,
@@ -71,6 +72,7 @@ from .claims import (
     claim_horizon,
     claim_messages,
     claimable_in,
+    free_at,
     is_unproven,
     unproven_room,
 )
@@ -101,6 +103,7 @@ __all__ = [
     "ERROR_RESERVE",
     "ERROR_WINDOW",
     "LOGIN_PROOF_SECONDS",
+    "PUSHED_PAIR",
     "SITE_SLOTS",
     "UNPROVEN",
     "LoginStatus",
@@ -118,6 +121,7 @@ __all__ = [
     "ensure_open",
     "error_budget",
     "error_tokens",
+    "free_at",
     "is_erroneous_request",
     "is_unproven",
     "lease_end",

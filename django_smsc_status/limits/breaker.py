@@ -22,7 +22,7 @@ from ..exceptions import (
     SmscInvalidRequest,
     SmscTransportError,
 )
-from ..models import AccountState
+from ..models import LoginState
 from .slots import (
     AUTH_ERROR_HOLDER,
     AUTH_ERROR_WINDOW,
@@ -39,20 +39,20 @@ from .slots import (
 logger = logging.getLogger(__name__)
 
 #: How long an answer from SMSC proves a login's credentials: after that the login is half-open
-#: again (``AccountState.is_half_open``, :func:`mark_verified`).
+#: again (``LoginState.is_half_open``, :func:`mark_verified`).
 LOGIN_PROOF_SECONDS = 300
 
 
 def _state(config: SmscSettings):
-    """The login's :class:`AccountState` row at its site, as a queryset."""
-    return AccountState.objects.filter(site=config.site, login=config.limits_login)
+    """The login's :class:`LoginState` row at its site, as a queryset."""
+    return LoginState.objects.filter(site=config.site, login=config.limits_login)
 
 
 if TYPE_CHECKING:  # leases builds on this module
     from .leases import SlotLease
 
 
-def ensure_open(config: SmscSettings, state: AccountState | None = None) -> None:
+def ensure_open(config: SmscSettings, state: LoginState | None = None) -> None:
     """Raise :class:`SmscCircuitOpen` while calls for the login at its site are paused."""
     if state is None:
         state = _state(config).first()
@@ -73,7 +73,7 @@ def pause(config: SmscSettings, code: int, seconds: float) -> None:
     defaults = {"paused_until": until, "pause_code": code}
     if code == SmscAuthError.smsc_code:
         defaults["verified_at"] = None
-    AccountState.objects.update_or_create(site=config.site, login=config.limits_login, defaults=defaults)
+    LoginState.objects.update_or_create(site=config.site, login=config.limits_login, defaults=defaults)
     logger.error(
         "SMSC error %s for login %s at %s: all calls paused until %s",
         code,

@@ -17,7 +17,7 @@ from ..exceptions import (
     SmscBusy,
     SmscCircuitOpen,
 )
-from ..models import AccountState, RequestSlot
+from ..models import LoginState, RequestSlot
 from .breaker import _refuse_without_budget, ensure_open, mark_verified
 from .slots import (
     ERROR_BUDGET,
@@ -162,7 +162,7 @@ def _take(
     whoever held them before may have paused it) or while errors hold every slot or every
     error token of the site."""
     held = held or []
-    state, _ = AccountState.objects.get_or_create(site=config.site, login=config.limits_login)
+    state, _ = LoginState.objects.get_or_create(site=config.site, login=config.limits_login)
     ensure_open(config, state)
     half_open = state.is_half_open
     usable = 1 if half_open else config.max_concurrent_requests

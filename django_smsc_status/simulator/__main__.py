@@ -1,7 +1,8 @@
 """``python -m django_smsc_status.simulator``: run the simulated SMSC until Ctrl-C.
 
-One process is one SMSC site; it serves every login given (``--login``/``--password`` and each
-``--account LOGIN:PASSWORD``). For two sites, e.g. smsc.ru and smsc.kz, run it twice::
+One process is one SMSC site; it serves every login given (each ``--login LOGIN:PASSWORD``, or
+``--login LOGIN`` with ``--password``; ``demo:demo`` if none). For two sites, e.g. smsc.ru and
+smsc.kz, run it twice::
 
     python -m django_smsc_status.simulator --port 8765 --login demo --password demo
     python -m django_smsc_status.simulator --port 8766 --login demo-kz --password demo-kz
@@ -13,6 +14,7 @@ import argparse
 import contextlib
 import json
 import signal
+import sys
 import threading
 
 from .push import Pusher
@@ -29,12 +31,21 @@ def scaled(timeline_for, factor: float):
     return wrapped
 
 
-def account(value: str) -> tuple[str, str]:
-    """``LOGIN:PASSWORD`` as a pair (the password may contain colons, the login may not)."""
-    login, colon, password = value.partition(":")
-    if not login or not colon:
+def login_value(value: str) -> tuple[str, str | None]:
+    """``LOGIN[:PASSWORD]`` as a pair, None for a password not given (the password may contain
+    colons, the login may not)."""
+    name, colon, password = value.partition(":")
+    if not name:
+        raise argparse.ArgumentTypeError(f"expected LOGIN[:PASSWORD], got {value!r}")
+    return name, password if colon else None
+
+
+def login_and_password_value(value: str) -> tuple[str, str]:
+    """``LOGIN:PASSWORD`` as a pair: the deprecated ``--account``'s, whose password is required."""
+    name, password = login_value(value)
+    if password is None:
         raise argparse.ArgumentTypeError(f"expected LOGIN:PASSWORD, got {value!r}")
-    return login, password
+    return name, password
 
 
 def callback(value: str) -> tuple[str, str]:
@@ -45,22 +56,25 @@ def callback(value: str) -> tuple[str, str]:
     return "", value
 
 
-def main(argv: list[str] | None = None) -> None:
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m django_smsc_status.simulator",
         description="A local SMS Center (SMSC) SOAP simulator: one site.",
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8765)
-    parser.add_argument("--login", default="demo", help="the first login (and the API key's)")
-    parser.add_argument("--password", default="demo")
     parser.add_argument(
-        "--account",
-        type=account,
+        "--login",
+        type=login_value,
         action="append",
         default=[],
-        metavar="LOGIN:PASSWORD",
-        help="another login of this site (repeatable)",
+        metavar="LOGIN[:PASSWORD]",
+        help="a login of this site (repeatable; default demo); the first is the API key's",
+    )
+    parser.add_argument("--password", default="demo", help="the password of a --login given without one")
+    # Deprecated (0.2.0): --login LOGIN:PASSWORD. Hidden; still adds a login after the --login ones.
+    parser.add_argument(
+        "--account", type=login_and_password_value, action="append", default=[], help=argparse.SUPPRESS
     )
     parser.add_argument("--api-key", default="", help="also accept this API key (adds apikey to the WSDL)")
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every answer")
@@ -86,22 +100,36 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--stats", action="store_true", help="on exit, print what it saw as one JSON line (see Smsc.stats)"
     )
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
 
-    accounts = {args.login: args.password, **dict(args.account)}
-    api_keys = {args.api_key: args.login} if args.api_key else {}
+
+def logins_of(args: argparse.Namespace) -> dict[str, str]:
+    """Login -> password, the first login first (``demo`` if no ``--login`` was given, as
+    before ``--account`` was renamed)."""
+    if args.account:
+        print("--account is deprecated: use --login LOGIN:PASSWORD", file=sys.stderr, flush=True)
+    given = args.login or [("demo", None)]
+    logins = {name: args.password if password is None else password for name, password in given}
+    return {**logins, **dict(args.account)}
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse(argv)
+    logins = logins_of(args)
+    first_login = next(iter(logins))
+    api_keys = {args.api_key: first_login} if args.api_key else {}
     smsc = Smsc(
-        accounts,
+        logins,
         api_keys,
         latency=args.latency,
         timeline_for=scaled(default_timeline, args.timeline_scale),
     )
     server = SimulatorServer(smsc, args.host, args.port, apikey_wsdl=bool(args.api_key)).start()
-    logins = ", ".join(map(repr, accounts))
-    print(f"SMSC simulator at {server.endpoint} (WSDL: {server.wsdl_url}); logins {logins}", flush=True)
+    names = ", ".join(map(repr, logins))
+    print(f"SMSC simulator at {server.endpoint} (WSDL: {server.wsdl_url}); logins {names}", flush=True)
     pusher = None
     if args.callback_url:
-        callbacks = {login or args.login: url for login, url in args.callback_url}
+        callbacks = {name or first_login: url for name, url in args.callback_url}
         pusher = Pusher(
             smsc,
             callbacks,

@@ -82,7 +82,7 @@ class Pusher:
     def poll(self) -> None:
         """Queue a push for each message whose step changed since the last look, then send
         the pushes whose time has come."""
-        first_login = next(iter(self.smsc.accounts), "")
+        first_login = next(iter(self.smsc.logins), "")
         with self.smsc.lock:
             now = self.smsc.now()
             for key, message in self.smsc.messages.items():

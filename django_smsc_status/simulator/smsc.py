@@ -1,4 +1,4 @@
-"""What the simulated SMSC knows and decides: accounts, messages, timelines, limits.
+"""What the simulated SMSC knows and decides: logins, messages, timelines, limits.
 
 Pure Python, no HTTP and no Django: :class:`Smsc.handle` takes an operation name and its
 parameters and returns the fields of the result (or ``{"error": "N"}``), as SMSC would.
@@ -112,7 +112,8 @@ class SimMessage:
 
 
 class Smsc:
-    """A simulated SMSC account store with SMSC's error semantics.
+    """One simulated SMSC site: its logins (``logins``: login -> password) and messages, with
+    SMSC's error semantics.
 
     * error 1: a required parameter is missing;
     * error 2: wrong login/password/API key; 5 of them from one IP within 30 min block it;
@@ -124,14 +125,14 @@ class Smsc:
 
     def __init__(
         self,
-        accounts: dict[str, str] | None = None,
+        logins: dict[str, str] | None = None,
         api_keys: dict[str, str] | None = None,
         *,
         latency: float = 0.0,
         balance: Decimal = Decimal("1000.00"),
         timeline_for: Callable[[str, str], Iterable[Step]] = default_timeline,
     ) -> None:
-        self.accounts = dict(accounts or {"demo": "demo"})
+        self.logins = dict(logins or {"demo": "demo"})
         self.api_keys = dict(api_keys or {})
         self.latency = latency
         self.latency_for: dict[str, float] = {}  # message id -> seconds, instead of ``latency``
@@ -143,7 +144,7 @@ class Smsc:
         self.reset()
 
     def reset(self) -> None:
-        """Forget messages, counters and blocks (accounts and settings stay)."""
+        """Forget messages, counters and blocks (logins and settings stay)."""
         with self.lock:
             self.latency_for = {}
             self.messages: dict[tuple[str, str], SimMessage] = {}
@@ -156,7 +157,7 @@ class Smsc:
             self.blocked_until: dict[str, float] = {}
             self.calls: dict[str, int] = defaultdict(int)
             self.errors_answered: dict[str, int] = defaultdict(int)  # by error code
-            self.balance = dict.fromkeys(self.accounts, self.initial_balance)
+            self.balance = dict.fromkeys(self.logins, self.initial_balance)
 
     # -- clock and messages -------------------------------------------------------------------
 
@@ -264,12 +265,7 @@ class Smsc:
         if self.blocked_until.get(ip, 0) > now:
             return {"error": "4"}
         if not self._authenticated(params, login):
-            failures = self.auth_failures[ip]
-            failures.append(now)
-            while failures and failures[0] < now - 1800:
-                failures.popleft()
-            if len(failures) >= 5:
-                self.blocked_until[ip] = now + 1800
+            self._count_towards_block(self.auth_failures[ip], ip, now, window=1800, limit=5)
             return {"error": "2"}
         if concurrent >= 5:
             return {"error": "9"}
@@ -281,17 +277,20 @@ class Smsc:
     def _authenticated(self, params: dict[str, str], login: str) -> bool:
         if params.get("apikey"):
             return params["apikey"] in self.api_keys
-        password = self.accounts.get(login)
+        password = self.logins.get(login)
         return password is not None and params.get("psw") == password
 
     def _count_error(self, ip: str) -> None:
-        now = self.now()
-        errors = self.errors[ip]
-        errors.append(now)
-        while errors and errors[0] < now - 600:
-            errors.popleft()
-        if len(errors) >= 100:
-            self.blocked_until[ip] = max(self.blocked_until.get(ip, 0), now + 600)
+        self._count_towards_block(self.errors[ip], ip, self.now(), window=600, limit=100)
+
+    def _count_towards_block(self, times: deque, ip: str, now: float, *, window: float, limit: int) -> None:
+        """One more of ``ip``'s events within a sliding ``window``; the ``limit``-th blocks the
+        IP for the window (SMSC: 5 errors 2 in 30 minutes, 100 errors in 10)."""
+        times.append(now)
+        while times and times[0] < now - window:
+            times.popleft()
+        if len(times) >= limit:
+            self.blocked_until[ip] = max(self.blocked_until.get(ip, 0), now + window)
 
     def _op_get_status(self, params: dict[str, str], login: str, now: float) -> dict[str, str]:
         smsc_id, phone = params.get("id", ""), digits(params.get("phone", ""))

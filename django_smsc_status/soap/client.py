@@ -24,7 +24,7 @@ import re
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 from functools import lru_cache
-from typing import TypeVar
+from typing import Any, TypeVar
 from xml.sax.saxutils import escape
 
 import requests
@@ -113,29 +113,27 @@ class SmscClient:
 
     def get_status(self, smsc_id: str, phone: str, all: int | None = None) -> StatusResult:
         """Status of one message (``get_status``). ``all`` defaults to the ``ALL`` setting."""
-        level = self.config.all if all is None else all
-        return self._call(
-            "get_status",
-            "StatusResponse",
-            "statusresult",
-            _status_result,
-            phone=phone,
-            id=smsc_id,
-            all=str(level),
-        )
+        return self._status("get_status", "StatusResponse", smsc_id, phone, all)
 
     def get_status2(self, smsc_id: str, phone: str, all: int | None = None, query: str = "") -> StatusResult:
         """``get_status2``: as :meth:`get_status` with SMSC's extra ``query`` string."""
+        return self._status("get_status2", "Status2Response", smsc_id, phone, all, query=query)
+
+    def _status(
+        self, operation: str, output: str, smsc_id: str, phone: str, all: int | None, **extra: Any
+    ) -> StatusResult:
+        """One status call of either kind; ``all`` defaults to the ``ALL`` setting. (``extra``
+        is ``Any`` only for mypy: it holds SOAP parameters, strings, as ``_call``'s do.)"""
         level = self.config.all if all is None else all
         return self._call(
-            "get_status2",
-            "Status2Response",
+            operation,
+            output,
             "statusresult",
             _status_result,
             phone=phone,
             id=smsc_id,
             all=str(level),
-            query=query,
+            **extra,
         )
 
     def send_sms(
@@ -163,7 +161,7 @@ class SmscClient:
         )
 
     def get_balance(self) -> Decimal:
-        """The account balance."""
+        """The balance of this account's login."""
         return self._call("get_balance", "BalanceResponse", "balanceresult", _balance, resend=True)
 
     # -- plumbing ---------------------------------------------------------------------------

@@ -113,7 +113,8 @@ class Command(BaseCommand):
         send.add_argument("--sender", default=None)
         with_account(send, "the account to send through (default: default)")
 
-        with_account(sub.add_parser("balance", help="show the SMSC account balance"), "default: default")
+        balance = sub.add_parser("balance", help="show the balance of the account's login at SMSC")
+        with_account(balance, "default: default")
         sub.add_parser("accounts", help="list the configured accounts and whether calls are allowed")
         reset = sub.add_parser("reset-breaker", help="allow SMSC calls again after error 2 or 4")
         with_account(reset, "default: default (the reset applies to every account of its login)")

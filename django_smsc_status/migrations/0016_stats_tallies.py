@@ -29,7 +29,7 @@ def uninstall(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("django_smsc_status", "0009_login_and_site_names"),
+        ("django_smsc_status", "0015_prune_walks_what_was_checked"),
     ]
 
     operations = [

@@ -10,11 +10,11 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from .. import service
-from ..models import AccountState, PushCounter
+from ..models import LoginState, PushCounter
 from .base import ViewingAdmin, datetime_display, short_datetime
 
 
-def _per_row(state: AccountState, key: str, compute):
+def _per_row(state: LoginState, key: str, compute):
     """``compute()`` once per row object: several columns (and the change view) show parts of
     one answer, and each computation costs queries."""
     cache = vars(state)
@@ -23,8 +23,8 @@ def _per_row(state: AccountState, key: str, compute):
     return cache[key]
 
 
-@admin.register(AccountState)
-class AccountStateAdmin(ViewingAdmin):
+@admin.register(LoginState)
+class LoginStateAdmin(ViewingAdmin):
     """Where a tripped circuit breaker (error 2) or an IP block (error 4) shows, and is reset.
 
     A row is a login at a site (SMSC counts its limits per login), not an account: the
@@ -53,34 +53,34 @@ class AccountStateAdmin(ViewingAdmin):
     class Media:
         css = {"all": ("django_smsc_status/admin.css",)}
 
-    paused_until_local = datetime_display(AccountState, "paused_until")
-    verified_at_local = datetime_display(AccountState, "verified_at")
-    updated_at_local = datetime_display(AccountState, "updated_at")
+    paused_until_local = datetime_display(LoginState, "paused_until")
+    verified_at_local = datetime_display(LoginState, "verified_at")
+    updated_at_local = datetime_display(LoginState, "updated_at")
 
     @admin.display(description=_("updated at"), ordering="updated_at")
-    def updated_at_short(self, state: AccountState) -> str:
+    def updated_at_short(self, state: LoginState) -> str:
         return short_datetime(state.updated_at)
 
     def has_add_permission(self, request) -> bool:
         return False
 
-    def _names(self, state: AccountState) -> list[str]:
+    def _names(self, state: LoginState) -> list[str]:
         """The configured accounts whose login is this row's (none if it left the settings)."""
         return _per_row(
             state, "_smsc_names", lambda: service.accounts_by_login().get((state.site, state.login), [])
         )
 
-    def _status(self, state: AccountState):
+    def _status(self, state: LoginState):
         """``service.account_status`` of the row's login, or None if no account uses it."""
         names = self._names(state)
         return _per_row(state, "_smsc_status", lambda: service.account_status(names[0]) if names else None)
 
     @admin.display(description=_("accounts in settings"))
-    def accounts(self, state: AccountState) -> str:
+    def accounts(self, state: LoginState) -> str:
         return ", ".join(self._names(state)) or str(_("none (no longer in settings)"))
 
     @admin.display(description=_("state"))
-    def health(self, state: AccountState) -> str:
+    def health(self, state: LoginState) -> str:
         """In words and a colour that mean the same: red paused, amber limited, green working."""
         status = self._status(state)
         if state.is_paused:
@@ -101,19 +101,19 @@ class AccountStateAdmin(ViewingAdmin):
         return format_html('<span class="smsc-badge {}">{}</span>', kind, text)
 
     @admin.display(description=_("authorisation errors in 30 min (SMSC blocks the IP at 5)"))
-    def auth_errors(self, state: AccountState) -> int | str:
+    def auth_errors(self, state: LoginState) -> int | str:
         status = self._status(state)
         return self.get_empty_value_display() if status is None else status.auth_errors
 
     @admin.display(description=_("next call allowed at"))
-    def next_call_at(self, state: AccountState) -> str:
+    def next_call_at(self, state: LoginState) -> str:
         status = self._status(state)
         if status is None:
             return self.get_empty_value_display()
         return short_datetime(status.next_call_at) if status.next_call_at else str(_("now"))
 
     @admin.display(description=_("status pushes from SMSC"))
-    def pushes(self, state: AccountState) -> str:
+    def pushes(self, state: LoginState) -> str:
         """Per account of the login: whether pushes arrive, and what became of them."""
         names = self._names(state)
         rows = {row.account: row for row in PushCounter.objects.filter(account__in=names)}
@@ -145,7 +145,7 @@ class AccountStateAdmin(ViewingAdmin):
                 unconfigured.append(f"{key[1]} @ {key[0]}")
         self.message_user(
             request,
-            ngettext("Reset %(n)d account.", "Reset %(n)d accounts.", reset) % {"n": reset},
+            ngettext("Reset %(n)d login.", "Reset %(n)d logins.", reset) % {"n": reset},
             messages.SUCCESS,
         )
         if unconfigured:
