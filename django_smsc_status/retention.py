@@ -198,13 +198,15 @@ def _walk(
     final messages checked since; else every final message (from where a stopped pass left
     off, with ``resume``). Also the cutoff of the pass, and its progress row."""
     progress = PruneProgress.objects.filter(phase=phase.value).first() if resume else None
-    start = {"next_pk": progress.next_pk, "next_checked_at": progress.next_checked_at} if progress else {}
+    start: Position = {}
+    if progress:
+        start = {"next_pk": progress.next_pk, "next_checked_at": progress.next_checked_at}
     under_way = bool(progress and (progress.next_pk or progress.next_checked_at))
     pass_cutoff = progress.pass_before if under_way and progress and progress.pass_before else cutoff
     if phase is Phase.SNAPSHOTS and progress and progress.pruned_before:
         since = progress.pruned_before - WALK_MARGIN
         return _checked_batches(size, since, pass_cutoff, start), pass_cutoff, progress
-    return _final_pk_batches(size, int(start.get("next_pk") or 0), **filters), pass_cutoff, progress
+    return _final_pk_batches(size, start.get("next_pk") or 0, **filters), pass_cutoff, progress
 
 
 def _save_progress(phase: Phase, position: Position | None, pass_cutoff: datetime, cutoff: datetime) -> None:
