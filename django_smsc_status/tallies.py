@@ -217,29 +217,3 @@ def current_time_zone(using=None) -> str | None:
     with (using or connection).cursor() as cursor:
         cursor.execute("SELECT smsc_status_tally_zone()")
         return cursor.fetchone()[0]
-
-
-def error_codes(using=None) -> list[int] | None:
-    """The delivery error codes (not none, not 0) some message has now, in order, read off the
-    tallies in about a millisecond at any size (the admin's error filter lists them; a
-    ``SELECT DISTINCT err`` reads the whole table). None where there are no tallies. Messages
-    sent before ``EARLIEST_DATE``, which have no day, are asked directly (an index range)."""
-    conn = using or connection
-    if conn.vendor != "postgresql":
-        return None
-    earliest = EARLIEST_DATE
-    with conn.cursor() as cursor:
-        cursor.execute(
-            f"""
-            SELECT code FROM (
-                SELECT key::integer AS code, sum(n) AS n FROM (
-                    SELECT key, n FROM {TALLY} WHERE kind = 'err'
-                    UNION ALL SELECT err::text, sign FROM {DELTA}) AS t
-                GROUP BY 1 HAVING sum(n) > 0
-                UNION ALL SELECT err, 1 FROM {MESSAGES} WHERE sent_at < %s
-                UNION ALL SELECT err, 1 FROM {MESSAGES} WHERE sent_at IS NULL AND created_at < %s
-            ) AS c WHERE code IS NOT NULL AND code <> 0 GROUP BY code ORDER BY code
-            """,
-            [earliest, earliest],
-        )
-        return [row[0] for row in cursor.fetchall()]

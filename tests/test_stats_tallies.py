@@ -391,28 +391,3 @@ def test_the_scheduled_sweep_and_prune_fold_the_deltas(smsc_settings):
     tasks.prune_task()  # deletes that message: one delta, folded
     assert not SentMessage.objects.exists() and not StatsTallyDelta.objects.exists()
     assert not StatsTally.objects.exists()  # its groups emptied and went
-
-
-@pytest.mark.django_db
-def test_error_codes_are_the_distinct_ones():
-    rng = random.Random(3)
-    now = timezone.now()
-    SentMessage.objects.bulk_create(random_message(rng, i, now) for i in range(200))
-    if not tallies.enabled():
-        assert tallies.error_codes() is None
-        return
-
-    def distinct():
-        return list(
-            SentMessage.objects.exclude(Q(err__isnull=True) | Q(err=0))
-            .order_by("err")
-            .values_list("err", flat=True)
-            .distinct()
-        )
-
-    assert tallies.error_codes() == distinct() and distinct()
-    SentMessage.objects.filter(err=7).update(err=0)  # a code goes away, before any folding
-    SentMessage.objects.filter(pk=SentMessage.objects.first().pk).update(err=99)
-    assert tallies.error_codes() == distinct()
-    tallies.compact()
-    assert tallies.error_codes() == distinct() and 7 not in distinct() and 99 in distinct()
