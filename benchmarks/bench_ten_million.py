@@ -26,6 +26,7 @@ import subprocess
 import sys
 import time
 from datetime import timedelta
+from datetime import timezone as dt_timezone
 from pathlib import Path
 from urllib.parse import quote
 
@@ -40,6 +41,8 @@ ROWS_BOUNDED = 60_000
 
 def pages(messages: int, pk: int, now) -> list[tuple[str, str]]:
     """``(name, url)`` of every page the issue lists, for data made by ``generate_in_postgres``."""
+    from django.utils import timezone
+
     g = messages // 2
     phone, smsc_id = f"79{g:09d}", str(100000 + g)
     day = timedelta(days=1)
@@ -49,7 +52,7 @@ def pages(messages: int, pk: int, now) -> list[tuple[str, str]]:
         return f"{field}__gte={start}&{field}__lt={end}"
 
     def api_date(start) -> str:
-        return start.strftime("%Y-%m-%dT%H:%M:%SZ")
+        return start.astimezone(dt_timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
     today, month = now - day, now - 30 * day
     old_week = (now - 60 * day, now - 53 * day)
@@ -87,15 +90,25 @@ def pages(messages: int, pk: int, now) -> list[tuple[str, str]]:
         ("API detail", f"{API}{pk}/"),
         ("API history", f"{API}{pk}/snapshots/"),
     ]
+    # 30 days from a moment of the day (that day's first hours counted live) and from midnight
+    # in the site's time zone (all from the tallies), as Django's date filter links bound them
+    midnight = timezone.localtime(month).replace(hour=0, minute=0, second=0, microsecond=0) + day
     stats = []
     for group in ("day", "operator", "region", "err", "status", "account"):
         stats.append((f"stats {group}, all", f"/api/smsc/stats/?group_by={group}"))
         stats.append(
             (f"stats {group}, 30 d", f"/api/smsc/stats/?group_by={group}&sent_after={api_date(month)}")
         )
+        stats.append(
+            (
+                f"stats {group}, 30 d at 0:00",
+                f"/api/smsc/stats/?group_by={group}&sent_after={api_date(midnight)}",
+            )
+        )
     reports = [
         ("report, all time", ADMIN + "report/"),
         ("report, 30 days", f"{ADMIN}report/?sent_at__gte={quote(str(month.replace(microsecond=0)))}"),
+        ("report, 30 days at 0:00", f"{ADMIN}report/?sent_at__gte={quote(str(midnight))}"),
     ]
     return admin + api + stats + reports
 
