@@ -157,6 +157,11 @@ class SentMessage(CodesMixin, models.Model):
             # API changed_after/changed_before (clients polling for what changed) and the
             # status_changed_at ordering: without it their counts and pages read every row.
             models.Index(fields=("status_changed_at",), name="smsc_status_changed_at_idx"),
+            # The admin's "Due now" list, most overdue first, across accounts (the sweep's own
+            # index leads with the account): its page reads 50 entries however many are due.
+            models.Index(
+                fields=("next_check_at", "id"), condition=Q(is_final=False), name="smsc_status_due_idx"
+            ),
             # The scheduled prune's walk: final messages last checked since its last pass (a
             # day's worth, not the table). Partial: a poll's UPDATE of a pending row skips it.
             models.Index(

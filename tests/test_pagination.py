@@ -308,6 +308,29 @@ def test_admin_send_date_filter_orders_by_send_date(admin_client, smsc_settings)
     assert by_column == ["10005", "10004", "10003", "10002", "10001", "10000"]
 
 
+def test_admin_due_list_comes_most_overdue_first(admin_client, smsc_settings):
+    """Off the due index, whatever the accounts: newest-created first would sort every overdue
+    message to show 50 (seconds at 100,000 overdue)."""
+    now = timezone.now()
+    SentMessage.objects.bulk_create(
+        SentMessage(
+            smsc_id=str(10000 + i),
+            phone="79990000001",
+            account=account,
+            next_check_at=now - timedelta(minutes=minutes),
+        )
+        for i, (account, minutes) in enumerate(
+            [("default", 5), ("kz", 50), ("default", 20), ("kz", -5), ("ua", 30)]
+        )
+    )
+
+    def ids(**query):
+        return [m.smsc_id for m in admin_client.get(CHANGELIST, query).context["cl"].result_list]
+
+    assert ids(state="due") == ["10001", "10004", "10002", "10000"]  # not "10003": due in 5 minutes
+    assert ids(state="due", o="-1") == ["10004", "10002", "10001", "10000"]  # a column's order wins
+
+
 def test_api_date_filters_order_by_their_date(api, smsc_settings):
     sent_in_reverse()
     since = (timezone.now() - timedelta(days=1)).isoformat()

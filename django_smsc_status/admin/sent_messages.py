@@ -172,9 +172,13 @@ class SentMessageAdmin(RefreshActions, DeliveryReport, ViewingAdmin):
     def get_ordering(self, request):
         """Filtered by send date, ordered by it (newest first) unless a column says otherwise:
         the sent_at index then reads only the page, where the created_at order would read
-        every newer row before an old range (ChangeList asks this only without ``?o=``)."""
+        every newer row before an old range (ChangeList asks this only without ``?o=``). The
+        messages due now come most overdue first, off the due index: in creation order the
+        page sorted every overdue message, seconds when a stopped worker left 100,000."""
         if any(name.startswith("sent_at__") and value for name, value in request.GET.items()):
             return ("-sent_at", "-pk")
+        if request.GET.get("state") == "due":
+            return ("next_check_at", "pk")
         return super().get_ordering(request)
 
     def get_paginator(self, request, queryset, per_page, orphans=0, allow_empty_first_page=True):
