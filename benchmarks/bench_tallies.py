@@ -15,11 +15,10 @@ triggers cost an INSERT and an UPDATE of status, and a compaction of those delta
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
 from datetime import timedelta
 
-from common import machine, setup_django
+from common import machine, median_time, setup_django
 
 GROUPINGS = ["day", "operator", "region", "err", "status", "account", None]
 
@@ -58,12 +57,8 @@ def generate(messages: int) -> None:
 
 
 def timed(fn, rounds: int = 7) -> float:
-    times = []
-    for _ in range(rounds):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1000
+    """Median milliseconds of ``rounds`` calls."""
+    return median_time(fn, rounds) * 1000
 
 
 def main() -> None:
