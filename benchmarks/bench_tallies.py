@@ -3,7 +3,7 @@
 Generates N messages in the database (B3's distribution: 90 days, statuses, operators, 85
 regions, 3 to 900 s to the final status; three accounts; each drawn independently: the most
 tally rows), recounts them into the tallies
-(``tallies.install``, what migration 0012 does), then times ``service.stats`` for each
+(``tallies.install``, what migration 0016 does), then times ``service.stats`` for each
 ``group_by`` over the last 30 days (a partial first day: the live tail) and over everything,
 with the tallies (``tally=TallyFilter(...)``) and live. Also: the tally rows per kind, what the
 triggers cost an INSERT and an UPDATE of status, and a compaction of those deltas.
@@ -85,7 +85,7 @@ def main() -> None:
     if not args.reuse or args.recount:
         started = time.perf_counter()
         tallies.install()
-        print(f"recount (migration 0012's backfill): {time.perf_counter() - started:.1f} s")
+        print(f"recount (migration 0016's backfill): {time.perf_counter() - started:.1f} s")
         with connection.cursor() as cursor:
             cursor.execute("VACUUM ANALYZE")
     count = SentMessage.objects.count()
