@@ -9,9 +9,10 @@ When it stops counting it says so (``is_exact``), and the pages it has counted, 
 after and every page the table does hold still work; a page past the last row is an
 :class:`~django.core.paginator.EmptyPage`, as with Django's paginator.
 
-On PostgreSQL an unfiltered list may use the planner's estimate of the table's rows instead
-(``estimate=True``, the admin changelist: "about 10,000,000 sent messages"): one EXPLAIN,
-no rows read. Filtered lists are counted (capped), never estimated: an estimate of a filter
+On PostgreSQL an unfiltered list past the cap may use the planner's estimate of the table's
+rows instead of "more than" (``estimate=True``, the admin changelist: "about 10,000,000 sent
+messages"): one EXPLAIN, no rows read; below the cap the count is exact (an estimate lags
+behind a bulk delete until the next ANALYZE). Filtered lists are counted (capped), never estimated: an estimate of a filter
 can be wrong by orders of magnitude.
 """
 
@@ -97,13 +98,15 @@ class CappedPaginator(Paginator):
         queryset = self.object_list
         if not isinstance(queryset, QuerySet):
             return super().count  # a list: len()
-        if self.estimate and is_unfiltered(queryset):
-            guess = planner_estimate(queryset)
-            if guess is not None and guess > self.counted_to:
-                self.is_exact, self.is_estimate = False, True
-                return guess
         counted = count_up_to(queryset, self.counted_to)
         self.is_exact = counted <= self.counted_to
+        if not self.is_exact and self.estimate and is_unfiltered(queryset):
+            # past the cap only: an estimate can lag far behind the table (after a bulk
+            # delete or a prune, until the next ANALYZE) and must not stand for a small one
+            guess = planner_estimate(queryset)
+            if guess is not None and guess > self.counted_to:
+                self.is_estimate = True
+                return guess
         return counted
 
     def get_elided_page_range(self, number=1, *, on_each_side=3, on_ends=2):

@@ -25,7 +25,7 @@ from ..conf import SmscSettings
 from ..exceptions import SmscBusy, SmscCallRefused, SmscCircuitOpen, SmscError
 from ..models import SentMessage, StatusSnapshot
 from ..outcomes import Outcome, RefreshResult
-from ..soap import StatusResult
+from ..soap import StatusResult, send_before
 from .gate import _Gate
 from .lanes import QUEUE_SPAN, Lane, _Fetched
 from .writes import _announcer, _apply_one, _write
@@ -33,6 +33,7 @@ from .writes import _announcer, _apply_one, _write
 logger = logging.getLogger(__name__)
 
 FINISH_MARGIN = 2.0  # seconds a run with a deadline keeps for its last writes and releases
+SEND_MARGIN = 0.5  # seconds before the claim's stamp by which a request is written at the latest
 FLUSH_SECONDS = 1.0  # answers wait at most this long to be written (fewer lost if killed)
 UNREADABLE_WHILE_UNPROVED = (
     "not asking SMSC again in this run: an answer to a login not yet proved could not be read, "
@@ -319,8 +320,12 @@ class Run:
         gives it back at once; an erroneous one keeps it (``_renew_tokens`` takes another)."""
         answer: StatusResult | SmscError
         unproved, started = lane.lease.proving, time.monotonic()
+        # written by the stamp at the latest (less a moment for the bytes to travel), as the
+        # claim rules assume: a slow connect or a resend after it drops the request unsent
+        send_by = started + (stamp - timezone.now()).total_seconds() - SEND_MARGIN
         try:
-            answer = lane.client.get_status(row.smsc_id, row.phone)
+            with send_before(send_by):
+                answer = lane.client.get_status(row.smsc_id, row.phone)
         except SmscError as exc:
             if exc.stops_login:
                 lane.halt(SmscCircuitOpen(f"calls paused after SMSC error {exc.code}", code=exc.code))

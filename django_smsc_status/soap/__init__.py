@@ -7,5 +7,6 @@ Django models: the engine, ``limits`` and ``service`` above decide when to call.
 
 from .client import SmscClient, get_client
 from .results import SendResult, StatusResult, parse_smsc_time
+from .transport import send_before
 
-__all__ = ["SendResult", "SmscClient", "StatusResult", "get_client", "parse_smsc_time"]
+__all__ = ["SendResult", "SmscClient", "StatusResult", "get_client", "parse_smsc_time", "send_before"]

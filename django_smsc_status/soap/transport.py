@@ -18,6 +18,13 @@ the message says what failed (name lookup, refused, TLS, proxy) and never holds 
 ``before_sending`` tells whether the request can have reached the server (it cannot if the
 connection was never made).
 
+A request is never written after the moment set by :func:`send_before` for the thread (the
+engine's claim stamp: SMSC's limits count a request when it arrives, and the claim rules assume
+it arrived by then). Connecting may take longer than ``CONNECT_TIMEOUT`` in all (a proxy or a
+TLS handshake answering a byte at a time, several addresses tried in turn): the request is then
+dropped unsent, an :class:`SmscBusy`, and the same goes for sending again on a new connection
+after a kept-alive one turned out closed.
+
 Bounds: ``TIMEOUT`` is the whole exchange's (request sent, headers and body read), not each
 read's: a server dripping its answer a byte at a time is cut off when it passes (connecting
 has ``CONNECT_TIMEOUT`` of its own). An answer over :data:`MAX_ANSWER` is refused, by its
@@ -35,14 +42,31 @@ import ssl
 import threading
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import cast
 from urllib.parse import SplitResult, unquote, urlsplit
 
-from ..exceptions import SmscAnswerTooLarge, SmscConnectionError, SmscTimeout
+from ..exceptions import SmscAnswerTooLarge, SmscBusy, SmscConnectionError, SmscTimeout
 
 #: Largest answer read, in bytes: SMSC's answers are a few hundred bytes (a status with
 #: ``all=2`` and a long text a few KB), so this only stops a broken or hostile server.
 MAX_ANSWER = 1024 * 1024
+
+
+_sending = threading.local()
+
+
+@contextmanager
+def send_before(deadline: float) -> Iterator[None]:
+    """Inside the block, this thread's requests are written only until ``deadline``
+    (``time.monotonic()``); later they are dropped unsent (:class:`SmscBusy`)."""
+    previous = getattr(_sending, "deadline", None)
+    _sending.deadline = deadline
+    try:
+        yield
+    finally:
+        _sending.deadline = previous
 
 
 class _Stale(Exception):
@@ -177,6 +201,10 @@ class KeepAliveTransport:
         if forward is not None and parts.scheme == "http":  # plain HTTP proxies want the URL
             target = parts.geturl()
             headers.update(forward)
+        send_by = getattr(_sending, "deadline", None)
+        if send_by is not None and time.monotonic() > send_by:
+            conns[key] = conn  # connected, nothing sent: good for the next request
+            raise SmscBusy("connecting took past the claim's time: not sent, asked again later")
         cast(_TimedSocket, conn.sock).deadline = deadline
         try:
             try:
