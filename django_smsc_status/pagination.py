@@ -12,8 +12,8 @@ after and every page the table does hold still work; a page past the last row is
 On PostgreSQL an unfiltered list past the cap may use the planner's estimate of the table's
 rows instead of "more than" (``estimate=True``, the admin changelist: "about 10,000,000 sent
 messages"): one EXPLAIN, no rows read; below the cap the count is exact (an estimate lags
-behind a bulk delete until the next ANALYZE). Filtered lists are counted (capped), never estimated: an estimate of a filter
-can be wrong by orders of magnitude.
+behind a bulk delete until the next ANALYZE). Filtered lists are counted (capped), never
+estimated: an estimate of a filter can be wrong by orders of magnitude.
 """
 
 from __future__ import annotations

@@ -19,7 +19,8 @@ end). No count.
 from __future__ import annotations
 
 import functools
-from datetime import datetime
+import re
+from datetime import timezone as dt_timezone
 
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext_lazy as _
@@ -84,14 +85,15 @@ class KeysetPagination(CursorPagination):
         """DRF's, with a position that is not a date (or id) an invalid cursor, not a 500."""
         cursor = super().decode_cursor(request)
         if cursor is not None and cursor.position is not None:
-            if self.ordering[0].lstrip("-") == "id":
-                valid = cursor.position.isdigit() and int(cursor.position) <= MAX_ID
+            if self.ordering[0].lstrip("-") == "id":  # ASCII digits ("²" is a digit to isdigit())
+                valid = bool(re.fullmatch(r"[0-9]{1,19}", cursor.position)) and int(cursor.position) <= MAX_ID
             else:
                 try:
                     moment = parse_datetime(cursor.position)
-                except ValueError:
-                    moment = None
-                valid = isinstance(moment, datetime) and moment.tzinfo is not None
+                    # a time in UTC at all (0001-01-01T00:00+05:00 is not; SQLite would fail)
+                    valid = bool(moment and moment.tzinfo and moment.astimezone(dt_timezone.utc))
+                except (ValueError, OverflowError):
+                    valid = False
             if not valid:
                 raise NotFound(self.invalid_cursor_message)
         return cursor
