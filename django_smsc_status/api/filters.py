@@ -94,11 +94,15 @@ def tally_filter(params) -> TallyFilter | None:
     finals = {value for value in (data.get("is_final"), state and state == "final") if value is not None}
     if len(finals) > 1:
         return None  # pending and final at once: nothing, counted live in no time
-    statuses = data.get("status")
+    # an empty item (``?status=1,``) is no code: the list filter's IN drops it, so here too
+    listed = data.get("status") or []
+    statuses = tuple(code for code in listed if code is not None)
+    if listed and not statuses:
+        return None  # only empty items: no message matches, counted live in no time
     return TallyFilter(
         sent_after=data.get("sent_after"),
         sent_before=data.get("sent_before"),
         account=data.get("account") or None,
-        statuses=tuple(statuses) if statuses else None,
+        statuses=statuses or None,
         is_final=finals.pop() if finals else None,
     )
