@@ -47,6 +47,7 @@ from .exceptions import (
     SmscTooManyRequests,
     SmscTransportError,
 )
+from .limits.claims import free_at
 from .models import SentMessage, StatusSnapshot
 from .outcomes import Outcome, RefreshResult
 from .soap import StatusResult
@@ -156,6 +157,15 @@ def apply_answer(
         observed_at=now,
         raw=fit_raw(answer.raw),
     )
+
+
+def keep_push(row: SentMessage, claimed_at: datetime, now: datetime, config: SmscSettings) -> None:
+    """A status push that came while the row's request was on its way (after ``claimed_at``)
+    may name a change the answer predates: unless the answer settled the message, it is due
+    again as soon as it may be asked (:func:`.limits.free_at`), not after the backoff."""
+    if row.pushed_at is None or row.pushed_at <= claimed_at or row.is_final or row.next_check_at is None:
+        return
+    row.next_check_at = min(row.next_check_at, max(free_at(row, config) or now, now))
 
 
 def record_error(row: SentMessage, error: SmscError, now: datetime, config: SmscSettings) -> RefreshResult:

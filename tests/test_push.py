@@ -604,3 +604,41 @@ def test_the_message_page_shows_the_last_push_and_the_check_before(
     post(client, status_push(message, 1))
     page = admin_client.get(change).content.decode()
     assert not empty("Last push at", page) and not empty("Checked before that at", page)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_push_while_the_request_is_on_its_way_is_not_lost(client, pushes_on, tracked, smsc_simulator):
+    """SMSC answers 0 to a poll that reached it before delivery and pushes 1 while that answer
+    is still on its way back: the message is due again as soon as it may be asked, not after
+    its backoff (here an hour). Found by review."""
+    import threading
+
+    from django.test import Client
+    from django.utils import timezone
+
+    from django_smsc_status import limits, service
+
+    message = tracked((0,), (1, 0, 0), by_checks=True)
+    SentMessage.objects.filter(pk=message.pk).update(status=0, err=0, check_attempts=6)
+    smsc_simulator.smsc.latency_for[message.smsc_id] = 0.5  # within the tests' TIMEOUT of 1 s
+    pushed = threading.Event()
+
+    def push_meanwhile():
+        claimed = SentMessage.objects.filter(pk=message.pk, last_checked_at__gt=timezone.now())
+        while not claimed.exists():  # the claim's stamp (ahead of now): the request is on its way
+            time.sleep(0.01)
+        post(Client(), status_push(message, 1))
+        pushed.set()
+        connection.close()  # this thread's own
+
+    pusher = threading.Thread(target=push_meanwhile)
+    pusher.start()
+    service.refresh(message)
+    pusher.join(10)
+    assert pushed.is_set()
+    message.refresh_from_db()
+    assert message.status == 0 and message.pushed_at < message.last_checked_at
+    waits = (message.next_check_at - timezone.now()).total_seconds()
+    assert message.check_attempts == 7  # an unchanged answer, not an error
+    assert waits <= get_settings().min_check_interval + 1  # not the hour the backoff says
+    assert message.next_check_at >= limits.free_at(message, get_settings())  # and never sooner

@@ -269,3 +269,43 @@ def test_an_answer_over_1_mib_is_refused_without_being_read(
     assert peak < 4 * MAX_ANSWER, f"{peak} bytes allocated"
     smsc_simulator.inject("huge", size=MAX_ANSWER, framing=framing)
     assert client.get_balance() > 0
+
+
+def test_a_request_is_never_written_after_its_send_deadline(
+    smsc_settings, smsc_simulator, tracked, no_proxy_env
+):
+    """The engine's claim stamp bounds when a request may reach SMSC (the per-message rule
+    counts on it): connecting past it drops the request unsent, as a refusal (no error
+    counted), and the connection made is kept for the next request. Found by review: a proxy
+    answering CONNECT a byte at a time took a request 11.7 s past a 7 s claim."""
+    import time
+
+    from django_smsc_status.exceptions import SmscBusy
+    from django_smsc_status.limits import is_erroneous_request
+    from django_smsc_status.soap import send_before
+
+    message = tracked((1,))
+    client = client_for(smsc_settings, smsc_simulator.endpoint)
+    with send_before(time.monotonic() - 0.001), pytest.raises(SmscBusy) as info:
+        client.get_status(message.smsc_id, message.phone)
+    assert "not sent" in str(info.value) and not is_erroneous_request(info.value)
+    assert smsc_simulator.smsc.calls["get_status"] == 0  # nothing reached SMSC
+    with send_before(time.monotonic() + 5):
+        assert client.get_status(message.smsc_id, message.phone).status == 1
+    assert client.get_status(message.smsc_id, message.phone).status == 1  # no deadline outside
+    assert smsc_simulator.smsc.calls["get_status"] == 2
+
+
+@pytest.mark.django_db
+def test_a_sweep_whose_claims_ran_out_sends_nothing(smsc_settings, smsc_simulator, tracked, monkeypatch):
+    """The engine passes each claim's stamp as the send deadline (here already past)."""
+    from django_smsc_status import service
+    from django_smsc_status.engine import loop
+    from django_smsc_status.models import SentMessage
+
+    messages = [tracked((1,)) for _ in range(3)]
+    monkeypatch.setattr(loop, "SEND_MARGIN", 3600.0)
+    results = service.refresh_many(messages)
+    assert smsc_simulator.smsc.calls["get_status"] == 0
+    assert {r.outcome.value for r in results} == {"refused"}
+    assert not SentMessage.objects.filter(status__isnull=False).exists()

@@ -13,13 +13,13 @@ import threading
 import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 
 from django.db import transaction
 from django.utils import timezone
 
-from .. import limits, push
+from .. import limits, policy, push
 from ..backoff import Backoff
 from ..conf import SmscSettings
 from ..exceptions import SmscBusy, SmscCallRefused, SmscCircuitOpen, SmscError
@@ -382,6 +382,9 @@ class Run:
                 old_status = row.status
                 config = item.lane.config
                 results[row.pk] = _apply_one(row, item.answer, now, config, pushes[config.name])
+                if not isinstance(item.answer, SmscError):  # an error's backoff stands (9: a minute)
+                    claimed_at = item.stamp - timedelta(seconds=limits.claim_horizon(config))
+                    policy.keep_push(row, claimed_at, now, config)
                 if (snapshot := results[row.pk].snapshot) is not None:
                     changes[row.pk] = (old_status, snapshot)
             snapshots = {pk: snapshot for pk, (_old, snapshot) in changes.items()}
