@@ -137,13 +137,10 @@ def main() -> None:
     folded = tallies.compact()
     print(f"  compaction of {folded:,} deltas: {(time.perf_counter() - started) * 1000:.0f} ms")
     if args.explain:
-        from django_smsc_status import stats_tallied
-
         qs = SentMessage.objects.filter(sent_at__gte=month.sent_after)
         with connection.cursor() as cursor:
             cursor.execute("SET max_parallel_workers_per_gather = 0")
         for group_by in ("region", "day"):
-            start, end = stats_tallied.tallied_range(month)
             print(f"\n  EXPLAIN ANALYZE, {group_by}, 30 days: see the fast queries' plans")
             with connection.cursor() as cursor:
                 connection.force_debug_cursor = True
@@ -152,7 +149,6 @@ def main() -> None:
                     cursor.execute("EXPLAIN (ANALYZE, BUFFERS OFF, TIMING OFF) " + query["sql"])
                     print("\n".join("    " + row[0] for row in cursor.fetchall()))
                 connection.force_debug_cursor = False
-            del start, end
 
 
 if __name__ == "__main__":

@@ -368,15 +368,17 @@ class PruneProgress(models.Model):
 
 
 class StatsTally(models.Model):
-    """Delivery figures of one sending day, precomputed on PostgreSQL (``tallies``): how many
-    messages and what they cost, per (day, account, status, final, has a sending time) and one
-    grouping ``kind`` (err, operator, region; ``seconds``: whole seconds from sending to the
-    final status, the histogram behind ``median_seconds``). Kept exact by database triggers
+    """Delivery figures of one sending day (or hour of it), precomputed on PostgreSQL
+    (``tallies``): how many messages and what they cost, per (day, account, status, final, has
+    a sending time) and one grouping ``kind`` (err, operator, region; ``seconds``: whole seconds
+    from sending to the final status, the histogram behind ``median_seconds``; ``<kind>:h``
+    per local hour). Kept exact by database triggers
     through :class:`StatsTallyDelta`; never written by Python but by ``tallies.compact``."""
 
     day = models.DateField()
+    hour = models.SmallIntegerField(null=True)  # the local hour, in the kinds kept per hour
     account = models.CharField(max_length=40)
-    kind = models.CharField(max_length=8)
+    kind = models.CharField(max_length=16)
     key = models.CharField(max_length=200, null=True)  # noqa: DJ001 - NULL: no error code; "": no operator
     status = models.IntegerField(null=True)
     is_final = models.BooleanField()
@@ -400,6 +402,7 @@ class StatsTallyDelta(models.Model):
 
     sign = models.SmallIntegerField()
     day = models.DateField()
+    hour = models.SmallIntegerField()  # local, as ``day``
     account = models.CharField(max_length=40)
     status = models.IntegerField(null=True)
     is_final = models.BooleanField()

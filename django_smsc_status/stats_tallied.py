@@ -5,9 +5,10 @@ account, status codes, final or pending) is answered in two queries whatever the
 (one more reads the tallies' time zone):
 
 * the figures: the tallies and the deltas not folded yet, for the whole local days inside the
-  sending-time bounds, plus a live ``GROUP BY`` of the rest (the *live tail*: the partial days
-  at the edges of the range, anything sent before ``validation.EARLIEST_DATE`` or from
-  tomorrow on), added up by one outer ``GROUP BY``;
+  sending-time bounds and, for the kinds kept per hour, the whole local hours of the partial
+  days at its edges (:func:`coverage`), plus a live ``GROUP BY`` of the rest (the *live tail*:
+  the partial hours, or days, at the edges of the range, anything sent before
+  ``validation.EARLIEST_DATE`` or from tomorrow on), added up by one outer ``GROUP BY``;
 * for ``day`` and no grouping, ``median_seconds``: the same union over the histogram of whole
   seconds to the final status, and the median read off its running sums.
 
@@ -18,6 +19,7 @@ concurrent sweeps.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from datetime import timezone as dt_timezone
 from typing import Any
@@ -52,32 +54,87 @@ def usable(using: str = DEFAULT_DB_ALIAS) -> bool:
 
 def day_start(day: date) -> datetime:
     """The first instant of a local day (a skipped midnight resolves to the first instant after)."""
-    return datetime.combine(day, time(), tzinfo=timezone.get_default_timezone()).astimezone(dt_timezone.utc)
+    return hour_start(day, 0)
+
+
+def hour_start(day: date, hour: int) -> datetime:
+    """The first instant of a local hour (24: of the next day). An hour that occurs twice (the
+    clocks going back) is one hour of the tallies, from its first instant; a skipped one starts
+    where the next one does."""
+    if hour == 24:
+        day, hour = day + timedelta(days=1), 0
+    return datetime.combine(day, time(hour), tzinfo=timezone.get_default_timezone()).astimezone(
+        dt_timezone.utc
+    )
 
 
 def local_date(moment: datetime) -> date:
     return moment.astimezone(timezone.get_default_timezone()).date()
 
 
-def tallied_range(spec: TallyFilter, now: datetime | None = None) -> tuple[datetime, datetime]:
-    """``[start, end)``: the whole local days the tallies answer for (may be empty). Only
-    bounds inside the tallied years are turned into local dates: a bound of year 1 or 9999
-    (which the API takes) cannot overflow."""
-    start = day_start(local_date(EARLIEST_DATE) + timedelta(days=1))
-    end = day_start(local_date((now or timezone.now()) + FUTURE_LEEWAY))
-    after, before = spec.sent_after, spec.sent_before
-    if after is not None and after > start:
-        first = local_date(min(after, end))
-        start = after if day_start(first) == after else day_start(first + timedelta(days=1))
-    if before is not None and before < end:
-        end = day_start(local_date(max(before, start)))
-    return start, max(start, end)
+def _floor(moment: datetime, hourly: bool) -> datetime:
+    """The start of the local hour (or day) ``moment`` is in."""
+    local = moment.astimezone(timezone.get_default_timezone())
+    return hour_start(local.date(), local.hour if hourly else 0)
 
 
-def _where(spec: TallyFilter, start: datetime, end: datetime) -> tuple[str, list[Any]]:
-    """The tally rows of ``spec`` inside ``[start, end)``."""
-    sql = ["day >= %s", "day < %s"]
-    params: list[Any] = [local_date(start), local_date(end)]
+def _ceil(moment: datetime, hourly: bool) -> datetime:
+    """The first start of a local hour (or day) at or after ``moment``."""
+    if _floor(moment, hourly) == moment:
+        return moment
+    local = moment.astimezone(timezone.get_default_timezone())
+    return hour_start(local.date(), local.hour + 1) if hourly else day_start(local.date() + timedelta(days=1))
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """What the tallies answer for a request: the messages sent in ``[start, end)``, from the
+    day rows of the local days ``[days[0], days[1])`` and the hour rows of ``hours`` (``(day,
+    from hour, to hour)``, at the edges); everything else the request takes is counted live."""
+
+    start: datetime
+    end: datetime
+    days: tuple[date, date]
+    hours: tuple[tuple[date, int, int], ...] = ()
+
+
+def coverage(spec: TallyFilter, hourly: bool, now: datetime | None = None) -> Coverage:
+    """The :class:`Coverage` of ``spec``, by whole local days and, for a kind kept per hour
+    (``hourly``), whole local hours at the edges. Bounds outside the tallied years (the API takes
+    year 1 and 9999) are clipped first: no local date can overflow."""
+    low = day_start(local_date(EARLIEST_DATE) + timedelta(days=1))
+    high = day_start(local_date((now or timezone.now()) + FUTURE_LEEWAY))
+    if spec.sent_after is not None:
+        low = min(max(spec.sent_after, low), high)
+    if spec.sent_before is not None:
+        high = max(min(spec.sent_before, high), low)
+    start, end = _ceil(low, hourly), _floor(high, hourly)
+    if start >= end:
+        return Coverage(low, low, (local_date(low),) * 2)
+    first, last = _ceil(start, False), _floor(end, False)
+    if first > last:  # inside one day: its hours only
+        return Coverage(
+            start, end, (local_date(start),) * 2, ((local_date(start), _hour(start), _hour(end)),)
+        )
+    hours = []
+    if start < first:
+        hours.append((local_date(start), _hour(start), 24))
+    if last < end:
+        hours.append((local_date(last), 0, _hour(end)))
+    return Coverage(start, end, (local_date(first), local_date(last)), tuple(hours))
+
+
+def _hour(moment: datetime) -> int:
+    return moment.astimezone(timezone.get_default_timezone()).hour
+
+
+def _where(spec: TallyFilter, cover: Coverage, hours: bool) -> tuple[str, list[Any]]:
+    """The tally rows of ``spec`` inside ``cover``: its days (``hours`` False) or its hours."""
+    if hours:
+        sql = ["(" + " OR ".join(["(day = %s AND hour >= %s AND hour < %s)"] * len(cover.hours)) + ")"]
+        params: list[Any] = [value for span in cover.hours for value in span]
+    else:
+        sql, params = ["day >= %s", "day < %s"], list(cover.days)
     if spec.sent_after is not None or spec.sent_before is not None:
         sql.append("has_sent")
     if spec.account is not None:
@@ -93,15 +150,28 @@ def _where(spec: TallyFilter, start: datetime, end: datetime) -> tuple[str, list
     return " AND ".join(sql), params
 
 
-def _tallied_rows(kind: str, columns: str, where: str) -> str:
-    """Tally rows of ``kind`` and the deltas not folded yet, as one row source."""
-    deltas = tallies.kind_sql(kind, tallies.DELTA)
-    return (
-        f"SELECT {columns} FROM (SELECT day, account, key, status, is_final, has_sent, n, cost "
-        f"FROM {tallies.TALLY} WHERE kind = '{kind}' UNION ALL "
-        f"SELECT day, account, key, status, is_final, has_sent, sign, sign * cost FROM ({deltas}) AS d) AS t "
-        f"WHERE {where}"
-    )
+ROW_COLUMNS = "day, hour, account, key, status, is_final, has_sent"
+
+
+def _tallied_rows(
+    kind: str, columns: tuple[str, list[Any]], group: str, spec: TallyFilter, cover: Coverage
+) -> tuple[str, list[Any]]:
+    """The tally rows of ``kind`` (and the deltas not folded yet) inside ``cover``, as
+    ``SELECT columns … GROUP BY group``: the day rows, and the hour rows at the edges."""
+    sql: list[str] = []
+    params: list[Any] = []
+    for rows_kind, hours in ((kind, False), *(((f"{kind}:h", True),) if cover.hours else ())):
+        where, where_params = _where(spec, cover, hours)
+        params.extend(columns[1])
+        deltas = tallies.kind_sql(rows_kind, tallies.DELTA)
+        sql.append(
+            f"SELECT {columns[0]} FROM (SELECT {ROW_COLUMNS}, n, cost "
+            f"FROM {tallies.TALLY} WHERE kind = '{rows_kind}' UNION ALL "
+            f"SELECT {ROW_COLUMNS}, sign, sign * cost FROM ({deltas}) AS d) "
+            f"AS t WHERE {where} GROUP BY {group}"
+        )
+        params.extend(where_params)
+    return " UNION ALL ".join(sql), params
 
 
 def live_tails(queryset: QuerySet, spec: TallyFilter, start: datetime, end: datetime) -> list[QuerySet]:
@@ -132,22 +202,34 @@ def _union(parts: list[QuerySet], wrap: str) -> tuple[str, list[Any]]:
     return " UNION ALL ".join(sql), params
 
 
+def _kind(group_by: str | None, spec: TallyFilter) -> str:
+    """The tally kind that answers ``group_by`` for ``spec``: the least detailed that can."""
+    kind = KIND_AND_KEY[group_by][0]
+    if kind == "region" and spec.account is None and spec.statuses is None:
+        return "reg_all"
+    return kind
+
+
 def figures(
     queryset: QuerySet, group_by: str | None, spec: TallyFilter, limit: int | None
 ) -> list[dict[str, Any]]:
     """Rows as ``stats.stats_query`` gives them (``key`` and the counted figures), ordered
     and limited the same way; ``median_seconds`` filled by :func:`medians`."""
-    kind, key = KIND_AND_KEY[group_by]
-    start, end = tallied_range(spec)
-    where, params = _where(spec, start, end)
+    kind, key = _kind(group_by, spec), KIND_AND_KEY[group_by][1]
+    cover = coverage(spec, hourly=kind in tallies.HOURLY)
     success = sorted(SUCCESS_STATUSES)
-    tallied = _tallied_rows(
+    tallied, params = _tallied_rows(
         kind,
-        f"{key} AS key, sum(n) AS total, "
-        "sum(n) FILTER (WHERE is_final AND status = ANY(%s)) AS delivered, "
-        "sum(n) FILTER (WHERE is_final AND (status IS NULL OR NOT status = ANY(%s))) AS failed, "
-        "sum(n) FILTER (WHERE NOT is_final) AS pending, sum(cost) AS cost",
-        where + " GROUP BY 1",
+        (
+            f"{key} AS key, sum(n) AS total, "
+            "sum(n) FILTER (WHERE is_final AND status = ANY(%s)) AS delivered, "
+            "sum(n) FILTER (WHERE is_final AND (status IS NULL OR NOT status = ANY(%s))) AS failed, "
+            "sum(n) FILTER (WHERE NOT is_final) AS pending, sum(cost) AS cost",
+            [success, success],
+        ),
+        "1",
+        spec,
+        cover,
     )
     expression = GROUPS[group_by].expression() if group_by else Value(None, IntegerField())
     counted = _aggregates(median=False)
@@ -155,7 +237,7 @@ def figures(
     live_sql, live_params = _union(
         [
             tail.annotate(key=expression).values("key").annotate(**counted)
-            for tail in live_tails(queryset, spec, start, end)
+            for tail in live_tails(queryset, spec, cover.start, cover.end)
         ],
         "SELECT * FROM ({}) AS l",
     )
@@ -167,7 +249,7 @@ def figures(
         f"ORDER BY {order} NULLS LAST" + (f" LIMIT {int(limit)}" if limit is not None else "")
     )
     with connections[queryset.db].cursor() as cursor:
-        cursor.execute(sql, [success, success, *params, *live_params])
+        cursor.execute(sql, [*params, *live_params])
         names = ("key", "total", "delivered", "failed", "pending", "cost")
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
@@ -175,14 +257,15 @@ def figures(
 def medians(queryset: QuerySet, by_day: bool, spec: TallyFilter) -> dict[Any, float | None]:
     """``median_seconds`` per day (``by_day``) or overall (key None): ``percentile_cont(0.5)``
     of whole seconds, read off the histogram's running sums."""
-    start, end = tallied_range(spec)
-    where, params = _where(spec, start, end)
     # the least detailed histogram that can answer: a fraction of the rows of the full one
     kind = "seconds" if spec.statuses is not None else "sec_acct" if spec.account is not None else "sec_all"
-    tallied = _tallied_rows(
+    cover = coverage(spec, hourly=kind in tallies.HOURLY)
+    tallied, params = _tallied_rows(
         kind,
-        f"{'day' if by_day else 'NULL::date'} AS g, key::bigint AS v, sum(n)::bigint AS c",
-        where + " GROUP BY 1, 2",
+        (f"{'day' if by_day else 'NULL::date'} AS g, key::bigint AS v, sum(n)::bigint AS c", []),
+        "1, 2",
+        spec,
+        cover,
     )
     live_sql, live_params = _union(
         [
@@ -190,7 +273,7 @@ def medians(queryset: QuerySet, by_day: bool, spec: TallyFilter) -> dict[Any, fl
             .annotate(g=sending_day() if by_day else Value(None, DateField()), v=WholeSeconds())
             .values("g", "v")
             .annotate(c=Count("pk"))
-            for tail in live_tails(queryset, spec, start, end)
+            for tail in live_tails(queryset, spec, cover.start, cover.end)
         ],
         "SELECT g::date, v::bigint, c FROM ({}) AS l",
     )

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import random
 import time
-from datetime import datetime, timedelta
+from dataclasses import replace
+from datetime import date, datetime, timedelta
 from datetime import timezone as dt_timezone
 from decimal import Decimal
 
@@ -175,10 +176,115 @@ def test_a_recount_matches_the_triggers():
     SentMessage.objects.bulk_create(random_message(rng, i, now) for i in range(300))
     change_randomly(rng, now, 200)
     tallies.compact()
-    columns = ("kind", "day", "account", "key", "status", "is_final", "has_sent", "n", "cost")
+    columns = ("kind", "day", "hour", "account", "key", "status", "is_final", "has_sent", "n", "cost")
     kept = set(StatsTally.objects.values_list(*columns))
     tallies.install()
     assert set(StatsTally.objects.values_list(*columns)) == kept and kept
+
+
+def test_coverage_takes_whole_hours_at_the_edges_across_the_clock_changes():
+    """New York: on 2026-11-01 the hour from 1:00 comes twice (one tally hour, two real ones),
+    on 2026-03-08 the hour from 2:00 never comes. Only whole tally hours are read from the
+    tallies; the rest of the range is live."""
+    with override_settings(TIME_ZONE="America/New_York"):
+        now = datetime(2026, 12, 7, tzinfo=UTC)
+        first_1_30, second_1_30 = (
+            datetime(2026, 11, 1, 5, 30, tzinfo=UTC),
+            datetime(2026, 11, 1, 6, 30, tzinfo=UTC),
+        )
+        for after in (first_1_30, second_1_30):
+            cover = stats_tallied.coverage(TallyFilter(sent_after=after), hourly=True, now=now)
+            assert cover.start == datetime(2026, 11, 1, 7, tzinfo=UTC)  # 2:00 EST: after both 1:00s
+            assert cover.hours == ((date(2026, 11, 1), 2, 24),)
+            assert cover.days == (date(2026, 11, 2), date(2026, 12, 7))
+            daily = stats_tallied.coverage(TallyFilter(sent_after=after), hourly=False, now=now)
+            assert daily.start == datetime(2026, 11, 2, 5, tzinfo=UTC) and daily.hours == ()
+        before = stats_tallied.coverage(TallyFilter(sent_before=second_1_30), hourly=True, now=now)
+        assert before.end == datetime(2026, 11, 1, 5, tzinfo=UTC)  # 1:00 EDT: both 1:00s live
+        assert before.hours == ((date(2026, 11, 1), 0, 1),)
+        spring = stats_tallied.coverage(
+            TallyFilter(
+                sent_after=datetime(2026, 3, 8, 6, 30, tzinfo=UTC),  # 1:30 EST
+                sent_before=datetime(2026, 3, 8, 9, 10, tzinfo=UTC),  # 5:10 EDT
+            ),
+            hourly=True,
+            now=now,
+        )
+        assert (spring.start, spring.end) == (
+            datetime(2026, 3, 8, 7, tzinfo=UTC),
+            datetime(2026, 3, 8, 9, tzinfo=UTC),
+        )
+        assert spring.hours == ((date(2026, 3, 8), 3, 5),)  # 3:00 EDT is the first instant after 1:30
+        assert spring.days[0] == spring.days[1]  # no whole day
+        inside_an_hour = TallyFilter(
+            sent_after=datetime(2026, 5, 1, 12, 5, tzinfo=UTC),
+            sent_before=datetime(2026, 5, 1, 12, 55, tzinfo=UTC),
+        )
+        empty = stats_tallied.coverage(inside_an_hour, hourly=True, now=now)
+        assert empty.start == empty.end and empty.hours == ()
+
+
+@PG
+@pytest.mark.django_db
+@pytest.mark.parametrize("day", [date(2026, 11, 1), date(2026, 3, 8)])
+def test_hour_edges_are_exact_around_a_clock_change(day):
+    """Messages every 7 minutes around New York's clock changes; ranges starting and ending
+    every 25 minutes: the tallied answer (hour rows at the edges) is the live one."""
+    rng = random.Random(day.toordinal())
+    with override_settings(TIME_ZONE="America/New_York"):
+        tallies.install()
+        start = datetime.combine(day, datetime.min.time(), tzinfo=UTC)  # 19:00/20:00 the day before
+        messages = []
+        for i in range(100):
+            message = random_message(rng, i, start)
+            message.created_at = start + timedelta(minutes=7 * i)
+            message.sent_at = message.created_at if i % 5 else None
+            if message.is_final:
+                message.status_changed_at = message.created_at + timedelta(seconds=rng.randrange(1, 900))
+            messages.append(message)
+        SentMessage.objects.bulk_create(messages)
+        tallies.compact()
+        for step in range(0, 11 * 60, 25):
+            after = start + timedelta(minutes=step)
+            for spec in (
+                TallyFilter(sent_after=after),
+                TallyFilter(sent_after=after, sent_before=after + timedelta(minutes=95)),
+            ):
+                qs = messages_queryset(spec)
+                for group_by in (None, "day", "region", "status"):
+                    assert service.stats(qs, group_by, tally=spec) == service.stats(qs, group_by), (
+                        spec,
+                        group_by,
+                    )
+        tallies.install()
+
+
+@PG
+@pytest.mark.django_db
+def test_a_range_from_a_time_of_day_reads_its_first_hours_from_the_tallies():
+    """``sent_after`` at 5:07: 5:07-6:00 live, 6:00-24:00 from the hour rows, later days from
+    the day rows; ``region`` without an account or status filter from ``reg_all``."""
+    rng = random.Random(3)
+    now = timezone.now()
+    SentMessage.objects.bulk_create(random_message(rng, i, now) for i in range(200))
+    tallies.compact()
+    midnight = datetime.combine(
+        (now - timedelta(days=10)).astimezone(timezone.get_default_timezone()).date(),
+        datetime.min.time(),
+        tzinfo=timezone.get_default_timezone(),
+    )
+    spec = TallyFilter(sent_after=midnight + timedelta(hours=5, minutes=7))
+    for group_by, kind in (("day", "err"), ("region", "reg_all"), ("operator", "operator")):
+        with CaptureQueriesContext(connection) as queries:
+            rows = service.stats(messages_queryset(spec), group_by, tally=spec)
+        sql = queries.captured_queries[-1 if group_by != "day" else -2]["sql"]
+        assert f"kind = '{kind}'" in sql and f"kind = '{kind}:h'" in sql, group_by
+        assert rows == service.stats(messages_queryset(spec), group_by)
+    cover = stats_tallied.coverage(spec, hourly=True)
+    assert cover.start == midnight + timedelta(hours=6)
+    assert stats_tallied.coverage(replace(spec, account="kz"), hourly=False).start == midnight + timedelta(
+        days=1
+    )
 
 
 @pytest.mark.django_db

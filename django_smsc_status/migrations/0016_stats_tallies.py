@@ -1,29 +1,58 @@
 """Per-day tallies of the delivery figures (issue 23): on PostgreSQL, triggers on the messages
-table write append-only deltas that ``tallies.compact`` folds into the tallies; every existing
-message is counted once here (the table is locked against writes meanwhile: a long step on a
-big table, see docs/guides). Elsewhere the tables stay empty and ``stats`` stays live."""
+table write append-only deltas that ``tallies.compact`` folds into the tallies; migration 0018
+makes the trigger functions and counts every existing message once. Elsewhere the tables stay
+empty and ``stats`` stays live."""
 
 from django.db import migrations, models
+
+
+MESSAGES = "django_smsc_status_sentmessage"
+TALLY = "django_smsc_status_statstally"
+DELTA = "django_smsc_status_statstallydelta"
+WATCHED = "account, status, is_final, err, operator, region, cost, sent_at, created_at, status_changed_at"
+CHANGED = " OR ".join(f"OLD.{c} IS DISTINCT FROM NEW.{c}" for c in WATCHED.split(", "))
+RUN = "FOR EACH ROW EXECUTE FUNCTION smsc_status_tally_delta()"
+
+# The triggers, as this migration made them (frozen: the functions they call, and the count of
+# existing messages, are made by ``tallies.install`` in migration 0018, which knows the
+# current columns). Until then the functions count nothing and name no time zone: ``stats``
+# stays live.
+FORWARD_SQL = [
+    "CREATE FUNCTION smsc_status_tally_zone() RETURNS text IMMUTABLE LANGUAGE sql AS $$ SELECT NULL::text $$",
+    "CREATE FUNCTION smsc_status_tally_delta() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$",
+    f"CREATE TRIGGER smsc_status_tally_ins AFTER INSERT ON {MESSAGES} {RUN}",
+    f"CREATE TRIGGER smsc_status_tally_upd AFTER UPDATE OF {WATCHED} ON {MESSAGES} "
+    f"FOR EACH ROW WHEN ({CHANGED}) EXECUTE FUNCTION smsc_status_tally_delta()",
+    f"CREATE TRIGGER smsc_status_tally_del AFTER DELETE ON {MESSAGES} {RUN}",
+    "CREATE FUNCTION smsc_status_tally_truncate() RETURNS trigger LANGUAGE plpgsql AS $$ "
+    f"BEGIN DELETE FROM {TALLY}; DELETE FROM {DELTA}; RETURN NULL; END $$",
+    f"CREATE TRIGGER smsc_status_tally_trunc AFTER TRUNCATE ON {MESSAGES} "
+    "EXECUTE FUNCTION smsc_status_tally_truncate()",
+]
+REVERSE_SQL = [
+    f"DROP TRIGGER IF EXISTS smsc_status_tally_ins ON {MESSAGES}",
+    f"DROP TRIGGER IF EXISTS smsc_status_tally_upd ON {MESSAGES}",
+    f"DROP TRIGGER IF EXISTS smsc_status_tally_del ON {MESSAGES}",
+    f"DROP TRIGGER IF EXISTS smsc_status_tally_trunc ON {MESSAGES}",
+    "DROP FUNCTION IF EXISTS smsc_status_tally_delta()",
+    "DROP FUNCTION IF EXISTS smsc_status_tally_truncate()",
+    "DROP FUNCTION IF EXISTS smsc_status_tally_zone()",
+]
 
 
 def install(apps, schema_editor):
     if schema_editor.connection.vendor != "postgresql":
         return
-    from django_smsc_status import tallies
-
-    tallies.install(using=schema_editor.connection)  # the trigger function, and the backfill
     with schema_editor.connection.cursor() as cursor:
-        for sql in tallies.triggers_sql():
+        for sql in FORWARD_SQL:
             cursor.execute(sql)
 
 
 def uninstall(apps, schema_editor):
     if schema_editor.connection.vendor != "postgresql":
         return
-    from django_smsc_status import tallies
-
     with schema_editor.connection.cursor() as cursor:
-        for sql in tallies.REVERSE_SQL:
+        for sql in REVERSE_SQL:
             cursor.execute(sql)
 
 
