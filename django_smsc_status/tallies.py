@@ -26,6 +26,11 @@ The days are the local days of the time zone the triggers were made with:
 trigger function and recounts every message. A message sent before ``validation.EARLIEST_DATE``
 has no day and is not tallied: such rows (and anything past tomorrow, which the moving upper
 end of ``validation.date_window`` may reach) are always counted live.
+
+The triggers are migration 0016's (frozen there); their function and the first count are
+:func:`install`'s, run by migration 0018. A change of the tally or delta columns needs a new
+migration that runs :func:`install` after it (and the older migrations' calls kept working on
+the columns they know: 0018's is the only one so far).
 """
 
 from __future__ import annotations

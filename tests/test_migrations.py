@@ -225,3 +225,47 @@ def test_login_state_is_renamed_and_groups_keep_its_permissions(transactional_db
     )
     call_command("migrate", APP, verbosity=0)
     assert codenames(operators) == ["change_loginstate", "view_loginstate"]
+
+
+def test_hourly_tallies_count_every_message_once_and_go_back_cleanly(migrate):
+    """0018 on a table that already holds messages counts them all: afterwards the tallies (day
+    and hour rows) give the live GROUP BY; back to 0017 the tallies are off (stats live, no
+    delta written), and forward again counts them anew."""
+    if connection.vendor != "postgresql":
+        pytest.skip("tallies are PostgreSQL's")
+    from datetime import timedelta
+
+    from django_smsc_status import service, stats_tallied, tallies
+    from django_smsc_status.models import SentMessage
+    from django_smsc_status.stats import TallyFilter
+
+    old = migrate((APP, "0017_due_list_index"))
+    now = timezone.now()
+    Message = old.get_model(APP, "SentMessage")
+    Message.objects.bulk_create(
+        Message(
+            smsc_id=str(i),
+            phone=f"7999000{i:04d}",
+            sent_at=now - timedelta(hours=5 * i),
+            status=1,
+            is_final=True,
+            region=["Omsk", "Kazan"][i % 2],
+            status_changed_at=now - timedelta(hours=5 * i - 1),
+        )
+        for i in range(1, 40)
+    )
+    migrate((APP, "0018_hourly_tallies"))
+    assert stats_tallied.usable()
+    spec = TallyFilter(sent_after=now - timedelta(days=3, minutes=17))
+    queryset = SentMessage.objects.filter(sent_at__gte=spec.sent_after)
+    for group_by in ("day", "region", None):
+        assert service.stats(queryset, group_by, tally=spec) == service.stats(queryset, group_by)
+    assert tallies.compact() == 0  # the count, not deltas
+
+    migrate((APP, "0017_due_list_index"))
+    assert not stats_tallied.usable()  # off: everything live
+    Message.objects.filter(smsc_id="1").delete()
+    assert not old.get_model(APP, "StatsTallyDelta").objects.exists()  # the function counts nothing
+    migrate((APP, "0018_hourly_tallies"))
+    assert service.stats(queryset, "region", tally=spec) == service.stats(queryset, "region")
+    assert service.stats(queryset, None, tally=spec)[0]["total"] == queryset.count() == 13
