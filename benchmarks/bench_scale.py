@@ -50,6 +50,7 @@ def generate_in_postgres(messages: int, snapshots: int) -> None:
     Seeded: every run makes the same rows."""
     from django.db import connection
 
+    from django_smsc_status import tallies
     from django_smsc_status.models import SentMessage, StatusSnapshot
 
     messages_table, snapshots_table = SentMessage._meta.db_table, StatusSnapshot._meta.db_table
@@ -94,6 +95,7 @@ def generate_in_postgres(messages: int, snapshots: int) -> None:
             FROM {messages_table} m CROSS JOIN generate_series(0, %s) g""",
             [max(snapshots // messages, 1) - 1],
         )
+    tallies.install()  # counted anew: faster than folding a delta per message
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE")
 
