@@ -53,86 +53,124 @@ def usable(using: str = DEFAULT_DB_ALIAS) -> bool:
 
 
 def day_start(day: date) -> datetime:
-    """The first instant of a local day (a skipped midnight resolves to the first instant after)."""
-    return hour_start(day, 0)
-
-
-def hour_start(day: date, hour: int) -> datetime:
-    """The first instant of a local hour (24: of the next day). An hour that occurs twice (the
-    clocks going back) is one hour of the tallies, from its first instant; a skipped one starts
-    where the next one does."""
-    if hour == 24:
-        day, hour = day + timedelta(days=1), 0
-    return datetime.combine(day, time(hour), tzinfo=timezone.get_default_timezone()).astimezone(
-        dt_timezone.utc
-    )
+    """The first instant of a local day, as ``datetime.combine`` makes it (a skipped midnight
+    resolves to an instant after; near a clock change, :func:`coverage` checks it)."""
+    return datetime.combine(day, time(), tzinfo=timezone.get_default_timezone()).astimezone(dt_timezone.utc)
 
 
 def local_date(moment: datetime) -> date:
     return moment.astimezone(timezone.get_default_timezone()).date()
 
 
-def _floor(moment: datetime, hourly: bool) -> datetime:
-    """The start of the local hour (or day) ``moment`` is in."""
-    local = moment.astimezone(timezone.get_default_timezone())
-    return hour_start(local.date(), local.hour if hourly else 0)
+#: A tally unit (local hour or day) as the triggers key it: (local date, local hour or 0).
+Key = tuple[date, int]
+MINUTE = timedelta(minutes=1)
+#: No clock change since 2000 moved the clocks by more than this (Troll: 2 h); within it of a
+#: change, boundaries are checked minute by minute (every change since 2000 is on a minute).
+NEAR = timedelta(hours=3)
+#: How far a boundary is searched for near a clock change before giving up (all live then).
+SEARCH = 3 * 24 * 60
 
 
-def _ceil(moment: datetime, hourly: bool) -> datetime:
-    """The first start of a local hour (or day) at or after ``moment``."""
-    if _floor(moment, hourly) == moment:
-        return moment
+def _key(moment: datetime, hourly: bool) -> Key:
     local = moment.astimezone(timezone.get_default_timezone())
-    return hour_start(local.date(), local.hour + 1) if hourly else day_start(local.date() + timedelta(days=1))
+    return local.date(), local.hour if hourly else 0
+
+
+def _steady(moment: datetime) -> bool:
+    """No clock change within :data:`NEAR` of ``moment``."""
+    zone = timezone.get_default_timezone()
+    return (moment - NEAR).astimezone(zone).utcoffset() == (moment + NEAR).astimezone(zone).utcoffset()
+
+
+def _clean(moment: datetime, hourly: bool) -> bool:
+    """A tally unit starts at ``moment`` and none has instants on both sides of it: where the
+    clocks go back over an hour's (or day's) start, that unit comes twice and is no boundary."""
+    if _key(moment - MINUTE, hourly) == _key(moment, hourly):
+        return False
+    steps = int(NEAR / MINUTE)
+    before = {_key(moment - MINUTE * i, hourly) for i in range(1, steps + 1)}
+    return not any(_key(moment + MINUTE * i, hourly) in before for i in range(steps))
+
+
+def _fast_boundary(moment: datetime, hourly: bool, up: bool) -> datetime:
+    """The start of the unit after (``up``) or of the unit of ``moment``, by wall-clock arithmetic:
+    right wherever no clock change is near."""
+    local = moment.astimezone(timezone.get_default_timezone())
+    day, hour = local.date(), local.hour if hourly else 0
+    floor = datetime.combine(day, time(hour), tzinfo=local.tzinfo).astimezone(dt_timezone.utc)
+    if not up or floor == moment:
+        return floor
+    if hourly and hour < 23:
+        return datetime.combine(day, time(hour + 1), tzinfo=local.tzinfo).astimezone(dt_timezone.utc)
+    return day_start(day + timedelta(days=1))
+
+
+def boundary(moment: datetime, hourly: bool, up: bool) -> datetime | None:
+    """The first instant at or after ``moment`` (``up``), or the last at or before it, where a
+    tally unit (local hour if ``hourly``, else day) starts and that no unit straddles: the
+    tallies may answer for whole units between two such instants. None if none was found near a
+    clock change (the caller counts live)."""
+    fast = _fast_boundary(moment, hourly, up)
+    if (fast >= moment if up else fast <= moment) and _steady(fast):
+        return fast
+    candidate = moment.replace(second=0, microsecond=0)
+    if up and candidate < moment:
+        candidate += MINUTE
+    step = MINUTE if up else -MINUTE
+    for _ in range(SEARCH):
+        if _clean(candidate, hourly):
+            return candidate
+        candidate += step
+    return None
 
 
 @dataclass(frozen=True)
 class Coverage:
     """What the tallies answer for a request: the messages sent in ``[start, end)``, from the
-    day rows of the local days ``[days[0], days[1])`` and the hour rows of ``hours`` (``(day,
-    from hour, to hour)``, at the edges); everything else the request takes is counted live."""
+    day rows of the local days ``[days[0], days[1])`` and the hour rows whose (day, hour) lies
+    in one of ``hours`` (``[from, to)`` ranges of keys, at the edges); everything else the
+    request takes is counted live."""
 
     start: datetime
     end: datetime
     days: tuple[date, date]
-    hours: tuple[tuple[date, int, int], ...] = ()
+    hours: tuple[tuple[Key, Key], ...] = ()
 
 
 def coverage(spec: TallyFilter, hourly: bool, now: datetime | None = None) -> Coverage:
     """The :class:`Coverage` of ``spec``, by whole local days and, for a kind kept per hour
-    (``hourly``), whole local hours at the edges. Bounds outside the tallied years (the API takes
-    year 1 and 9999) are clipped first: no local date can overflow."""
+    (``hourly``), whole local hours at the edges, each bounded by instants no tally unit
+    straddles (:func:`boundary`: where the clocks go back over an hour's start, or jump from
+    2:45 to 3:45, the units around it are counted live). Bounds outside the tallied years (the
+    API takes year 1 and 9999) are clipped first: no local date can overflow."""
     low = day_start(local_date(EARLIEST_DATE) + timedelta(days=1))
     high = day_start(local_date((now or timezone.now()) + FUTURE_LEEWAY))
     if spec.sent_after is not None:
         low = min(max(spec.sent_after, low), high)
     if spec.sent_before is not None:
         high = max(min(spec.sent_before, high), low)
-    start, end = _ceil(low, hourly), _floor(high, hourly)
-    if start >= end:
-        return Coverage(low, low, (local_date(low),) * 2)
-    first, last = _ceil(start, False), _floor(end, False)
-    if first > last:  # inside one day: its hours only
-        return Coverage(
-            start, end, (local_date(start),) * 2, ((local_date(start), _hour(start), _hour(end)),)
-        )
+    empty = Coverage(low, low, (local_date(low),) * 2)
+    start, end = boundary(low, hourly, up=True), boundary(high, hourly, up=False)
+    if start is None or end is None or start >= end:
+        return empty
+    first, last = boundary(start, False, up=True), boundary(end, False, up=False)
+    if first is None or last is None or first > last:  # no whole day: hours only
+        return Coverage(start, end, (local_date(start),) * 2, ((_key(start, True), _key(end, True)),))
     hours = []
     if start < first:
-        hours.append((local_date(start), _hour(start), 24))
+        hours.append((_key(start, True), _key(first, True)))
     if last < end:
-        hours.append((local_date(last), 0, _hour(end)))
+        hours.append((_key(last, True), _key(end, True)))
     return Coverage(start, end, (local_date(first), local_date(last)), tuple(hours))
-
-
-def _hour(moment: datetime) -> int:
-    return moment.astimezone(timezone.get_default_timezone()).hour
 
 
 def _where(spec: TallyFilter, cover: Coverage, hours: bool) -> tuple[str, list[Any]]:
     """The tally rows of ``spec`` inside ``cover``: its days (``hours`` False) or its hours."""
     if hours:
-        sql = ["(" + " OR ".join(["(day = %s AND hour >= %s AND hour < %s)"] * len(cover.hours)) + ")"]
-        params: list[Any] = [value for span in cover.hours for value in span]
+        either = ["((day, hour) >= (%s, %s) AND (day, hour) < (%s, %s))"] * len(cover.hours)
+        sql = ["(" + " OR ".join(either) + ")"]
+        params: list[Any] = [value for span in cover.hours for key in span for value in key]
     else:
         sql, params = ["day >= %s", "day < %s"], list(cover.days)
     if spec.sent_after is not None or spec.sent_before is not None:

@@ -195,13 +195,13 @@ def test_coverage_takes_whole_hours_at_the_edges_across_the_clock_changes():
         for after in (first_1_30, second_1_30):
             cover = stats_tallied.coverage(TallyFilter(sent_after=after), hourly=True, now=now)
             assert cover.start == datetime(2026, 11, 1, 7, tzinfo=UTC)  # 2:00 EST: after both 1:00s
-            assert cover.hours == ((date(2026, 11, 1), 2, 24),)
+            assert cover.hours == (((date(2026, 11, 1), 2), (date(2026, 11, 2), 0)),)
             assert cover.days == (date(2026, 11, 2), date(2026, 12, 7))
             daily = stats_tallied.coverage(TallyFilter(sent_after=after), hourly=False, now=now)
             assert daily.start == datetime(2026, 11, 2, 5, tzinfo=UTC) and daily.hours == ()
         before = stats_tallied.coverage(TallyFilter(sent_before=second_1_30), hourly=True, now=now)
         assert before.end == datetime(2026, 11, 1, 5, tzinfo=UTC)  # 1:00 EDT: both 1:00s live
-        assert before.hours == ((date(2026, 11, 1), 0, 1),)
+        assert before.hours == (((date(2026, 11, 1), 0), (date(2026, 11, 1), 1)),)
         spring = stats_tallied.coverage(
             TallyFilter(
                 sent_after=datetime(2026, 3, 8, 6, 30, tzinfo=UTC),  # 1:30 EST
@@ -214,7 +214,7 @@ def test_coverage_takes_whole_hours_at_the_edges_across_the_clock_changes():
             datetime(2026, 3, 8, 7, tzinfo=UTC),
             datetime(2026, 3, 8, 9, tzinfo=UTC),
         )
-        assert spring.hours == ((date(2026, 3, 8), 3, 5),)  # 3:00 EDT is the first instant after 1:30
+        assert spring.hours == (((date(2026, 3, 8), 3), (date(2026, 3, 8), 5)),)  # 3:00 EDT: first after 1:30
         assert spring.days[0] == spring.days[1]  # no whole day
         inside_an_hour = TallyFilter(
             sent_after=datetime(2026, 5, 1, 12, 5, tzinfo=UTC),
@@ -224,16 +224,57 @@ def test_coverage_takes_whole_hours_at_the_edges_across_the_clock_changes():
         assert empty.start == empty.end and empty.hours == ()
 
 
+#: Clock changes of every shape a tally unit can be split by (found by a review): an hour
+#: repeated (New York, Lord Howe's half hour), an hour skipped, a jump back over an hour's
+#: start (Troll: 3:00 to 1:00; Chatham: 3:45 to 2:45) or over midnight (St John's, 2006:
+#: 0:01 to 23:01 of the day before), a jump forward from 2:45 (Chatham). Instants in UTC.
+CLOCK_CHANGES = [
+    ("America/New_York", datetime(2026, 11, 1, 6, tzinfo=UTC)),
+    ("America/New_York", datetime(2026, 3, 8, 7, tzinfo=UTC)),
+    ("Australia/Lord_Howe", datetime(2026, 4, 4, 15, tzinfo=UTC)),
+    ("Antarctica/Troll", datetime(2026, 10, 25, 1, tzinfo=UTC)),
+    ("Pacific/Chatham", datetime(2026, 4, 4, 14, tzinfo=UTC)),
+    ("Pacific/Chatham", datetime(2026, 9, 26, 14, tzinfo=UTC)),
+    ("America/St_Johns", datetime(2006, 10, 29, 2, 31, tzinfo=UTC)),
+]
+
+
+@pytest.mark.parametrize(("zone", "change"), CLOCK_CHANGES)
+def test_coverage_never_splits_a_tally_unit(zone, change):
+    """Minute by minute over 30 hours around each change: an instant is answered by the tallies
+    exactly when the tally unit (local hour or day, as PostgreSQL keys it) it falls in is read
+    whole; for bounds every 15 minutes and a second either side of the change."""
+    with override_settings(TIME_ZONE=zone):
+        tz = timezone.get_default_timezone()
+        samples = [change + timedelta(minutes=m) for m in range(-15 * 60, 15 * 60)]
+        bounds = [change + timedelta(minutes=15 * k) for k in range(-40, 40)]
+        bounds += [change + timedelta(seconds=d) for d in (-1, 0, 1)]
+        specs = [TallyFilter(sent_after=b) for b in bounds] + [TallyFilter(sent_before=b) for b in bounds]
+        specs += [TallyFilter(sent_after=b, sent_before=b + timedelta(minutes=100)) for b in bounds]
+        for spec in specs:
+            for hourly in (True, False):
+                cover = stats_tallied.coverage(spec, hourly=hourly, now=datetime(2026, 12, 7, tzinfo=UTC))
+                assert spec.sent_after is None or cover.start >= spec.sent_after or cover.start == cover.end
+                assert spec.sent_before is None or cover.end <= spec.sent_before or cover.start == cover.end
+                for moment in samples:
+                    local = moment.astimezone(tz)
+                    key = (local.date(), local.hour)
+                    read = cover.days[0] <= key[0] < cover.days[1] or any(
+                        a <= key < b for a, b in cover.hours
+                    )
+                    assert read == (cover.start <= moment < cover.end), (spec, hourly, moment, cover)
+
+
 @PG
 @pytest.mark.django_db
-@pytest.mark.parametrize("day", [date(2026, 11, 1), date(2026, 3, 8)])
-def test_hour_edges_are_exact_around_a_clock_change(day):
-    """Messages every 7 minutes around New York's clock changes; ranges starting and ending
-    every 25 minutes: the tallied answer (hour rows at the edges) is the live one."""
-    rng = random.Random(day.toordinal())
-    with override_settings(TIME_ZONE="America/New_York"):
+@pytest.mark.parametrize(("zone", "change"), CLOCK_CHANGES)
+def test_hour_edges_are_exact_around_a_clock_change(zone, change):
+    """Messages every 7 minutes around each clock change; ranges starting and ending every 25
+    minutes: the tallied answer (hour rows at the edges) is the live one."""
+    rng = random.Random(change.toordinal())
+    with override_settings(TIME_ZONE=zone):
         tallies.install()
-        start = datetime.combine(day, datetime.min.time(), tzinfo=UTC)  # 19:00/20:00 the day before
+        start = change - timedelta(hours=6)
         messages = []
         for i in range(100):
             message = random_message(rng, i, start)
@@ -244,11 +285,12 @@ def test_hour_edges_are_exact_around_a_clock_change(day):
             messages.append(message)
         SentMessage.objects.bulk_create(messages)
         tallies.compact()
-        for step in range(0, 11 * 60, 25):
-            after = start + timedelta(minutes=step)
+        bounds = [start + timedelta(minutes=step) for step in range(0, 11 * 60, 25)] + [change]
+        for after in bounds:
             for spec in (
                 TallyFilter(sent_after=after),
                 TallyFilter(sent_after=after, sent_before=after + timedelta(minutes=95)),
+                TallyFilter(sent_before=after, account="kz"),
             ):
                 qs = messages_queryset(spec)
                 for group_by in (None, "day", "region", "status"):
