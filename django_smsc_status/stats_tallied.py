@@ -155,7 +155,9 @@ def coverage(spec: TallyFilter, hourly: bool, now: datetime | None = None) -> Co
     if start is None or end is None or start >= end:
         return empty
     first, last = boundary(start, False, up=True), boundary(end, False, up=False)
-    if first is None or last is None or first > last:  # no whole day: hours only
+    if first is None or last is None or first > last:  # no whole day: hours only (if kept)
+        if not hourly:
+            return empty
         return Coverage(start, end, (local_date(start),) * 2, ((_key(start, True), _key(end, True)),))
     hours = []
     if start < first:

@@ -22,7 +22,7 @@ at a time of day reads the hours of its partial days from them, and only the par
 live (a day's rows at ten million messages are ~110,000; an hour's ~4,600).
 
 The days are the local days of the time zone the triggers were made with:
-:func:`install` (migration 0016, ``smsc_status tallies --rebuild``) bakes ``TIME_ZONE`` into the
+:func:`install` (migration 0018, ``smsc_status tallies --rebuild``) bakes ``TIME_ZONE`` into the
 trigger function and recounts every message. A message sent before ``validation.EARLIEST_DATE``
 has no day and is not tallied: such rows (and anything past tomorrow, which the moving upper
 end of ``validation.date_window`` may reach) are always counted live.

@@ -24,6 +24,7 @@ FORWARD_SQL = [
     f"CREATE TRIGGER smsc_status_tally_upd AFTER UPDATE OF {WATCHED} ON {MESSAGES} "
     f"FOR EACH ROW WHEN ({CHANGED}) EXECUTE FUNCTION smsc_status_tally_delta()",
     f"CREATE TRIGGER smsc_status_tally_del AFTER DELETE ON {MESSAGES} {RUN}",
+    # DELETE, not TRUNCATE: a flush (the test runner's) truncates them in the same statement
     "CREATE FUNCTION smsc_status_tally_truncate() RETURNS trigger LANGUAGE plpgsql AS $$ "
     f"BEGIN DELETE FROM {TALLY}; DELETE FROM {DELTA}; RETURN NULL; END $$",
     f"CREATE TRIGGER smsc_status_tally_trunc AFTER TRUNCATE ON {MESSAGES} "
